@@ -1,0 +1,117 @@
+// The Check handler: stages in order, the only catch, exactly one callback and one decision log line per call.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { DecodedCheckRequest } from './codec.js';
+import { parseDecision, type Decision } from './decision.js';
+import { CheckFailure, FAILURE_ANSWERS, describeError, toReason, type Reason } from './errors.js';
+import { buildInput, type Attributes } from './input.js';
+import type { Logger } from './logger.js';
+import type { DecisionMetrics } from './metrics.js';
+import type { Policy } from './policy.js';
+import { toCheckResponse, toFailureResponse, type CheckResponse } from './response.js';
+
+export interface CheckContext {
+  /** The policy in force, read at each call so a reload takes effect on the next one. */
+  policy(): Policy | undefined;
+  shadow: boolean;
+  skipBodyParse: boolean;
+  validStatuses: ReadonlySet<number>;
+}
+
+/** Everything one Check produced; the handler logs it, `meshwarden eval` prints it. */
+export interface CheckOutcome {
+  decisionId: string;
+  reason: Reason;
+  allowed: boolean;
+  response: CheckResponse;
+  /** Set when the input was built. */
+  inputJson?: string;
+  /** opa-wasm's raw result set, when the policy ran. */
+  resultSet?: unknown;
+  decision?: Decision;
+  /** Internal error text, for the log only. */
+  error?: string;
+}
+
+/** Runs the stages for one request. Never throws: every failure is an explicit deny. */
+export function runCheck(request: DecodedCheckRequest, context: CheckContext): CheckOutcome {
+  const decisionId = randomUUID();
+  const outcome: CheckOutcome = { decisionId, reason: 'internal_error', allowed: false, response: undefined as never };
+  try {
+    const attributes = attributesOf(request);
+    const policy = context.policy();
+    if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
+    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse });
+    outcome.inputJson = input.json;
+    outcome.resultSet = policy.evaluate(input.json);
+    const decision = parseDecision(outcome.resultSet, context.validStatuses);
+    outcome.decision = decision;
+    outcome.response = toCheckResponse(decision, decisionId, context.shadow);
+    outcome.allowed = decision.allowed || context.shadow;
+    outcome.reason = decision.allowed ? 'allowed' : context.shadow ? 'shadow_denied' : 'policy_denied';
+  } catch (error) {
+    const reason = toReason(error);
+    outcome.reason = reason;
+    outcome.allowed = false;
+    outcome.error = describeError(error);
+    outcome.response = toFailureResponse(reason, decisionId);
+  }
+  return outcome;
+}
+
+function attributesOf(request: DecodedCheckRequest): Attributes {
+  switch (request.kind) {
+    case 'too_large':
+      throw new CheckFailure('request_too_large', `CheckRequest of ${request.byteLength} bytes is over the limit`);
+    case 'undecodable':
+      throw new CheckFailure('request_parse_error', `CheckRequest does not decode: ${request.error}`);
+    case 'request':
+      if (request.attributes === undefined || Object.keys(request.attributes).length === 0) {
+        throw new CheckFailure('missing_attributes', 'CheckRequest has no attributes');
+      }
+      return request.attributes;
+  }
+}
+
+export interface CheckHandlerDependencies {
+  context: CheckContext;
+  logger: Logger;
+  metrics: DecisionMetrics;
+}
+
+/** The grpc-js unary handler: synchronous, so exactly one callback whatever happens. */
+export function createCheckHandler(dependencies: CheckHandlerDependencies) {
+  const { context, logger, metrics } = dependencies;
+  return function check(call: ServerUnaryCall<DecodedCheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>): void {
+    const started = performance.now();
+    const outcome = runCheck(call.request, context);
+    callback(null, outcome.response);
+    metrics.count(outcome.reason);
+    logDecision(logger, call.request, outcome, started);
+  };
+}
+
+function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, started: number): void {
+  const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
+  const path = http?.path;
+  const queryAt = path === undefined ? -1 : path.indexOf('?');
+  const line = {
+    decision_id: outcome.decisionId,
+    allowed: outcome.allowed,
+    reason: outcome.reason,
+    source_principal: request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '',
+    method: http?.method ?? '',
+    path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
+    duration_us: Math.round((performance.now() - started) * 1000),
+  };
+  if (outcome.error === undefined) {
+    logger.info(line, 'decision');
+  } else {
+    const level = outcome.reason in FAILURE_ANSWERS ? FAILURE_ANSWERS[outcome.reason as keyof typeof FAILURE_ANSWERS].logLevel : 'error';
+    logger[level]({ ...line, error: outcome.error }, 'decision');
+  }
+  if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
+    logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');
+  }
+}

@@ -1,0 +1,185 @@
+// Flags + MESHWARDEN_* environment → one validated, frozen Config; every problem is listed at once.
+import { parseArgs } from 'node:util';
+import { ConfigError } from './errors.js';
+import { LOG_LEVELS, type Level } from './logger.js';
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface ServeConfig {
+  grpcAddr: Address;
+  /** Policy bundle or .wasm; undefined = the embedded default policy. */
+  bundle: string | undefined;
+  /** JSON data for a bare .wasm policy. */
+  data: string | undefined;
+  /** Decision path (entrypoint); undefined = the policy's single entrypoint. */
+  decision: string | undefined;
+  shadow: boolean;
+  logLevel: Level;
+  /** CheckRequests larger than this are denied with request_too_large. */
+  maxRequestBytes: number;
+  skipBodyParse: boolean;
+  /** How long SIGTERM waits for in-flight calls before closing them. */
+  shutdownGraceMs: number;
+}
+
+type Kind = 'string' | 'boolean';
+
+interface OptionSpec {
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
+  grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
+  bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'policy bundle (.tar.gz) or .wasm from opa build -t wasm (default: embedded policy)' },
+  data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
+  decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path, e.g. envoy/authz/allow (default: the policy's single entrypoint)" },
+  shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
+  logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
+  maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
+  skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
+  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
+};
+
+const DEFAULTS: ServeConfig = {
+  grpcAddr: { host: '0.0.0.0', port: 9191 },
+  bundle: undefined,
+  data: undefined,
+  decision: undefined,
+  shadow: false,
+  logLevel: 'info',
+  maxRequestBytes: 8 * 1024 * 1024,
+  skipBodyParse: false,
+  shutdownGraceMs: 10_000,
+};
+
+/** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
+export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const problems: string[] = [];
+  const raw = readRaw(argv, env, SERVE_OPTIONS, problems);
+  const config: ServeConfig = { ...DEFAULTS };
+
+  const addr = raw.get('grpcAddr');
+  if (addr !== undefined) {
+    const parsed = parseAddress(addr.value);
+    if (parsed) config.grpcAddr = parsed;
+    else problems.push(`${addr.origin}: "${addr.value}" is not HOST:PORT (port 0-65535; IPv6 as [::1]:9191)`);
+  }
+  for (const key of ['bundle', 'data', 'decision'] as const) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    if (value.value === '') problems.push(`${value.origin}: must not be empty`);
+    else config[key] = value.value;
+  }
+  for (const key of ['shadow', 'skipBodyParse'] as const) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    const parsed = parseBoolean(value.value);
+    if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not true or false`);
+    else config[key] = parsed;
+  }
+  const level = raw.get('logLevel');
+  if (level !== undefined) {
+    if ((LOG_LEVELS as readonly string[]).includes(level.value)) config.logLevel = level.value as Level;
+    else problems.push(`${level.origin}: "${level.value}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const maxBytes = raw.get('maxRequestBytes');
+  if (maxBytes !== undefined) {
+    const parsed = parseInteger(maxBytes.value, 1024, 1024 * 1024 * 1024);
+    if (parsed === undefined) problems.push(`${maxBytes.origin}: "${maxBytes.value}" is not a whole number of bytes from 1024 to 1073741824`);
+    else config.maxRequestBytes = parsed;
+  }
+  const grace = raw.get('shutdownGraceMs');
+  if (grace !== undefined) {
+    const parsed = parseInteger(grace.value, 0, 600_000);
+    if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
+    else config.shutdownGraceMs = parsed;
+  }
+  if (config.data !== undefined && config.bundle === undefined) {
+    problems.push('--data needs --bundle pointing at a bare .wasm policy');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...config, grpcAddr: Object.freeze(config.grpcAddr) });
+}
+
+interface RawValue {
+  value: string;
+  origin: string;
+}
+
+/** Collects flag and environment values by key, recording unknown flags and unknown MESHWARDEN_* variables. */
+export function readRaw<K extends string>(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  specs: Record<K, OptionSpec>,
+  problems: string[],
+): Map<K, RawValue> {
+  const values = new Map<K, RawValue>();
+  const entries = Object.entries(specs) as [K, OptionSpec][];
+  const knownEnv = new Set(entries.map(([, spec]) => spec.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('MESHWARDEN_') && !knownEnv.has(name)) problems.push(`${name}: unknown setting`);
+  }
+  for (const [key, spec] of entries) {
+    const value = env[spec.env];
+    if (value !== undefined) values.set(key, { value, origin: spec.env });
+  }
+
+  const byFlag = new Map(entries.map(([key, spec]) => [spec.flag, [key, spec] as const]));
+  const options = Object.fromEntries(entries.map(([, spec]) => [spec.flag, { type: spec.kind }]));
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      problems.push(`unexpected argument "${token.value}"`);
+      continue;
+    }
+    if (token.kind !== 'option') continue;
+    const known = byFlag.get(token.name);
+    if (!known) {
+      problems.push(`${token.rawName}: unknown flag`);
+      continue;
+    }
+    const [key, spec] = known;
+    if (spec.kind === 'boolean') {
+      values.set(key, { value: token.value ?? 'true', origin: token.rawName });
+    } else if (token.value === undefined) {
+      problems.push(`${token.rawName}: needs a value`);
+    } else {
+      values.set(key, { value: token.value, origin: token.rawName });
+    }
+  }
+  return values;
+}
+
+export function parseAddress(text: string): Address | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):([0-9]{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function parseBoolean(text: string): boolean | undefined {
+  const lower = text.toLowerCase();
+  if (lower === 'true' || lower === '1' || lower === 'yes') return true;
+  if (lower === 'false' || lower === '0' || lower === 'no') return false;
+  return undefined;
+}
+
+function parseInteger(text: string, min: number, max: number): number | undefined {
+  if (!/^[0-9]+$/.test(text)) return undefined;
+  const value = Number(text);
+  return value >= min && value <= max ? value : undefined;
+}
+
+/** `host:port` for grpc-js, with IPv6 hosts in brackets. */
+export function formatAddress(address: Address): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}

@@ -1,0 +1,79 @@
+// Stable reason codes for every way a Check can end, and the one table that maps them to answers.
+
+/** Reasons a request is denied without (or despite) the policy; each ends in an explicit deny. */
+export type FailureReason =
+  | 'missing_attributes'
+  | 'request_too_large'
+  | 'request_parse_error'
+  | 'no_policy'
+  | 'undefined_decision'
+  | 'multiple_results'
+  | 'evaluation_error'
+  | 'invalid_decision'
+  | 'forbidden_mutation'
+  | 'internal_error';
+
+/** Every reason a decision log line can carry. */
+export type Reason = 'allowed' | 'policy_denied' | 'shadow_denied' | FailureReason;
+
+export interface FailureAnswer {
+  /**
+   * google.rpc.Code in CheckResponse.status. Envoy denies on any non-zero code, but it once tried to
+   * treat codes other than 7/16 as errors (which fail open), so every deny uses PERMISSION_DENIED.
+   */
+  grpcCode: number;
+  /** HTTP status the client receives (DeniedHttpResponse.status). */
+  httpStatus: number;
+  logLevel: 'warn' | 'error';
+}
+
+const PERMISSION_DENIED = 7;
+
+export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = Object.freeze({
+  missing_attributes: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'warn' },
+  request_too_large: { grpcCode: PERMISSION_DENIED, httpStatus: 413, logLevel: 'warn' },
+  request_parse_error: { grpcCode: PERMISSION_DENIED, httpStatus: 400, logLevel: 'warn' },
+  no_policy: { grpcCode: PERMISSION_DENIED, httpStatus: 503, logLevel: 'error' },
+  undefined_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  multiple_results: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  evaluation_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  invalid_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  forbidden_mutation: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+});
+
+/** A failure with a stable code; `message` is for the log only and never reaches the caller. */
+export class CheckFailure extends Error {
+  readonly reason: FailureReason;
+  constructor(reason: FailureReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CheckFailure';
+    this.reason = reason;
+  }
+}
+
+/** Maps anything thrown to a reason code; unknown errors are internal errors. */
+export function toReason(error: unknown): FailureReason {
+  return error instanceof CheckFailure ? error.reason : 'internal_error';
+}
+
+/** Error text for the log, whatever was thrown (opa-wasm throws plain strings). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
+
+/** A configuration or policy-file problem: reported with a clear message, the process exits non-zero. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

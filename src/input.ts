@@ -1,0 +1,223 @@
+// Pure: decoded CheckRequest attributes → the policy input document, as JSON text for the wasm module.
+// Shape and parsing follow opa-envoy-plugin's v3 input (envoyauth/request.go) so its policies run unchanged.
+import { CheckFailure } from './errors.js';
+import { parseHeaderParams, parseMultipart } from './multipart.js';
+
+/** CheckRequest.attributes as decoded (see CONVERSION_OPTIONS in protos.ts). */
+export interface Attributes {
+  source?: Peer;
+  destination?: Peer;
+  request?: { time?: { seconds?: number; nanos?: number }; http?: HttpRequest };
+  contextExtensions?: Record<string, string>;
+  metadataContext?: unknown;
+  routeMetadataContext?: unknown;
+  tlsSession?: { sni?: string };
+  [key: string]: unknown;
+}
+
+export interface Peer {
+  address?: { socketAddress?: { address?: string; portValue?: number; [key: string]: unknown }; [key: string]: unknown };
+  service?: string;
+  labels?: Record<string, string>;
+  principal?: string;
+  certificate?: string;
+}
+
+export interface HttpRequest {
+  id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  path?: string;
+  host?: string;
+  scheme?: string;
+  query?: string;
+  fragment?: string;
+  size?: number;
+  protocol?: string;
+  body?: string;
+  /** base64, as rendered by the decoder */
+  rawBody?: string;
+  headerMap?: unknown;
+}
+
+export interface InputOptions {
+  /** opa-envoy-plugin's skip-request-body-parse: leave parsed_body and truncated_body out. */
+  skipBodyParse: boolean;
+}
+
+export interface BuiltInput {
+  /** The whole input document as JSON text (big integers in JSON bodies keep their digits). */
+  json: string;
+  /** The path without its query, for the decision log. */
+  pathOnly: string;
+}
+
+const VERSION_JSON = '{"ext_authz":"v3","encoding":"protojson"}';
+
+/** Builds the input document; throws CheckFailure('request_parse_error') where opa-envoy-plugin answers 400. */
+export function buildInput(attributes: Attributes, options: InputOptions): BuiltInput {
+  const http = attributes.request?.http;
+  const rawPath = http?.path ?? '';
+  const queryAt = rawPath.indexOf('?');
+  const pathOnly = queryAt === -1 ? rawPath : rawPath.slice(0, queryAt);
+  const parsedPath = parsePath(pathOnly);
+  const parsedQuery = queryAt === -1 ? {} : parseQuery(rawPath.slice(queryAt + 1));
+
+  let json =
+    '{"attributes":' +
+    JSON.stringify(attributes) +
+    ',"version":' +
+    VERSION_JSON +
+    ',"parsed_path":' +
+    JSON.stringify(parsedPath) +
+    ',"parsed_query":' +
+    JSON.stringify(parsedQuery);
+  if (!options.skipBodyParse) {
+    const body = parseBody(http);
+    json += ',"parsed_body":' + body.json + ',"truncated_body":' + (body.truncated ? 'true' : 'false');
+  }
+  const principal = attributes.source?.principal;
+  if (principal) json += ',"source_principal":' + JSON.stringify(principal);
+  return { json: json + '}', pathOnly };
+}
+
+/** parsed_path: percent-decode (path semantics), strip every leading `/`, split on `/`. */
+export function parsePath(path: string): string[] {
+  const decoded = unescapeOrFail(path, false, 'path');
+  let start = 0;
+  while (start < decoded.length && decoded.charCodeAt(start) === 0x2f) start++;
+  return decoded.slice(start).split('/');
+}
+
+export type Values = Record<string, string[]>;
+
+/** Go's url.ParseQuery: values as arrays in order, `+` is a space, `;` or a bad escape is an error. */
+export function parseQuery(query: string): Values {
+  const values: Values = Object.create(null) as Values;
+  for (const pair of query.split('&')) {
+    if (pair.includes(';')) throw new CheckFailure('request_parse_error', 'invalid semicolon separator in query');
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = unescapeOrFail(eq === -1 ? pair : pair.slice(0, eq), true, 'query');
+    const value = eq === -1 ? '' : unescapeOrFail(pair.slice(eq + 1), true, 'query');
+    const list = values[key];
+    if (list) list.push(value);
+    else values[key] = [value];
+  }
+  return values;
+}
+
+function unescapeOrFail(text: string, plusIsSpace: boolean, what: string): string {
+  const result = percentDecode(text, plusIsSpace);
+  if (result === undefined) throw new CheckFailure('request_parse_error', `invalid URL escape in ${what}`);
+  return result;
+}
+
+function isHex(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
+}
+
+/**
+ * Go's url.PathUnescape / url.QueryUnescape: `%XX` becomes a byte (the bytes are read as UTF-8),
+ * a `%` without two hex digits is an error (undefined), `+` becomes a space only in queries.
+ */
+export function percentDecode(text: string, plusIsSpace: boolean): string | undefined {
+  const hasPercent = text.includes('%');
+  if (!hasPercent && !(plusIsSpace && text.includes('+'))) return text;
+  if (!hasPercent) return text.replaceAll('+', ' ');
+  const input = Buffer.from(text, 'utf8');
+  const output = Buffer.allocUnsafe(input.length);
+  let length = 0;
+  for (let i = 0; i < input.length; i++) {
+    const byte = input[i]!;
+    if (byte === 0x25) {
+      if (i + 2 >= input.length || !isHex(input[i + 1]!) || !isHex(input[i + 2]!)) return undefined;
+      output[length++] = parseInt(String.fromCharCode(input[i + 1]!, input[i + 2]!), 16);
+      i += 2;
+    } else if (byte === 0x2b && plusIsSpace) {
+      output[length++] = 0x20;
+    } else {
+      output[length++] = byte;
+    }
+  }
+  return output.toString('utf8', 0, length);
+}
+
+interface ParsedBody {
+  /** JSON text of parsed_body */
+  json: string;
+  truncated: boolean;
+}
+
+const NO_BODY: ParsedBody = { json: 'null', truncated: false };
+const TRUNCATED: ParsedBody = { json: 'null', truncated: true };
+
+/** parsed_body / truncated_body, in opa-envoy-plugin's order of checks. */
+export function parseBody(http: HttpRequest | undefined): ParsedBody {
+  const headers = http?.headers;
+  if (!headers) return NO_BODY;
+  if (headers['x-envoy-auth-partial-body'] === 'true') return TRUNCATED;
+  const contentType = headers['content-type'];
+  if (contentType === undefined) return NO_BODY;
+
+  const kind = contentType.includes('application/json')
+    ? 'json'
+    : contentType.includes('application/x-www-form-urlencoded')
+      ? 'form'
+      : contentType.includes('multipart/form-data')
+        ? 'multipart'
+        : undefined;
+  if (kind === undefined) return NO_BODY;
+
+  const text = bodyText(http);
+  if (text === '') return NO_BODY;
+  if (isShorterThanDeclared(text, headers['content-length'])) return TRUNCATED;
+
+  switch (kind) {
+    case 'json':
+      try {
+        JSON.parse(text);
+      } catch (error) {
+        throw new CheckFailure('request_parse_error', `invalid JSON body: ${(error as Error).message}`);
+      }
+      // The text itself goes to the policy, so integers beyond 2^53 keep every digit.
+      return { json: text, truncated: false };
+    case 'form':
+      return { json: JSON.stringify(parseQuery(text)), truncated: false };
+    case 'multipart': {
+      const boundary = multipartBoundary(contentType);
+      if (boundary === undefined) return NO_BODY;
+      return { json: parseMultipart(text, boundary), truncated: false };
+    }
+  }
+}
+
+/** `body`, or the base64 `raw_body` (Envoy's pack_as_bytes) when `body` is empty. */
+function bodyText(http: HttpRequest | undefined): string {
+  if (http?.body) return http.body;
+  if (http?.rawBody) return Buffer.from(http.rawBody, 'base64').toString('utf8');
+  return '';
+}
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/** content-length larger than the body means the body was cut; a non-integer content-length is an error. */
+function isShorterThanDeclared(text: string, contentLength: string | undefined): boolean {
+  if (contentLength === undefined) return false;
+  if (!/^[+-]?[0-9]+$/.test(contentLength)) {
+    throw new CheckFailure('request_parse_error', 'content-length is not an integer');
+  }
+  const declared = BigInt(contentLength);
+  if (declared > INT64_MAX || declared < INT64_MIN) {
+    throw new CheckFailure('request_parse_error', 'content-length out of range');
+  }
+  return declared !== -1n && declared > BigInt(Buffer.byteLength(text, 'utf8'));
+}
+
+/** The boundary parameter of a multipart content type, or undefined when it has none. */
+function multipartBoundary(contentType: string): string | undefined {
+  const params = parseHeaderParams(contentType);
+  const boundary = params?.['boundary'];
+  return boundary === undefined || boundary === '' ? undefined : boundary;
+}

@@ -1,0 +1,99 @@
+// `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
+import { parseServeConfig, formatAddress, type ServeConfig } from './config.js';
+import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
+import { describeError } from './errors.js';
+import { createLogger, flushLogger, type Logger } from './logger.js';
+import { createDecisionMetrics } from './metrics.js';
+import { PolicyStore, type PolicySource } from './policy.js';
+import { loadEnvoyApi } from './protos.js';
+import { startServer, type RunningServer } from './server.js';
+
+export function policySourceOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision'>): PolicySource {
+  return {
+    path: config.bundle ?? DEFAULT_POLICY_BUNDLE,
+    ...(config.data === undefined ? {} : { dataPath: config.data }),
+    ...(config.decision === undefined ? {} : { decision: config.decision }),
+  };
+}
+
+export interface Serving {
+  config: ServeConfig;
+  server: RunningServer;
+  policies: PolicyStore;
+  logger: Logger;
+  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
+  reload(): Promise<boolean>;
+  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  stop(): Promise<void>;
+}
+
+/** Starts serving; throws ConfigError for bad flags, environment or policy file. */
+export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
+  const config = parseServeConfig(argv, env);
+  const log = logger ?? createLogger(config.logLevel);
+  const policies = new PolicyStore();
+  const source = policySourceOf(config);
+  const policy = await policies.load(source);
+  const api = loadEnvoyApi();
+  const server = await startServer({
+    address: config.grpcAddr,
+    maxRequestBytes: config.maxRequestBytes,
+    logger: log,
+    metrics: createDecisionMetrics(),
+    context: {
+      policy: () => policies.current,
+      shadow: config.shadow,
+      skipBodyParse: config.skipBodyParse,
+      validStatuses: api.envoyStatusCodes,
+    },
+  });
+  server.setServing(true);
+  log.info(
+    { address: formatAddress({ ...config.grpcAddr, port: server.port }), policy: policy.source, decision: policy.decision, revision: policy.revision, shadow: config.shadow },
+    'serving',
+  );
+  return {
+    config,
+    server,
+    policies,
+    logger: log,
+    async reload(): Promise<boolean> {
+      try {
+        const next = await policies.load(source);
+        log.info({ policy: next.source, decision: next.decision, revision: next.revision }, 'policy reloaded');
+        return true;
+      } catch (error) {
+        const current = policies.current;
+        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+        return false;
+      }
+    },
+    async stop(): Promise<void> {
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      await server.shutdown(config.shutdownGraceMs);
+      log.info('stopped');
+      await flushLogger(log);
+    },
+  };
+}
+
+/** Runs `serve` as a process: signals wired, exit codes set. */
+export async function runServe(argv: readonly string[]): Promise<number> {
+  const serving = await serve(argv, process.env);
+  let stopping = false;
+  process.on('SIGHUP', () => {
+    void serving.reload();
+  });
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      serving.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

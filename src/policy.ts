@@ -1,0 +1,209 @@
+// Policies compiled by `opa build -t wasm`: load a bundle (.tar.gz) or a bare .wasm, evaluate, swap on reload.
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Parser, type ReadEntry } from 'tar';
+import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { CheckFailure, ConfigError, describeError } from './errors.js';
+
+export interface PolicySource {
+  /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
+  path: string;
+  /** JSON data for a bare .wasm (bundles carry their own data.json). */
+  dataPath?: string;
+  /** Decision path such as `envoy/authz/allow`; defaults to the policy's single entrypoint. */
+  decision?: string;
+}
+
+export interface Policy {
+  readonly source: string;
+  readonly decision: string;
+  /** sha256 of the wasm module and data: what a log line or metric can name. */
+  readonly revision: string;
+  /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
+  evaluate(inputJson: string): unknown;
+}
+
+interface PolicyFiles {
+  wasm: Buffer;
+  dataJson: string;
+  revision: string;
+}
+
+/** Reads, compiles and checks a policy; any problem is a ConfigError naming the file. */
+export async function loadPolicy(source: PolicySource): Promise<Policy> {
+  const files = readPolicyFiles(source);
+  let loaded: LoadedPolicy;
+  try {
+    loaded = await loadWasmPolicy(files.wasm);
+    loaded.setData(encodeJson(files.dataJson));
+  } catch (error) {
+    throw new ConfigError([`${source.path}: not a loadable OPA wasm policy: ${describeError(error)}`]);
+  }
+  const entrypoints = Object.keys(loaded.entrypoints);
+  const decision = chooseDecision(source, entrypoints);
+  const entrypointId = loaded.entrypoints[decision]!;
+  return Object.freeze({
+    source: source.path,
+    decision,
+    revision: files.revision,
+    evaluate(inputJson: string): unknown {
+      try {
+        return loaded.evaluate(encodeJson(inputJson), entrypointId);
+      } catch (error) {
+        throw new CheckFailure('evaluation_error', describeError(error), { cause: error });
+      }
+    },
+  });
+}
+
+const encoder = new TextEncoder();
+
+/** opa-wasm takes JSON text as an ArrayBuffer, so nothing is parsed or re-serialised on the way in. */
+function encodeJson(json: string): ArrayBuffer {
+  return encoder.encode(json).buffer as ArrayBuffer;
+}
+
+function normaliseDecision(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
+}
+
+function chooseDecision(source: PolicySource, entrypoints: string[]): string {
+  if (source.decision !== undefined) {
+    const wanted = normaliseDecision(source.decision);
+    if (!entrypoints.includes(wanted)) {
+      throw new ConfigError([
+        `${source.path}: decision path "${source.decision}" is not an entrypoint of this policy (it has: ${entrypoints.join(', ') || 'none'}); build it with opa build -t wasm -e ${wanted}`,
+      ]);
+    }
+    return wanted;
+  }
+  if (entrypoints.length !== 1) {
+    throw new ConfigError([
+      `${source.path}: the policy has ${entrypoints.length} entrypoints (${entrypoints.join(', ')}); choose one with --decision`,
+    ]);
+  }
+  return entrypoints[0]!;
+}
+
+function readPolicyFiles(source: PolicySource): PolicyFiles {
+  let content: Buffer;
+  try {
+    content = readFileSync(source.path);
+  } catch (error) {
+    throw new ConfigError([`${source.path}: cannot read policy: ${describeError(error)}`]);
+  }
+  const isGzip = content.length > 2 && content[0] === 0x1f && content[1] === 0x8b;
+  const isWasm = content.length > 4 && content.readUInt32BE(0) === 0x0061736d;
+  if (isGzip) {
+    if (source.dataPath !== undefined) {
+      throw new ConfigError([`${source.path}: a bundle carries its own data.json; --data is only for a bare .wasm`]);
+    }
+    return readBundle(source.path, content);
+  }
+  if (!isWasm) {
+    throw new ConfigError([`${source.path}: neither a bundle (.tar.gz) nor a wasm module`]);
+  }
+  let dataJson = '{}';
+  if (source.dataPath !== undefined) {
+    try {
+      dataJson = readFileSync(source.dataPath, 'utf8');
+      JSON.parse(dataJson);
+    } catch (error) {
+      throw new ConfigError([`${source.dataPath}: data file is not readable JSON: ${describeError(error)}`]);
+    }
+  }
+  return { wasm: content, dataJson, revision: revisionOf(content, dataJson) };
+}
+
+function revisionOf(wasm: Buffer, dataJson: string): string {
+  return createHash('sha256').update(wasm).update(dataJson).digest('hex').slice(0, 16);
+}
+
+interface Manifest {
+  wasm?: { entrypoint?: string; module?: string }[];
+}
+
+function readBundle(path: string, content: Buffer): PolicyFiles {
+  const files = new Map<string, Buffer>();
+  const problems: string[] = [];
+  const parser = new Parser({
+    strict: true,
+    onReadEntry(entry: ReadEntry) {
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+      entry.on('end', () => files.set('/' + entry.path.replace(/^\/+/, ''), Buffer.concat(chunks)));
+    },
+  });
+  parser.on('warn', (_code: string, message: string) => problems.push(message));
+  parser.on('error', (error: Error) => problems.push(error.message));
+  try {
+    parser.end(content);
+  } catch (error) {
+    problems.push(describeError(error));
+  }
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `${path}: bad bundle archive: ${problem}`));
+
+  let manifest: Manifest = {};
+  const manifestText = files.get('/.manifest');
+  if (manifestText !== undefined) {
+    try {
+      manifest = JSON.parse(manifestText.toString('utf8')) as Manifest;
+    } catch (error) {
+      throw new ConfigError([`${path}: .manifest is not JSON: ${describeError(error)}`]);
+    }
+  }
+  const modules = [...new Set((manifest.wasm ?? []).map((entry) => entry.module ?? '/policy.wasm'))];
+  if (modules.length > 1) {
+    throw new ConfigError([`${path}: the bundle has ${modules.length} wasm modules; meshwarden loads one`]);
+  }
+  const modulePath = '/' + (modules[0] ?? '/policy.wasm').replace(/^\/+/, '');
+  const wasm = files.get(modulePath);
+  if (wasm === undefined) {
+    throw new ConfigError([`${path}: no ${modulePath} in the bundle; build it with opa build -t wasm -e <decision>`]);
+  }
+  const dataJson = mergeBundleData(path, files);
+  return { wasm, dataJson, revision: revisionOf(wasm, dataJson) };
+}
+
+/** Every data.json of a bundle, placed at its directory's path (as OPA does). */
+function mergeBundleData(path: string, files: Map<string, Buffer>): string {
+  const data: Record<string, unknown> = {};
+  for (const [name, content] of files) {
+    if (!name.endsWith('/data.json')) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(content.toString('utf8'));
+    } catch (error) {
+      throw new ConfigError([`${path}: ${name} is not JSON: ${describeError(error)}`]);
+    }
+    const segments = name.split('/').slice(1, -1);
+    let target = data;
+    for (const segment of segments) {
+      const next = target[segment];
+      if (typeof next === 'object' && next !== null && !Array.isArray(next)) target = next as Record<string, unknown>;
+      else target = target[segment] = {};
+    }
+    if (segments.length === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new ConfigError([`${path}: /data.json must hold an object`]);
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) Object.assign(target, value);
+    else throw new ConfigError([`${path}: ${name} must hold an object`]);
+  }
+  return JSON.stringify(data);
+}
+
+/** Holds the policy in force; a new one replaces it only once it has loaded completely. */
+export class PolicyStore {
+  #current: Policy | undefined;
+
+  get current(): Policy | undefined {
+    return this.#current;
+  }
+
+  /** Loads the source and swaps it in; on failure the policy in force stays and the error is thrown. */
+  async load(source: PolicySource): Promise<Policy> {
+    const next = await loadPolicy(source);
+    this.#current = next;
+    return next;
+  }
+}
