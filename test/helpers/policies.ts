@@ -1,0 +1,34 @@
+// Compiles Rego written in a test into a wasm bundle with the pinned opa (cached by content).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toolPath } from './tools.js';
+
+const CACHE = join(tmpdir(), 'meshwarden-test-policies');
+
+/** Builds `opa build -t wasm -e <entrypoints…>` for the given Rego and returns the bundle's path. */
+export function compileRego(rego: string, entrypoints: string | string[] = 'envoy/authz/allow'): string {
+  const list = Array.isArray(entrypoints) ? entrypoints : [entrypoints];
+  const key = createHash('sha256').update(rego).update(list.join(',')).digest('hex').slice(0, 20);
+  const dir = join(CACHE, key);
+  const bundle = join(dir, 'bundle.tar.gz');
+  if (existsSync(bundle)) return bundle;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'policy.rego'), rego);
+  const args = ['build', '-t', 'wasm', ...list.flatMap((entrypoint) => ['-e', entrypoint]), '-o', `${bundle}.tmp`, 'policy.rego'];
+  execFileSync(toolPath('opa'), args, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('mv', [`${bundle}.tmp`, bundle]);
+  return bundle;
+}
+
+/** Writes a policy's bare policy.wasm (extracted from a compiled bundle) and returns its path. */
+export function compileRegoToWasm(rego: string, entrypoint = 'envoy/authz/allow'): string {
+  const bundle = compileRego(rego, entrypoint);
+  const wasm = bundle.replace(/bundle\.tar\.gz$/, 'policy.wasm');
+  if (!existsSync(wasm)) {
+    execFileSync('tar', ['-xzf', bundle, '-C', join(bundle, '..'), '/policy.wasm'], { stdio: 'ignore' });
+  }
+  return wasm;
+}

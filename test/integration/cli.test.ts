@@ -1,0 +1,141 @@
+// The built command: eval, configuration errors, serve with signals (SIGHUP reload, SIGTERM drain and exit 0).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { compileRego } from '../helpers/policies.js';
+import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest } from '../helpers/server.js';
+import { ROOT } from '../helpers/tools.js';
+
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `meshwarden serve` on a free port and resolves once it logs "serving". */
+async function startServe(args: string[]): Promise<{ child: ChildProcess; address: string; lines: any[] }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: any[] = [];
+  let buffer = '';
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        const line = JSON.parse(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+        lines.push(line);
+        if (line.msg === 'serving') resolve(line.address);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+  });
+  return { child, address, lines };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('meshwarden eval', () => {
+  it('prints the input document, the decision and the CheckResponse for a proto-JSON CheckRequest', async () => {
+    const { code, stdout } = await runCli(['eval', '--request', join(ROOT, 'examples/requests/analytics-get-data.json')]);
+    expect(code).toBe(0);
+    const printed = JSON.parse(stdout);
+    expect(printed.allowed).toBe(true);
+    expect(printed.reason).toBe('allowed');
+    expect(printed.result).toEqual([{ result: true }]);
+    expect(printed.policy.decision).toBe('envoy/authz/allow');
+    expect(printed.input.parsed_path).toEqual(['api', 'v1', 'data']);
+    expect(printed.input.parsed_query).toEqual({ from: ['2026-11-01'] });
+    expect(printed.input.source_principal).toBe(ANALYTICS);
+    expect(printed.input.attributes.request.time).toEqual({ seconds: 1795339800, nanos: 123456000 }); // 2026-11-22T09:30:00.123456Z
+    expect(printed.input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
+    expect(printed.response.status).toEqual({ code: 0 });
+    expect(printed.response.dynamicMetadata.decision_id).toHaveLength(36);
+  });
+
+  it('shows a deny with its HTTP status', async () => {
+    const { code, stdout } = await runCli(['eval', '--request', join(ROOT, 'examples/requests/analytics-post-data.json')]);
+    expect(code).toBe(0);
+    const printed = JSON.parse(stdout);
+    expect(printed).toMatchObject({ allowed: false, reason: 'policy_denied', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
+    expect(printed.input.parsed_body).toEqual({ query: 'all' });
+  });
+
+  it('rejects a request file that is not a CheckRequest, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-eval-'));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ attributes: { sauce: {} } }));
+    const { code, stderr } = await runCli(['eval', '--request', join(dir, 'bad.json')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown field "sauce"');
+  });
+});
+
+describe('configuration errors', () => {
+  it('lists every bad flag and variable at once and exits non-zero', async () => {
+    const { code, stderr } = await runCli(['serve', '--grpc-addr', 'nope', '--log-level', 'loud', '--max-request-bytes', '12', '--frobnicate'], {
+      MESHWARDEN_SHADOW: 'maybe',
+      MESHWARDEN_TYPO: 'x',
+    });
+    expect(code).toBe(2);
+    for (const text of ['--grpc-addr', '"nope"', '--log-level', '"loud"', '--max-request-bytes', '--frobnicate: unknown flag', 'MESHWARDEN_SHADOW', 'MESHWARDEN_TYPO: unknown setting']) {
+      expect(stderr).toContain(text);
+    }
+  });
+
+  it('rejects a policy file that is not a policy with a clear message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bad-'));
+    writeFileSync(join(dir, 'policy.tar.gz'), 'not a bundle');
+    const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--bundle', join(dir, 'policy.tar.gz')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('neither a bundle (.tar.gz) nor a wasm module');
+  });
+
+  it('rejects a decision path the policy does not have', async () => {
+    const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--decision', 'istio/authz/allow']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('is not an entrypoint of this policy (it has: envoy/authz/allow)');
+  });
+});
+
+describe('meshwarden serve as a process', () => {
+  it('reloads on SIGHUP, keeps the last good policy when the new file is bad, and exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-reload-'));
+    const bundle = join(dir, 'policy.tar.gz');
+    copyFileSync(compileRego('package envoy.authz\nallow := false\n'), bundle);
+    const { child, address, lines } = await startServe(['--bundle', bundle]);
+    const client = createClient(address);
+    const request = httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data' });
+    try {
+      expect((await client.check(request)).status.code).toBe(7);
+
+      writeFileSync(bundle, 'garbage');
+      child.kill('SIGHUP');
+      await waitFor(() => lines.some((line) => line.msg.startsWith('policy reload failed')));
+      expect((await client.check(request)).status.code).toBe(7); // still the last good policy
+
+      copyFileSync(compileRego('package envoy.authz\nallow := true\n'), bundle);
+      child.kill('SIGHUP');
+      await waitFor(() => lines.some((line) => line.msg === 'policy reloaded'));
+      expect((await client.check(request)).status?.code ?? 0).toBe(0);
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+  });
+});
