@@ -169,9 +169,9 @@ export function parseBody(http: HttpRequest | undefined): ParsedBody {
         : undefined;
   if (kind === undefined) return NO_BODY;
 
-  const text = bodyText(http);
+  const { text, byteLength } = bodyOf(http);
   if (text === '') return NO_BODY;
-  if (isShorterThanDeclared(text, headers['content-length'])) return TRUNCATED;
+  if (isShorterThanDeclared(byteLength, headers['content-length'])) return TRUNCATED;
 
   switch (kind) {
     case 'json':
@@ -192,18 +192,24 @@ export function parseBody(http: HttpRequest | undefined): ParsedBody {
   }
 }
 
-/** `body`, or the base64 `raw_body` (Envoy's pack_as_bytes) when `body` is empty. */
-function bodyText(http: HttpRequest | undefined): string {
-  if (http?.body) return http.body;
-  if (http?.rawBody) return Buffer.from(http.rawBody, 'base64').toString('utf8');
-  return '';
+/**
+ * `body`, or the base64 `raw_body` (Envoy's pack_as_bytes) when `body` is empty. The length is that of the
+ * bytes Envoy sent: decoding replaces bytes that are not UTF-8, which would change it.
+ */
+function bodyOf(http: HttpRequest | undefined): { text: string; byteLength: number } {
+  if (http?.body) return { text: http.body, byteLength: Buffer.byteLength(http.body, 'utf8') };
+  if (http?.rawBody) {
+    const bytes = Buffer.from(http.rawBody, 'base64');
+    return { text: bytes.toString('utf8'), byteLength: bytes.length };
+  }
+  return { text: '', byteLength: 0 };
 }
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
 /** content-length larger than the body means the body was cut; a non-integer content-length is an error. */
-function isShorterThanDeclared(text: string, contentLength: string | undefined): boolean {
+function isShorterThanDeclared(byteLength: number, contentLength: string | undefined): boolean {
   if (contentLength === undefined) return false;
   if (!/^[+-]?[0-9]+$/.test(contentLength)) {
     throw new CheckFailure('request_parse_error', 'content-length is not an integer');
@@ -212,7 +218,7 @@ function isShorterThanDeclared(text: string, contentLength: string | undefined):
   if (declared > INT64_MAX || declared < INT64_MIN) {
     throw new CheckFailure('request_parse_error', 'content-length out of range');
   }
-  return declared !== -1n && declared > BigInt(Buffer.byteLength(text, 'utf8'));
+  return declared !== -1n && declared > BigInt(byteLength);
 }
 
 /** The boundary parameter of a multipart content type, or undefined when it has none. */

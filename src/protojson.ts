@@ -38,12 +38,31 @@ function convertMessage(type: protobuf.Type, json: unknown, path: string): unkno
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
-    const field = type.fields[key] ?? Object.values(type.fields).find((f) => f.name === key || jsonName(f) === key);
+    const field = fieldFor(type, key);
     if (!field) throw new ProtoJsonError(path, `unknown field "${key}" in ${full.slice(1)}`);
     if (value === null) continue;
-    out[field.name] = convertField(field, value, path ? `${path}.${key}` : key);
+    const converted = convertField(field, value, path ? `${path}.${key}` : key);
+    // protobufjs would encode an explicit default; a proto3 encoder (Envoy's) leaves it out, so the input lacks it.
+    if (isUnsetScalar(field, converted)) continue;
+    out[field.name] = converted;
   }
   return out;
+}
+
+/** A proto3 scalar or enum without presence (not repeated, map, message or oneof member) holding its default. */
+function isUnsetScalar(field: protobuf.Field, value: unknown): boolean {
+  if (field.repeated || field.map || field.partOf || field.resolvedType instanceof protobuf.Type) return false;
+  return value === 0 || value === '' || value === false || (value instanceof Uint8Array && value.length === 0);
+}
+
+/**
+ * Proto3 JSON parsers accept a field's JSON name and the name declared in the .proto (`raw_body`), which
+ * protobufjs stores camelCased. Own properties only, so "__proto__" or "constructor" are unknown fields.
+ */
+function fieldFor(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  const name = protobuf.util.camelCase(key);
+  if (Object.hasOwn(type.fields, name)) return type.fields[name];
+  return Object.values(type.fields).find((f) => jsonName(f) === key);
 }
 
 function jsonName(field: protobuf.Field): string {
@@ -71,7 +90,7 @@ function convertSingle(field: protobuf.Field, value: unknown, path: string): unk
   if (resolved instanceof protobuf.Type) return convertMessage(resolved, value, path);
   if (resolved instanceof protobuf.Enum) {
     if (typeof value === 'number' && Number.isInteger(value)) return value;
-    if (typeof value === 'string' && value in resolved.values) return resolved.values[value];
+    if (typeof value === 'string' && Object.hasOwn(resolved.values, value)) return resolved.values[value];
     throw new ProtoJsonError(path, `not a value of enum ${resolved.fullName.slice(1)}`);
   }
   return convertScalar(field, value, path);
@@ -108,14 +127,22 @@ function convertTimestamp(value: unknown, path: string): unknown {
   const millis = match ? Date.parse(`${match[1]}${match[3]}`) : Number.NaN;
   if (!match || Number.isNaN(millis)) throw new ProtoJsonError(path, 'expected an RFC 3339 timestamp');
   const nanos = match[2] ? Number(match[2].padEnd(9, '0')) : 0;
-  return { seconds: Math.floor(millis / 1000), nanos };
+  return withoutZeros(Math.floor(millis / 1000), nanos);
+}
+
+/** Timestamp and Duration fields have no presence: zeros are left out, as a proto3 encoder does. */
+function withoutZeros(seconds: number, nanos: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (seconds !== 0) out['seconds'] = seconds;
+  if (nanos !== 0) out['nanos'] = nanos;
+  return out;
 }
 
 function convertDuration(value: unknown, path: string): unknown {
   const match = typeof value === 'string' ? /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(value) : null;
   if (!match) throw new ProtoJsonError(path, 'expected a duration such as "1.5s"');
   const sign = match[1] ? -1 : 1;
-  return { seconds: sign * Number(match[2]), nanos: sign * Number((match[3] ?? '').padEnd(9, '0')) };
+  return withoutZeros(sign * Number(match[2]), sign * Number((match[3] ?? '').padEnd(9, '0')));
 }
 
 function toStructObject(value: unknown, path: string): unknown {

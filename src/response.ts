@@ -110,7 +110,8 @@ function nonEmpty<T>(list: T[]): T[] | undefined {
 
 /** Plain JSON → google.protobuf.Struct. */
 export function toStruct(object: Record<string, unknown>): Struct {
-  const fields: Record<string, StructValue> = {};
+  // No prototype, so a "__proto__" key from the policy stays a field instead of being swallowed by the setter.
+  const fields = Object.create(null) as Record<string, StructValue>;
   for (const [key, value] of Object.entries(object)) {
     if (value !== undefined) fields[key] = toStructValue(value);
   }
@@ -136,7 +137,7 @@ function toStructValue(value: unknown): StructValue {
 
 /** google.protobuf.Struct (as decoded) → plain JSON. */
 export function fromStruct(struct: unknown): Record<string, unknown> {
-  const result: Record<string, unknown> = {};
+  const result = Object.create(null) as Record<string, unknown>;
   const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
   for (const [key, value] of Object.entries(fields)) result[key] = fromStructValue(value);
   return result;
