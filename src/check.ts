@@ -87,12 +87,13 @@ export function createCheckHandler(dependencies: CheckHandlerDependencies) {
     const started = performance.now();
     const outcome = runCheck(call.request, context);
     callback(null, outcome.response);
-    metrics.count(outcome.reason);
-    logDecision(logger, call.request, outcome, started);
+    const elapsedMs = performance.now() - started;
+    metrics.observe(outcome.reason, elapsedMs / 1000);
+    logDecision(logger, call.request, outcome, elapsedMs);
   };
 }
 
-function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, started: number): void {
+function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
   const path = http?.path;
   const queryAt = path === undefined ? -1 : path.indexOf('?');
@@ -103,7 +104,7 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     source_principal: request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '',
     method: http?.method ?? '',
     path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
-    duration_us: Math.round((performance.now() - started) * 1000),
+    duration_us: Math.round(elapsedMs * 1000),
   };
   if (outcome.error === undefined) {
     logger.info(line, 'decision');

@@ -10,6 +10,8 @@ export interface Address {
 
 export interface ServeConfig {
   grpcAddr: Address;
+  /** Admin HTTP endpoint (/healthz, /readyz, /metrics); undefined when turned off. */
+  adminAddr: Address | undefined;
   /** Policy bundle or .wasm; undefined = the embedded default policy. */
   bundle: string | undefined;
   /** JSON data for a bare .wasm policy. */
@@ -36,6 +38,7 @@ interface OptionSpec {
 
 export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
   grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
+  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'policy bundle (.tar.gz) or .wasm from opa build -t wasm (default: embedded policy)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path, e.g. envoy/authz/allow (default: the policy's single entrypoint)" },
@@ -48,6 +51,7 @@ export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
+  adminAddr: { host: '0.0.0.0', port: 9090 },
   bundle: undefined,
   data: undefined,
   decision: undefined,
@@ -69,6 +73,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const parsed = parseAddress(addr.value);
     if (parsed) config.grpcAddr = parsed;
     else problems.push(`${addr.origin}: "${addr.value}" is not HOST:PORT (port 0-65535; IPv6 as [::1]:9191)`);
+  }
+  const admin = raw.get('adminAddr');
+  if (admin !== undefined) {
+    const parsed = admin.value === 'off' ? undefined : parseAddress(admin.value);
+    if (parsed || admin.value === 'off') config.adminAddr = parsed;
+    else problems.push(`${admin.origin}: "${admin.value}" is not HOST:PORT or off`);
   }
   for (const key of ['bundle', 'data', 'decision'] as const) {
     const value = raw.get(key);
@@ -105,7 +115,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ ...config, grpcAddr: Object.freeze(config.grpcAddr) });
+  return Object.freeze({
+    ...config,
+    grpcAddr: Object.freeze(config.grpcAddr),
+    adminAddr: config.adminAddr && Object.freeze(config.adminAddr),
+  });
 }
 
 interface RawValue {

@@ -1,4 +1,5 @@
 // `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
+import { startAdminServer, type AdminServer } from './admin.js';
 import { parseServeConfig, formatAddress, type ServeConfig } from './config.js';
 import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
@@ -19,6 +20,8 @@ export function policySourceOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'de
 export interface Serving {
   config: ServeConfig;
   server: RunningServer;
+  /** The admin endpoint, unless turned off. */
+  admin: AdminServer | undefined;
   policies: PolicyStore;
   logger: Logger;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
@@ -34,12 +37,14 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policies = new PolicyStore();
   const source = policySourceOf(config);
   const policy = await policies.load(source);
+  const metrics = createDecisionMetrics();
+  metrics.policyLoaded('success', policy.revision);
   const api = loadEnvoyApi();
   const server = await startServer({
     address: config.grpcAddr,
     maxRequestBytes: config.maxRequestBytes,
     logger: log,
-    metrics: createDecisionMetrics(),
+    metrics,
     context: {
       policy: () => policies.current,
       shadow: config.shadow,
@@ -47,6 +52,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       validStatuses: api.envoyStatusCodes,
     },
   });
+  let draining = false;
+  let admin: AdminServer | undefined;
+  try {
+    admin =
+      config.adminAddr &&
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+  } catch (error) {
+    await server.shutdown(0);
+    throw error;
+  }
   server.setServing(true);
   log.info(
     { address: formatAddress({ ...config.grpcAddr, port: server.port }), policy: policy.source, decision: policy.decision, revision: policy.revision, shadow: config.shadow },
@@ -55,14 +70,17 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   return {
     config,
     server,
+    admin,
     policies,
     logger: log,
     async reload(): Promise<boolean> {
       try {
         const next = await policies.load(source);
+        metrics.policyLoaded('success', next.revision);
         log.info({ policy: next.source, decision: next.decision, revision: next.revision }, 'policy reloaded');
         return true;
       } catch (error) {
+        metrics.policyLoaded('failure');
         const current = policies.current;
         log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
         return false;
@@ -70,7 +88,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      draining = true;
       await server.shutdown(config.shutdownGraceMs);
+      await admin?.close();
       log.info('stopped');
       await flushLogger(log);
     },

@@ -1,20 +1,25 @@
-// Prometheus counters for decisions, pre-bound at start-up so the Check path only increments.
-import { Counter, Registry } from 'prom-client';
+// Prometheus metrics, pre-bound at start-up so the Check path only increments and observes.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
 
 export interface DecisionMetrics {
   readonly registry: Registry;
-  /** Counts one decision under its reason. */
-  count(reason: Reason): void;
+  /** Counts one decision under its reason and records how long the Check took. */
+  observe(reason: Reason, seconds: number): void;
+  /** Counts a policy load or reload and, on success, records the revision in force. */
+  policyLoaded(result: 'success' | 'failure', revision?: string): void;
 }
 
 const REASONS: readonly Reason[] = ['allowed', 'policy_denied', 'shadow_denied', ...(Object.keys(FAILURE_ANSWERS) as Reason[])];
+
+// Check latency is tens of microseconds in-process; the buckets span that up to Envoy's 200 ms default.
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2];
 
 export function createDecisionMetrics(): DecisionMetrics {
   const registry = new Registry();
   const decisions = new Counter({
     name: 'meshwarden_decisions_total',
-    help: 'Check decisions by result and reason',
+    help: 'Check decisions by result (allow or deny) and reason',
     labelNames: ['result', 'reason'] as const,
     registers: [registry],
   });
@@ -23,16 +28,47 @@ export function createDecisionMetrics(): DecisionMetrics {
     help: 'Requests a policy denied but shadow mode let pass',
     registers: [registry],
   });
-  const bound = new Map<Reason, () => void>();
+  const latency = new Histogram({
+    name: 'meshwarden_check_duration_seconds',
+    help: 'Time to decide one Check, from the decoded request to the encoded response',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const loads = new Counter({
+    name: 'meshwarden_policy_loads_total',
+    help: 'Policy loads and reloads by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const revision = new Gauge({
+    name: 'meshwarden_policy_revision_info',
+    help: 'The policy revision in force (value 1)',
+    labelNames: ['revision'] as const,
+    registers: [registry],
+  });
+
+  const counters = new Map<Reason, () => void>();
   for (const reason of REASONS) {
     const result = reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny';
     const child = decisions.labels(result, reason);
-    bound.set(reason, reason === 'shadow_denied' ? () => (child.inc(), shadowDenies.inc()) : () => child.inc());
+    child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
+    counters.set(reason, reason === 'shadow_denied' ? () => (child.inc(), shadowDenies.inc()) : () => child.inc());
   }
+  const loadResults = { success: loads.labels('success'), failure: loads.labels('failure') };
+  loadResults.success.inc(0);
+  loadResults.failure.inc(0);
   return {
     registry,
-    count(reason: Reason): void {
-      bound.get(reason)?.();
+    observe(reason: Reason, seconds: number): void {
+      counters.get(reason)?.();
+      latency.observe(seconds);
+    },
+    policyLoaded(result: 'success' | 'failure', loaded?: string): void {
+      loadResults[result].inc();
+      if (result === 'success' && loaded !== undefined) {
+        revision.reset();
+        revision.labels(loaded).set(1);
+      }
     },
   };
 }
