@@ -1,7 +1,7 @@
 // Pure: decoded CheckRequest attributes → the policy input document, as JSON text for the wasm module.
 // Shape and parsing follow opa-envoy-plugin's v3 input (envoyauth/request.go) so its policies run unchanged.
 import { CheckFailure } from './errors.js';
-import { parseHeaderParams, parseMultipart } from './multipart.js';
+import { parseMediaType, parseMultipart } from './multipart.js';
 
 /** CheckRequest.attributes as decoded (see CONVERSION_OPTIONS in protos.ts). */
 export interface Attributes {
@@ -91,10 +91,15 @@ export function parsePath(path: string): string[] {
 
 export type Values = Record<string, string[]>;
 
-/** Go's url.ParseQuery: values as arrays in order, `+` is a space, `;` or a bad escape is an error. */
+// Go's url.ParseQuery refuses more `&`-separated settings than this (Go 1.24+ modules; urlmaxqueryparams).
+const MAX_QUERY_PARAMS = 10_000;
+
+/** Go's url.ParseQuery: values as arrays in order, `+` is a space, `;`, a bad escape or too many settings is an error. */
 export function parseQuery(query: string): Values {
   const values: Values = Object.create(null) as Values;
-  for (const pair of query.split('&')) {
+  const pairs = query.split('&');
+  if (pairs.length > MAX_QUERY_PARAMS) throw new CheckFailure('request_parse_error', 'too many query parameters');
+  for (const pair of pairs) {
     if (pair.includes(';')) throw new CheckFailure('request_parse_error', 'invalid semicolon separator in query');
     if (pair === '') continue;
     const eq = pair.indexOf('=');
@@ -221,9 +226,14 @@ function isShorterThanDeclared(byteLength: number, contentLength: string | undef
   return declared !== -1n && declared > BigInt(byteLength);
 }
 
-/** The boundary parameter of a multipart content type, or undefined when it has none. */
+/**
+ * The boundary parameter of a multipart content type, or undefined when it has none. A content type Go's
+ * mime.ParseMediaType rejects, or an empty boundary, is an error there, so a parse error here.
+ */
 function multipartBoundary(contentType: string): string | undefined {
-  const params = parseHeaderParams(contentType);
-  const boundary = params?.['boundary'];
-  return boundary === undefined || boundary === '' ? undefined : boundary;
+  const media = parseMediaType(contentType);
+  if (media === undefined) throw new CheckFailure('request_parse_error', 'invalid multipart content type');
+  const boundary = media.params['boundary'];
+  if (boundary === '') throw new CheckFailure('request_parse_error', 'empty multipart boundary');
+  return boundary;
 }

@@ -1,0 +1,278 @@
+// src/config.ts parseServeConfig: defaults, flags over MESHWARDEN_* env, every problem listed at once.
+import { describe, expect, it } from 'vitest';
+import { formatAddress, parseAddress, parseServeConfig, type ServeConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const DEFAULTS: ServeConfig = {
+  grpcAddr: { host: '0.0.0.0', port: 9191 },
+  adminAddr: { host: '0.0.0.0', port: 9090 },
+  bundle: undefined,
+  data: undefined,
+  decision: undefined,
+  shadow: false,
+  logLevel: 'info',
+  maxRequestBytes: 8388608,
+  skipBodyParse: false,
+  shutdownGraceMs: 10000,
+};
+
+/** The problems parseServeConfig reports, or [] when it accepts the input. */
+function problemsOf(argv: string[], env: Record<string, string> = {}): readonly string[] {
+  try {
+    parseServeConfig(argv, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('parseServeConfig', () => {
+  it('has the documented defaults', () => {
+    expect(parseServeConfig([], {})).toEqual(DEFAULTS);
+  });
+
+  it('returns a frozen config, addresses included', () => {
+    const config = parseServeConfig(['--grpc-addr', '127.0.0.1:1'], {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.grpcAddr)).toBe(true);
+    expect(Object.isFrozen(config.adminAddr)).toBe(true);
+  });
+
+  it('ignores variables that are not MESHWARDEN_*', () => {
+    expect(parseServeConfig([], { PATH: '/bin', HOME: '/root', meshwarden_bundle: 'x', GRPC_ADDR: 'nope' })).toEqual(DEFAULTS);
+  });
+
+  it.each<[string, Record<string, string>, Partial<ServeConfig>]>([
+    ['MESHWARDEN_GRPC_ADDR', { MESHWARDEN_GRPC_ADDR: '127.0.0.1:9000' }, { grpcAddr: { host: '127.0.0.1', port: 9000 } }],
+    ['MESHWARDEN_ADMIN_ADDR', { MESHWARDEN_ADMIN_ADDR: '127.0.0.1:8282' }, { adminAddr: { host: '127.0.0.1', port: 8282 } }],
+    ['MESHWARDEN_ADMIN_ADDR=off', { MESHWARDEN_ADMIN_ADDR: 'off' }, { adminAddr: undefined }],
+    ['MESHWARDEN_BUNDLE', { MESHWARDEN_BUNDLE: '/p/b.tar.gz' }, { bundle: '/p/b.tar.gz' }],
+    ['MESHWARDEN_DATA with a bundle', { MESHWARDEN_BUNDLE: '/p/a.wasm', MESHWARDEN_DATA: '/p/d.json' }, { bundle: '/p/a.wasm', data: '/p/d.json' }],
+    ['MESHWARDEN_DECISION', { MESHWARDEN_DECISION: 'istio/authz/allow' }, { decision: 'istio/authz/allow' }],
+    ['MESHWARDEN_SHADOW=true', { MESHWARDEN_SHADOW: 'true' }, { shadow: true }],
+    ['MESHWARDEN_SHADOW=1', { MESHWARDEN_SHADOW: '1' }, { shadow: true }],
+    ['MESHWARDEN_SHADOW=YES', { MESHWARDEN_SHADOW: 'YES' }, { shadow: true }],
+    ['MESHWARDEN_SHADOW=false', { MESHWARDEN_SHADOW: 'false' }, { shadow: false }],
+    ['MESHWARDEN_SHADOW=0', { MESHWARDEN_SHADOW: '0' }, { shadow: false }],
+    ['MESHWARDEN_LOG_LEVEL', { MESHWARDEN_LOG_LEVEL: 'debug' }, { logLevel: 'debug' }],
+    ['MESHWARDEN_MAX_REQUEST_BYTES', { MESHWARDEN_MAX_REQUEST_BYTES: '4194304' }, { maxRequestBytes: 4194304 }],
+    ['MESHWARDEN_SKIP_BODY_PARSE', { MESHWARDEN_SKIP_BODY_PARSE: 'true' }, { skipBodyParse: true }],
+    ['MESHWARDEN_SHUTDOWN_GRACE_MS', { MESHWARDEN_SHUTDOWN_GRACE_MS: '2500' }, { shutdownGraceMs: 2500 }],
+  ])('reads %s', (_name, env, expected) => {
+    expect(parseServeConfig([], env)).toEqual({ ...DEFAULTS, ...expected });
+  });
+
+  it.each<[string, string[], Partial<ServeConfig>]>([
+    ['--grpc-addr HOST:PORT', ['--grpc-addr', '127.0.0.1:9000'], { grpcAddr: { host: '127.0.0.1', port: 9000 } }],
+    ['--grpc-addr=HOST:PORT', ['--grpc-addr=localhost:80'], { grpcAddr: { host: 'localhost', port: 80 } }],
+    ['--grpc-addr :PORT', ['--grpc-addr', ':9292'], { grpcAddr: { host: '0.0.0.0', port: 9292 } }],
+    ['--grpc-addr [IPv6]:PORT', ['--grpc-addr', '[::1]:9191'], { grpcAddr: { host: '::1', port: 9191 } }],
+    ['--grpc-addr port 0', ['--grpc-addr', '127.0.0.1:0'], { grpcAddr: { host: '127.0.0.1', port: 0 } }],
+    ['--grpc-addr port 65535', ['--grpc-addr', '127.0.0.1:65535'], { grpcAddr: { host: '127.0.0.1', port: 65535 } }],
+    ['--admin-addr', ['--admin-addr', ':8282'], { adminAddr: { host: '0.0.0.0', port: 8282 } }],
+    ['--admin-addr off', ['--admin-addr=off'], { adminAddr: undefined }],
+    ['--bundle', ['--bundle', 'policy.tar.gz'], { bundle: 'policy.tar.gz' }],
+    ['--bundle and --data', ['--bundle', 'p.wasm', '--data=d.json'], { bundle: 'p.wasm', data: 'd.json' }],
+    ['--decision', ['--decision', 'envoy/authz/allow'], { decision: 'envoy/authz/allow' }],
+    ['bare --shadow', ['--shadow'], { shadow: true }],
+    ['--shadow=false', ['--shadow=false'], { shadow: false }],
+    ['--shadow=no', ['--shadow=no'], { shadow: false }],
+    ['bare --skip-body-parse', ['--skip-body-parse'], { skipBodyParse: true }],
+    ['--log-level', ['--log-level', 'warn'], { logLevel: 'warn' }],
+    ['--max-request-bytes at the minimum', ['--max-request-bytes', '1024'], { maxRequestBytes: 1024 }],
+    ['--max-request-bytes at the maximum', ['--max-request-bytes', '1073741824'], { maxRequestBytes: 1073741824 }],
+    ['--shutdown-grace-ms 0', ['--shutdown-grace-ms', '0'], { shutdownGraceMs: 0 }],
+    ['--shutdown-grace-ms at the maximum', ['--shutdown-grace-ms=600000'], { shutdownGraceMs: 600000 }],
+  ])('reads %s', (_name, argv, expected) => {
+    expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
+  });
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])('accepts log level %s', (level) => {
+    expect(parseServeConfig(['--log-level', level], {}).logLevel).toBe(level);
+  });
+
+  it('lets flags win over the environment', () => {
+    const env = {
+      MESHWARDEN_GRPC_ADDR: '1.2.3.4:1',
+      MESHWARDEN_ADMIN_ADDR: 'off',
+      MESHWARDEN_SHADOW: 'true',
+      MESHWARDEN_LOG_LEVEL: 'debug',
+      MESHWARDEN_MAX_REQUEST_BYTES: '2048',
+      MESHWARDEN_DECISION: 'from/env',
+      MESHWARDEN_SKIP_BODY_PARSE: 'true',
+    };
+    const config = parseServeConfig(
+      ['--grpc-addr', '5.6.7.8:2', '--admin-addr', '127.0.0.1:3', '--shadow=false', '--log-level', 'warn', '--max-request-bytes', '4096', '--decision', 'from/flag'],
+      env,
+    );
+    expect(config).toEqual({
+      ...DEFAULTS,
+      grpcAddr: { host: '5.6.7.8', port: 2 },
+      adminAddr: { host: '127.0.0.1', port: 3 },
+      shadow: false,
+      logLevel: 'warn',
+      maxRequestBytes: 4096,
+      decision: 'from/flag',
+      // no flag, so the environment applies
+      skipBodyParse: true,
+    });
+  });
+
+  it('a good flag does not excuse a bad environment value (nor the other way round)', () => {
+    expect(problemsOf(['--grpc-addr', '127.0.0.1:1'], { MESHWARDEN_GRPC_ADDR: 'bad' })).toEqual([]);
+    const problems = problemsOf(['--log-level', 'loud'], { MESHWARDEN_LOG_LEVEL: 'debug' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('--log-level');
+  });
+
+  it('lists every bad value at once, each naming where it came from', () => {
+    const problems = problemsOf(['--log-level', 'loud', '--max-request-bytes', '12', '--nope', 'stray'], {
+      MESHWARDEN_GRPC_ADDR: 'nowhere',
+      MESHWARDEN_ADMIN_ADDR: 'OFF',
+      MESHWARDEN_SHADOW: 'maybe',
+      MESHWARDEN_SKIP_BODY_PARSE: 'sometimes',
+      MESHWARDEN_SHUTDOWN_GRACE_MS: '-1',
+      MESHWARDEN_BUNDLE: '',
+      MESHWARDEN_DECISION: '',
+      MESHWARDEN_COLOUR: 'blue',
+    });
+    const expectations: [string, string][] = [
+      ['--log-level', 'loud'],
+      ['--max-request-bytes', '12'],
+      ['--nope', 'unknown flag'],
+      ['stray', 'unexpected argument'],
+      ['MESHWARDEN_GRPC_ADDR', 'nowhere'],
+      ['MESHWARDEN_ADMIN_ADDR', 'OFF'],
+      ['MESHWARDEN_SHADOW', 'maybe'],
+      ['MESHWARDEN_SKIP_BODY_PARSE', 'sometimes'],
+      ['MESHWARDEN_SHUTDOWN_GRACE_MS', '-1'],
+      ['MESHWARDEN_BUNDLE', 'empty'],
+      ['MESHWARDEN_DECISION', 'empty'],
+      ['MESHWARDEN_COLOUR', 'unknown'],
+    ];
+    expect(problems).toHaveLength(expectations.length);
+    for (const [origin, detail] of expectations) {
+      expect(problems.some((problem) => problem.includes(origin) && problem.includes(detail)), `${origin} / ${detail} in ${JSON.stringify(problems)}`).toBe(true);
+    }
+  });
+
+  it('throws a ConfigError whose message lists every problem', () => {
+    let caught: unknown;
+    try {
+      parseServeConfig(['--log-level', 'loud'], { MESHWARDEN_SHADOW: 'maybe' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems).toHaveLength(2);
+    expect(error.message).toContain('2 problems');
+    for (const problem of error.problems) expect(error.message).toContain(problem);
+  });
+
+  it.each([
+    ['no port', 'localhost'],
+    ['a bare port', '9191'],
+    ['an empty port', 'localhost:'],
+    ['a port above 65535', 'localhost:65536'],
+    ['a six-digit port', 'localhost:100000'],
+    ['a named port', 'localhost:http'],
+    ['a negative port', 'localhost:-1'],
+    ['an unbracketed IPv6 address', '::1:9191'],
+    ['a bracketed IPv6 address without a port', '[::1]'],
+    ['a space in the host', 'my host:80'],
+    ['a URL', 'grpc://localhost:9191'],
+    ['an empty value', ''],
+  ])('rejects an address with %s (%j)', (_name, value) => {
+    const problems = problemsOf(['--grpc-addr', value]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('--grpc-addr');
+    expect(problems[0]).toContain('is not HOST:PORT');
+  });
+
+  it.each([
+    ['--admin-addr', 'none'],
+    ['--admin-addr', '9090'],
+    ['--admin-addr', ''],
+    ['--max-request-bytes', '1023'],
+    ['--max-request-bytes', '1073741825'],
+    ['--max-request-bytes', '1e6'],
+    ['--max-request-bytes', '8MiB'],
+    ['--max-request-bytes', '-2048'],
+    ['--max-request-bytes', '2048.5'],
+    ['--max-request-bytes', ''],
+    ['--shutdown-grace-ms', '600001'],
+    ['--shutdown-grace-ms', '1.5'],
+    ['--shutdown-grace-ms', '-1'],
+    ['--shutdown-grace-ms', '10s'],
+    ['--log-level', 'verbose'],
+    ['--log-level', 'INFO'],
+    ['--log-level', ''],
+    ['--shadow', 'maybe'],
+    ['--skip-body-parse', '2'],
+    ['--bundle', ''],
+    ['--decision', ''],
+  ])('rejects %s=%j', (flag, value) => {
+    const problems = problemsOf([`${flag}=${value}`]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(flag);
+  });
+
+  it('needs --bundle for --data', () => {
+    const problems = problemsOf(['--data', 'd.json']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('--data needs --bundle');
+    expect(problemsOf([], { MESHWARDEN_DATA: 'd.json' })).toHaveLength(1);
+    expect(problemsOf(['--data', 'd.json'], { MESHWARDEN_BUNDLE: 'p.wasm' })).toEqual([]);
+  });
+
+  it('reports a string flag given no value', () => {
+    const problems = problemsOf(['--bundle']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('--bundle');
+    expect(problems[0]).toContain('needs a value');
+  });
+
+  it.each([
+    [['--nope'], '--nope'],
+    [['--nope=1'], '--nope'],
+    [['--grpc-address', '127.0.0.1:1'], '--grpc-address'],
+    [['-x'], '-x'],
+  ])('reports unknown flag %j', (argv, name) => {
+    const problems = problemsOf(argv);
+    expect(problems.length).toBeGreaterThanOrEqual(1);
+    expect(problems.some((problem) => problem.includes(name) && problem.includes('unknown flag'))).toBe(true);
+  });
+
+  it.each(['MESHWARDEN_FOO', 'MESHWARDEN_GRPC_PORT', 'MESHWARDEN_', 'MESHWARDEN_BUNDLES'])('reports unknown variable %s', (name) => {
+    const problems = problemsOf([], { [name]: 'x' });
+    expect(problems).toEqual([`${name}: unknown setting`]);
+  });
+
+  it('reports positional arguments', () => {
+    expect(problemsOf(['serve-now'])).toEqual(['unexpected argument "serve-now"']);
+  });
+});
+
+describe('parseAddress / formatAddress', () => {
+  it.each<[string, { host: string; port: number } | undefined]>([
+    ['127.0.0.1:9191', { host: '127.0.0.1', port: 9191 }],
+    [':9191', { host: '0.0.0.0', port: 9191 }],
+    ['[::]:9191', { host: '::', port: 9191 }],
+    ['[fe80::1]:1', { host: 'fe80::1', port: 1 }],
+    ['meshwarden.svc.cluster.local:9191', { host: 'meshwarden.svc.cluster.local', port: 9191 }],
+    ['host:99999', undefined],
+    ['[::1]9191', undefined],
+  ])('parseAddress(%j) → %j', (text, expected) => {
+    expect(parseAddress(text)).toEqual(expected);
+  });
+
+  it.each([
+    [{ host: '0.0.0.0', port: 9191 }, '0.0.0.0:9191'],
+    [{ host: '::1', port: 80 }, '[::1]:80'],
+  ])('formatAddress(%j) → %j', (address, text) => {
+    expect(formatAddress(address)).toBe(text);
+    expect(parseAddress(text)).toEqual(address);
+  });
+});
