@@ -5,6 +5,7 @@ import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { DecodedCheckRequest } from './codec.js';
 import { parseDecision, type Decision } from './decision.js';
 import { CheckFailure, FAILURE_ANSWERS, describeError, toReason, type Reason } from './errors.js';
+import { buildIdentities, type IdentityOptions } from './identity.js';
 import { buildInput, type Attributes } from './input.js';
 import type { Logger } from './logger.js';
 import type { DecisionMetrics } from './metrics.js';
@@ -17,6 +18,7 @@ export interface CheckContext {
   shadow: boolean;
   skipBodyParse: boolean;
   validStatuses: ReadonlySet<number>;
+  identity: IdentityOptions;
 }
 
 /** Everything one Check produced; the handler logs it, `meshwarden eval` prints it. */
@@ -32,6 +34,8 @@ export interface CheckOutcome {
   decision?: Decision;
   /** Internal error text, for the log only. */
   error?: string;
+  /** Identity material that was malformed and ignored (log only). */
+  identityProblems?: string[];
 }
 
 /** Runs the stages for one request. Never throws: every failure is an explicit deny. */
@@ -42,7 +46,9 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext): C
     const attributes = attributesOf(request);
     const policy = context.policy();
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
-    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse });
+    const identities = buildIdentities(attributes, context.identity);
+    if (identities.problems.length > 0) outcome.identityProblems = identities.problems;
+    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse }, identities);
     outcome.inputJson = input.json;
     outcome.resultSet = policy.evaluate(input.json);
     const decision = parseDecision(outcome.resultSet, context.validStatuses);
@@ -111,6 +117,9 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
   } else {
     const level = outcome.reason in FAILURE_ANSWERS ? FAILURE_ANSWERS[outcome.reason as keyof typeof FAILURE_ANSWERS].logLevel : 'error';
     logger[level]({ ...line, error: outcome.error }, 'decision');
+  }
+  if (outcome.identityProblems !== undefined) {
+    logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');
   }
   if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
     logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { runCheck } from './check.js';
 import { createCheckCodec } from './codec.js';
-import { readRaw, SERVE_OPTIONS } from './config.js';
+import { identityOptionsOf, parseServeConfig, SERVE_OPTIONS, type ServeConfig } from './config.js';
 import { PACKAGE_ROOT } from './defaults.js';
 import { ConfigError, describeError } from './errors.js';
 import { policySourceOf, runServe } from './main.js';
@@ -25,23 +25,30 @@ ${Object.values(SERVE_OPTIONS)
   .map((spec) => `  --${spec.flag.padEnd(20)} ${spec.env.padEnd(30)} ${spec.help}`)
   .join('\n')}
 
-eval flags: --request FILE, and --bundle, --data, --decision, --shadow, --skip-body-parse as for serve.
+eval flags: --request FILE, and the serve settings that shape a decision (--bundle, --data, --decision,
+--shadow, --skip-body-parse, --trust-domain…, --xfcc, --config).
 `;
 
 async function runEval(argv: readonly string[]): Promise<number> {
+  // `eval` takes --request FILE and the serve settings that shape a decision (policy, identity, shadow).
   const problems: string[] = [];
-  const specs = {
-    request: { flag: 'request', env: 'MESHWARDEN_EVAL_REQUEST', kind: 'string' as const, help: '' },
-    bundle: SERVE_OPTIONS.bundle,
-    data: SERVE_OPTIONS.data,
-    decision: SERVE_OPTIONS.decision,
-    shadow: SERVE_OPTIONS.shadow,
-    skipBodyParse: SERVE_OPTIONS.skipBodyParse,
-  };
-  const raw = readRaw(argv, {}, specs, problems);
-  const requestPath = raw.get('request')?.value;
-  if (requestPath === undefined) problems.push('--request FILE is required');
-  if (problems.length > 0) throw new ConfigError(problems);
+  const rest: string[] = [];
+  let requestPath: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--request') requestPath = argv[++i];
+    else if (arg.startsWith('--request=')) requestPath = arg.slice('--request='.length);
+    else rest.push(arg);
+  }
+  if (requestPath === undefined || requestPath === '') problems.push('--request FILE is required');
+  let config: ServeConfig | undefined;
+  try {
+    config = parseServeConfig(rest, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
 
   let requestJson: unknown;
   try {
@@ -56,17 +63,15 @@ async function runEval(argv: readonly string[]): Promise<number> {
   } catch (error) {
     throw new ConfigError([`${requestPath}: not a CheckRequest: ${describeError(error)}`]);
   }
-  const policy = await loadPolicy(
-    policySourceOf({ bundle: raw.get('bundle')?.value, data: raw.get('data')?.value, decision: raw.get('decision')?.value }),
-  );
-  const isTrue = (key: 'shadow' | 'skipBodyParse'): boolean => ['true', '1', 'yes'].includes(raw.get(key)?.value ?? 'false');
+  const policy = await loadPolicy(policySourceOf(config));
   // The request takes the same path as on the wire: encoded, then decoded by the server's codec.
   const codec = createCheckCodec(api, Number.MAX_SAFE_INTEGER);
   const outcome = runCheck(codec.decode(wire), {
     policy: () => policy,
-    shadow: isTrue('shadow'),
-    skipBodyParse: isTrue('skipBodyParse'),
+    shadow: config.shadow,
+    skipBodyParse: config.skipBodyParse,
     validStatuses: api.envoyStatusCodes,
+    identity: identityOptionsOf(config),
   });
   const decoded = api.CheckResponse.toObject(api.CheckResponse.decode(codec.encode(outcome.response)), {
     ...CONVERSION_OPTIONS,

@@ -1,6 +1,10 @@
 // Flags + MESHWARDEN_* environment → one validated, frozen Config; every problem is listed at once.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import type { IdentityOptions } from './identity.js';
+import { createTrustDomains } from './spiffe.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
 export interface Address {
@@ -25,9 +29,19 @@ export interface ServeConfig {
   skipBodyParse: boolean;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
+  /** The local trust domain (Istio meshConfig.trustDomain). */
+  trustDomain: string;
+  /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
+  trustDomainAliases: string[];
+  /** Foreign trust domains whose identities are accepted (federation), never local. */
+  federatedTrustDomains: string[];
+  /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
+  xfcc: boolean;
+  /** The YAML or JSON file the settings were read from, if any. */
+  config: string | undefined;
 }
 
-type Kind = 'string' | 'boolean';
+type Kind = 'string' | 'boolean' | 'list';
 
 interface OptionSpec {
   flag: string;
@@ -47,6 +61,11 @@ export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
+  trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
+  trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
+  federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
+  xfcc: { flag: 'xfcc', env: 'MESHWARDEN_XFCC', kind: 'boolean', help: 'without an mTLS principal, use the last x-forwarded-client-cert element (off: clients can forge it)' },
+  config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
 };
 
 const DEFAULTS: ServeConfig = {
@@ -60,13 +79,22 @@ const DEFAULTS: ServeConfig = {
   maxRequestBytes: 8 * 1024 * 1024,
   skipBodyParse: false,
   shutdownGraceMs: 10_000,
+  trustDomain: 'cluster.local',
+  trustDomainAliases: [],
+  federatedTrustDomains: [],
+  xfcc: false,
+  config: undefined,
 };
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
   const problems: string[] = [];
   const raw = readRaw(argv, env, SERVE_OPTIONS, problems);
-  const config: ServeConfig = { ...DEFAULTS };
+  const configFile = raw.get('config');
+  if (configFile !== undefined) {
+    for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems)) if (!raw.has(key)) raw.set(key, value);
+  }
+  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value };
 
   const addr = raw.get('grpcAddr');
   if (addr !== undefined) {
@@ -86,7 +114,13 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (value.value === '') problems.push(`${value.origin}: must not be empty`);
     else config[key] = value.value;
   }
-  for (const key of ['shadow', 'skipBodyParse'] as const) {
+  const trustDomain = raw.get('trustDomain');
+  if (trustDomain !== undefined) config.trustDomain = trustDomain.value;
+  for (const key of ['trustDomainAliases', 'federatedTrustDomains'] as const) {
+    const value = raw.get(key);
+    if (value !== undefined) config[key] = splitList(value.value);
+  }
+  for (const key of ['shadow', 'skipBodyParse', 'xfcc'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
     const parsed = parseBoolean(value.value);
@@ -110,6 +144,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
     else config.shutdownGraceMs = parsed;
   }
+  try {
+    createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
+  } catch (error) {
+    problems.push(...(error instanceof ConfigError ? error.problems : [String(error)]));
+  }
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }
@@ -119,12 +158,56 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     ...config,
     grpcAddr: Object.freeze(config.grpcAddr),
     adminAddr: config.adminAddr && Object.freeze(config.adminAddr),
+    trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
+    federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
   });
 }
 
 interface RawValue {
   value: string;
   origin: string;
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** Settings from a YAML/JSON file, keyed like the flags; unknown keys and wrong types are problems. */
+function readConfigFile<K extends string>(path: string, specs: Record<K, OptionSpec>, problems: string[]): Map<K, RawValue> {
+  const values = new Map<K, RawValue>();
+  let document: unknown;
+  try {
+    document = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    problems.push(`${path}: cannot read the config file: ${(error as Error).message}`);
+    return values;
+  }
+  if (document === null || document === undefined) return values;
+  if (typeof document !== 'object' || Array.isArray(document)) {
+    problems.push(`${path}: the config file must hold a mapping of settings`);
+    return values;
+  }
+  const byFlag = new Map((Object.entries(specs) as [K, OptionSpec][]).map(([key, spec]) => [spec.flag, [key, spec] as const]));
+  for (const [name, value] of Object.entries(document)) {
+    const origin = `${path}: ${name}`;
+    const known = byFlag.get(name);
+    if (!known || name === 'config') {
+      problems.push(`${origin}: unknown setting`);
+      continue;
+    }
+    const [key, spec] = known;
+    if (spec.kind === 'list' && Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+      values.set(key, { value: value.join(','), origin });
+    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      values.set(key, { value: String(value), origin });
+    } else {
+      problems.push(`${origin}: expected ${spec.kind === 'list' ? 'a list of strings' : 'a single value'}`);
+    }
+  }
+  return values;
 }
 
 /** Collects flag and environment values by key, recording unknown flags and unknown MESHWARDEN_* variables. */
@@ -146,7 +229,7 @@ export function readRaw<K extends string>(
   }
 
   const byFlag = new Map(entries.map(([key, spec]) => [spec.flag, [key, spec] as const]));
-  const options = Object.fromEntries(entries.map(([, spec]) => [spec.flag, { type: spec.kind }]));
+  const options = Object.fromEntries(entries.map(([, spec]) => [spec.flag, { type: spec.kind === 'boolean' ? 'boolean' : 'string' }] as const));
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   for (const token of tokens) {
     if (token.kind === 'positional') {
@@ -196,4 +279,12 @@ function parseInteger(text: string, min: number, max: number): number | undefine
 /** `host:port` for grpc-js, with IPv6 hosts in brackets. */
 export function formatAddress(address: Address): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** What the identity stage needs from the configuration. */
+export function identityOptionsOf(config: Pick<ServeConfig, 'trustDomain' | 'trustDomainAliases' | 'federatedTrustDomains' | 'xfcc'>): IdentityOptions {
+  return {
+    trustDomains: createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }),
+    xfcc: config.xfcc,
+  };
 }

@@ -54,8 +54,14 @@ export interface BuiltInput {
 
 const VERSION_JSON = '{"ext_authz":"v3","encoding":"protojson"}';
 
+/** meshwarden's additions to the opa-envoy-plugin document: the peers' identities (src/identity.ts). */
+export interface InputExtensions {
+  source: unknown;
+  destination: unknown;
+}
+
 /** Builds the input document; throws CheckFailure('request_parse_error') where opa-envoy-plugin answers 400. */
-export function buildInput(attributes: Attributes, options: InputOptions): BuiltInput {
+export function buildInput(attributes: Attributes, options: InputOptions, extensions?: InputExtensions): BuiltInput {
   const http = attributes.request?.http;
   const rawPath = http?.path ?? '';
   const queryAt = rawPath.indexOf('?');
@@ -78,6 +84,7 @@ export function buildInput(attributes: Attributes, options: InputOptions): Built
   }
   const principal = attributes.source?.principal;
   if (principal) json += ',"source_principal":' + JSON.stringify(principal);
+  if (extensions) json += ',"source":' + JSON.stringify(extensions.source) + ',"destination":' + JSON.stringify(extensions.destination);
   return { json: json + '}', pathOnly };
 }
 

@@ -1,6 +1,6 @@
 // `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { startAdminServer, type AdminServer } from './admin.js';
-import { parseServeConfig, formatAddress, type ServeConfig } from './config.js';
+import { formatAddress, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
 import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
 import { createLogger, flushLogger, type Logger } from './logger.js';
@@ -50,6 +50,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       shadow: config.shadow,
       skipBodyParse: config.skipBodyParse,
       validStatuses: api.envoyStatusCodes,
+      identity: identityOptionsOf(config),
     },
   });
   let draining = false;

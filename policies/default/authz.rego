@@ -3,19 +3,25 @@
 # GET /api/v1/data; every other caller, method and path is denied.
 package envoy.authz
 
-data_service := "spiffe://cluster.local/ns/data/sa/data"
-
-analytics := "spiffe://cluster.local/ns/analytics/sa/analytics"
-
 default allow := false
 
-# Identity is the mTLS peer principal Envoy verified, never a header. The path is compared as sent
-# (query cut off), so `//api/v1/data`, dot segments and encoded slashes never equal the allowed path.
+# Identity comes from input.source and input.destination: meshwarden parses the mTLS peer principals Envoy
+# verified (strictly, per the SPIFFE spec), so "analytics in our trust domain" needs no string tricks, and
+# trust domain aliases count as local. Headers never contribute to identity.
+# The path is compared as sent (query cut off), so `//api/v1/data`, dot segments and encoded slashes
+# never equal the allowed path.
 allow if {
-	input.attributes.destination.principal == data_service
-	input.attributes.source.principal == analytics
+	workload(input.destination, "data", "data")
+	workload(input.source, "analytics", "analytics")
 	input.attributes.request.http.method == "GET"
 	path_without_query == "/api/v1/data"
+}
+
+workload(peer, namespace, service_account) if {
+	peer.authenticated == true
+	peer.local == true
+	peer.namespace == namespace
+	peer.service_account == service_account
 }
 
 path_without_query := split(input.attributes.request.http.path, "?")[0]

@@ -18,6 +18,8 @@
 //     `http_status`/`body` on an allow).
 //  D5 §2.3: every HeaderValueOption sets `append` and `append_action`; the 2nd and later values of one key
 //     append (APPEND_IF_EXISTS_OR_ADD), the first overwrites (OEP sets neither).
+//  D6 §1.1: two keys are added, never changed: `source` and `destination`, the peers' parsed SPIFFE
+//     identities (src/identity.ts). Every opa-envoy-plugin key keeps its name and value.
 //
 // Not applicable to a v3 gRPC server without these features (not tested):
 //  item 4 (v2 half): no envoy.service.auth.v2 API; item 14: gRPC body parsing with proto descriptors
@@ -202,10 +204,10 @@ describe('§1 input: parsed_path and parsed_query (items 1–3, §1.3)', () => {
 });
 
 describe('§1 input: top-level keys, version, source_principal, attributes rendering (items 4–5, §1.1–1.2)', () => {
-  it('item 4: v3 → version {"ext_authz":"v3","encoding":"protojson"}; top-level keys exactly as §1.1', async () => {
+  it('item 4: v3 → version {"ext_authz":"v3","encoding":"protojson"}; top-level keys exactly as §1.1, plus meshwarden\'s source and destination (D6)', async () => {
     const input = await inputOf(httpCheckRequest({ path: '/' }));
     expect(input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
-    expect(Object.keys(input).sort()).toEqual(['attributes', 'parsed_body', 'parsed_path', 'parsed_query', 'truncated_body', 'version']);
+    expect(Object.keys(input).sort()).toEqual(['attributes', 'destination', 'parsed_body', 'parsed_path', 'parsed_query', 'source', 'truncated_body', 'version']);
   });
 
   it('item 5: source.principal "spiffe://test-domain/path" → same value in source_principal', async () => {
@@ -461,7 +463,7 @@ describe('§1 input: parsed_body and truncated_body (items 6–13, 15, §1.4)', 
     const input = structToJson(response.dynamicMetadata).input as Record<string, unknown>;
     expect('parsed_body' in input).toBe(false);
     expect('truncated_body' in input).toBe(false);
-    expect(Object.keys(input).sort()).toEqual(['attributes', 'parsed_path', 'parsed_query', 'version']);
+    expect(Object.keys(input).sort()).toEqual(['attributes', 'destination', 'parsed_path', 'parsed_query', 'source', 'version']);
   });
 
   it('§1.4 + OPA: JSON numbers keep arbitrary precision (json.Number) — same decision as OPA on the JSON text meshwarden built', async () => {

@@ -1,5 +1,6 @@
 // Every failure is an explicit deny carried in a CheckResponse, never an RPC error or an empty response.
 import { afterAll, describe, expect, it } from 'vitest';
+import { identityOptionsOf } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createDecisionMetrics } from '../../src/metrics.js';
 import { loadEnvoyApi } from '../../src/protos.js';
@@ -97,7 +98,13 @@ describe('fail closed', () => {
       maxRequestBytes: 1024 * 1024,
       logger: createLogger('info', { write: (line: string) => void lines.push(line) }),
       metrics: createDecisionMetrics(),
-      context: { policy: () => undefined, shadow: false, skipBodyParse: false, validStatuses: api.envoyStatusCodes },
+      context: {
+        policy: () => undefined,
+        shadow: false,
+        skipBodyParse: false,
+        validStatuses: api.envoyStatusCodes,
+        identity: identityOptionsOf({ trustDomain: 'cluster.local', trustDomainAliases: [], federatedTrustDomains: [], xfcc: false }),
+      },
     });
     const client = createClient(`127.0.0.1:${running.port}`);
     try {

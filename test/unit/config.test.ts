@@ -14,6 +14,11 @@ const DEFAULTS: ServeConfig = {
   maxRequestBytes: 8388608,
   skipBodyParse: false,
   shutdownGraceMs: 10000,
+  trustDomain: 'cluster.local',
+  trustDomainAliases: [],
+  federatedTrustDomains: [],
+  xfcc: false,
+  config: undefined,
 };
 
 /** The problems parseServeConfig reports, or [] when it accepts the input. */
@@ -274,5 +279,46 @@ describe('parseAddress / formatAddress', () => {
   ])('formatAddress(%j) → %j', (address, text) => {
     expect(formatAddress(address)).toBe(text);
     expect(parseAddress(text)).toEqual(address);
+  });
+});
+
+describe('identity settings and the config file', () => {
+  it('reads the trust domain, its aliases, federated trust domains and xfcc from flags, variables and a file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const file = join(dir, 'meshwarden.yaml');
+    writeFileSync(file, 'trust-domain: prod.example\ntrust-domain-aliases: [old.example, cluster.local]\nxfcc: true\nlog-level: debug\n');
+    const fromFile = parseServeConfig(['--config', file], {});
+    expect(fromFile).toMatchObject({ trustDomain: 'prod.example', trustDomainAliases: ['old.example', 'cluster.local'], xfcc: true, logLevel: 'debug', config: file });
+    // flags win over variables, variables over the file
+    const layered = parseServeConfig(['--config', file, '--trust-domain', 'flag.example'], {
+      MESHWARDEN_TRUST_DOMAIN: 'env.example',
+      MESHWARDEN_FEDERATED_TRUST_DOMAINS: 'partner.example, other.example',
+      MESHWARDEN_LOG_LEVEL: 'warn',
+    });
+    expect(layered).toMatchObject({ trustDomain: 'flag.example', federatedTrustDomains: ['partner.example', 'other.example'], logLevel: 'warn' });
+  });
+
+  it('lists bad trust domains, unknown file keys and wrong value types with the rest', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    writeFileSync(file, 'trust-domain-aliases: [Old.Example]\nfrobnicate: 1\nbundle: [a, b]\n');
+    const problems = problemsOf(['--config', file, '--trust-domain', 'spiffe://cluster.local', '--federated-trust-domains', 'cluster.local'], {});
+    expect(problems.join('\n')).toContain('frobnicate: unknown setting');
+    expect(problems.join('\n')).toContain('bundle: expected a single value');
+    expect(problems.join('\n')).toContain('the local trust domain "spiffe://cluster.local" is not a valid trust domain');
+    expect(problems.join('\n')).toContain('write the name without "spiffe://"');
+    expect(problems.join('\n')).toContain('"Old.Example" is not a valid trust domain');
+    expect(problemsOf(['--config', join(file, 'missing.yaml')]).join('\n')).toContain('cannot read the config file');
+  });
+
+  it('rejects a trust domain that is both an alias and federated', () => {
+    expect(problemsOf(['--trust-domain-aliases', 'a.example', '--federated-trust-domains', 'a.example'])).toEqual([
+      'trust domain "a.example" is both local (or an alias) and federated',
+    ]);
   });
 });
