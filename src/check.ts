@@ -88,15 +88,20 @@ export interface CheckHandlerDependencies {
 
 /** The grpc-js unary handler: synchronous, so exactly one callback whatever happens. */
 export function createCheckHandler(dependencies: CheckHandlerDependencies) {
-  const { context, logger, metrics } = dependencies;
+  const { context } = dependencies;
   return function check(call: ServerUnaryCall<DecodedCheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>): void {
     const started = performance.now();
     const outcome = runCheck(call.request, context);
     callback(null, outcome.response);
-    const elapsedMs = performance.now() - started;
-    metrics.observe(outcome.reason, elapsedMs / 1000);
-    logDecision(logger, call.request, outcome, elapsedMs);
+    recordDecision(dependencies, call.request, outcome, started);
   };
+}
+
+/** After the answer is sent: the metrics and the decision log line. */
+export function recordDecision(dependencies: CheckHandlerDependencies, request: DecodedCheckRequest, outcome: CheckOutcome, started: number): void {
+  const elapsedMs = performance.now() - started;
+  dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
+  logDecision(dependencies.logger, request, outcome, elapsedMs);
 }
 
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {

@@ -16,6 +16,10 @@ export interface ServeConfig {
   grpcAddr: Address;
   /** Admin HTTP endpoint (/healthz, /readyz, /metrics); undefined when turned off. */
   adminAddr: Address | undefined;
+  /** Envoy's HTTP ext_authz service (envoyExtAuthzHttp); undefined (off) unless set. */
+  httpAddr: Address | undefined;
+  /** The provider's pathPrefix, stripped from HTTP check requests. */
+  httpPathPrefix: string;
   /** Policy bundle or .wasm; undefined = the embedded default policy. */
   bundle: string | undefined;
   /** JSON data for a bare .wasm policy. */
@@ -52,6 +56,8 @@ interface OptionSpec {
 
 export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
   grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
+  httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
+  httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
   adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'policy bundle (.tar.gz) or .wasm from opa build -t wasm (default: embedded policy)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
@@ -71,6 +77,8 @@ export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
   adminAddr: { host: '0.0.0.0', port: 9090 },
+  httpAddr: undefined,
+  httpPathPrefix: '',
   bundle: undefined,
   data: undefined,
   decision: undefined,
@@ -107,6 +115,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const parsed = admin.value === 'off' ? undefined : parseAddress(admin.value);
     if (parsed || admin.value === 'off') config.adminAddr = parsed;
     else problems.push(`${admin.origin}: "${admin.value}" is not HOST:PORT or off`);
+  }
+  const http = raw.get('httpAddr');
+  if (http !== undefined) {
+    const parsed = http.value === 'off' ? undefined : parseAddress(http.value);
+    if (parsed || http.value === 'off') config.httpAddr = parsed;
+    else problems.push(`${http.origin}: "${http.value}" is not HOST:PORT or off`);
+  }
+  const prefix = raw.get('httpPathPrefix');
+  if (prefix !== undefined) {
+    if (prefix.value === '' || (prefix.value.startsWith('/') && !prefix.value.endsWith('/') && !/[?#\s]/.test(prefix.value))) config.httpPathPrefix = prefix.value;
+    else problems.push(`${prefix.origin}: "${prefix.value}" must start with / and not end with / (like Istio's pathPrefix, e.g. /check)`);
   }
   for (const key of ['bundle', 'data', 'decision'] as const) {
     const value = raw.get(key);
@@ -158,6 +177,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     ...config,
     grpcAddr: Object.freeze(config.grpcAddr),
     adminAddr: config.adminAddr && Object.freeze(config.adminAddr),
+    httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
   });

@@ -1,5 +1,6 @@
 // `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { startAdminServer, type AdminServer } from './admin.js';
+import { startHttpService, type HttpService } from './http-service.js';
 import { formatAddress, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
 import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
@@ -22,6 +23,8 @@ export interface Serving {
   server: RunningServer;
   /** The admin endpoint, unless turned off. */
   admin: AdminServer | undefined;
+  /** The HTTP ext_authz service, when --http-addr is set. */
+  http: HttpService | undefined;
   policies: PolicyStore;
   logger: Logger;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
@@ -40,27 +43,27 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
   const api = loadEnvoyApi();
-  const server = await startServer({
-    address: config.grpcAddr,
-    maxRequestBytes: config.maxRequestBytes,
-    logger: log,
-    metrics,
-    context: {
-      policy: () => policies.current,
-      shadow: config.shadow,
-      skipBodyParse: config.skipBodyParse,
-      validStatuses: api.envoyStatusCodes,
-      identity: identityOptionsOf(config),
-    },
-  });
+  const context = {
+    policy: () => policies.current,
+    shadow: config.shadow,
+    skipBodyParse: config.skipBodyParse,
+    validStatuses: api.envoyStatusCodes,
+    identity: identityOptionsOf(config),
+  };
+  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, metrics, context });
   let draining = false;
   let admin: AdminServer | undefined;
+  let http: HttpService | undefined;
   try {
     admin =
       config.adminAddr &&
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+    http =
+      config.httpAddr &&
+      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, context, logger: log, metrics }));
   } catch (error) {
     await server.shutdown(0);
+    await admin?.close();
     throw error;
   }
   server.setServing(true);
@@ -72,6 +75,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     config,
     server,
     admin,
+    http,
     policies,
     logger: log,
     async reload(): Promise<boolean> {
@@ -90,7 +94,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     async stop(): Promise<void> {
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
-      await server.shutdown(config.shutdownGraceMs);
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
       await admin?.close();
       log.info('stopped');
       await flushLogger(log);

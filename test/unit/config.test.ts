@@ -6,6 +6,8 @@ import { ConfigError } from '../../src/errors.js';
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
   adminAddr: { host: '0.0.0.0', port: 9090 },
+  httpAddr: undefined,
+  httpPathPrefix: '',
   bundle: undefined,
   data: undefined,
   decision: undefined,
