@@ -1,6 +1,7 @@
 // The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
 import { createServer, type Server } from 'node:http';
 import { formatAddress, type Address } from './config.js';
+import { listen } from './listen.js';
 import type { Logger } from './logger.js';
 import type { DecisionMetrics } from './metrics.js';
 
@@ -46,15 +47,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.address.port, options.address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.address.port;
+  const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {
     port,

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { recordDecision, runCheck, type CheckHandlerDependencies } from './check.js';
 import type { DecodedCheckRequest } from './codec.js';
 import { formatAddress, type Address } from './config.js';
+import { listen } from './listen.js';
 import type { Attributes } from './input.js';
 import type { CheckResponse, HeaderValueOption } from './response.js';
 import { isXfccError, parseXfcc } from './xfcc.js';
@@ -134,15 +135,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       recordDecision(options, decoded, outcome, started);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.address.port, options.address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.address.port;
+  const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,

@@ -1,5 +1,6 @@
 // Proto3 JSON (what grpcurl and protojson write) → protobufjs message, strictly: unknown fields are errors.
 import protobuf from 'protobufjs';
+import { toStruct, toStructValue } from './response.js';
 
 const WRAPPERS = new Set([
   '.google.protobuf.BoolValue',
@@ -30,7 +31,7 @@ function convertMessage(type: protobuf.Type, json: unknown, path: string): unkno
   if (full === '.google.protobuf.Timestamp') return convertTimestamp(json, path);
   if (full === '.google.protobuf.Duration') return convertDuration(json, path);
   if (full === '.google.protobuf.Struct') return toStructObject(json, path);
-  if (full === '.google.protobuf.Value') return toValueObject(json, path);
+  if (full === '.google.protobuf.Value') return toValueObject(json);
   if (full === '.google.protobuf.ListValue') return toListObject(json, path);
   if (WRAPPERS.has(full)) return { value: convertScalar(type.fields['value']!, json, path) };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -145,32 +146,19 @@ function convertDuration(value: unknown, path: string): unknown {
   return withoutZeros(sign * Number(match[2]), sign * Number((match[3] ?? '').padEnd(9, '0')));
 }
 
+// The input is parsed JSON, so every value is a JSON value; the Struct shapes are response.ts's.
 function toStructObject(value: unknown, path: string): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ProtoJsonError(path, 'expected an object (Struct)');
   }
-  const fields: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) fields[key] = toValueObject(item, `${path}.${key}`);
-  return { fields };
+  return toStruct(value as Record<string, unknown>);
 }
 
 function toListObject(value: unknown, path: string): unknown {
   if (!Array.isArray(value)) throw new ProtoJsonError(path, 'expected an array (ListValue)');
-  return { values: value.map((item, index) => toValueObject(item, `${path}[${index}]`)) };
+  return { values: value.map(toStructValue) };
 }
 
-function toValueObject(value: unknown, path: string): unknown {
-  if (value === null) return { nullValue: 0 };
-  switch (typeof value) {
-    case 'string':
-      return { stringValue: value };
-    case 'number':
-      return { numberValue: value };
-    case 'boolean':
-      return { boolValue: value };
-    case 'object':
-      return Array.isArray(value) ? { listValue: toListObject(value, path) } : { structValue: toStructObject(value, path) };
-    default:
-      throw new ProtoJsonError(path, 'not a JSON value');
-  }
+function toValueObject(value: unknown): unknown {
+  return toStructValue(value);
 }

@@ -118,7 +118,7 @@ export function toStruct(object: Record<string, unknown>): Struct {
   return { fields };
 }
 
-function toStructValue(value: unknown): StructValue {
+export function toStructValue(value: unknown): StructValue {
   switch (typeof value) {
     case 'string':
       return { stringValue: value };

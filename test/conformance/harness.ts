@@ -6,6 +6,9 @@ import { loadEnvoyApi } from '../../src/protos.js';
 import { compileRego } from '../helpers/policies.js';
 import { startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { toolPath } from '../helpers/tools.js';
+import { structToJson } from '../helpers/struct.js';
+
+export { structToJson };
 
 // ---------------------------------------------------------------------------------------------------------
 // OPA server
@@ -124,23 +127,8 @@ export class MeshwardenPool {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// google.protobuf.Struct (as the grpc-js client decodes it: {fields:{k:{stringValue:…}}}) → plain JSON
+// google.protobuf.Struct → plain JSON: test/helpers/struct.ts (an oracle independent of src/response.ts)
 
-export function structToJson(struct: unknown): Record<string, unknown> {
-  const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
-  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, valueToJson(value)]));
-}
-
-function valueToJson(value: unknown): unknown {
-  const v = value as Record<string, any>;
-  if ('stringValue' in v) return v.stringValue;
-  if ('numberValue' in v) return v.numberValue;
-  if ('boolValue' in v) return v.boolValue;
-  if ('nullValue' in v) return null;
-  if ('structValue' in v) return structToJson(v.structValue);
-  if ('listValue' in v) return ((v.listValue?.values ?? []) as unknown[]).map(valueToJson);
-  throw new Error(`not a google.protobuf.Value: ${JSON.stringify(value)}`);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // HTTP status enum names (the client decodes enums as names) → numbers

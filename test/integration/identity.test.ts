@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileRego } from '../helpers/policies.js';
 import { envoyCertificate, leafPem } from '../helpers/certs.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
+import { structToJson } from '../helpers/struct.js';
 
 const ECHO = 'package envoy.authz\nallow := {"allowed": true, "dynamic_metadata": {"source": input.source, "destination": input.destination}}\n';
 
@@ -39,16 +40,6 @@ function expectDenied(response: CheckResponseObject): void {
   expect(response.deniedResponse.status.code).toBe('Forbidden');
 }
 
-function structToJson(value: any): any {
-  if (value.fields !== undefined) return Object.fromEntries(Object.entries(value.fields).map(([key, item]) => [key, structToJson(item)]));
-  if ('stringValue' in value) return value.stringValue;
-  if ('numberValue' in value) return value.numberValue;
-  if ('boolValue' in value) return value.boolValue;
-  if ('nullValue' in value) return null;
-  if ('structValue' in value) return structToJson(value.structValue);
-  if ('listValue' in value) return (value.listValue.values ?? []).map(structToJson);
-  return undefined;
-}
 
 describe('the identity blocks reach the policy', () => {
   it('input.source and input.destination carry the parsed identities', async () => {

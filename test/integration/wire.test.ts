@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs } from '../../src/protos.js';
 import { compileRego } from '../helpers/policies.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { structToJson } from '../helpers/struct.js';
 
 const ECHO = 'package envoy.authz\nallow := {"allowed": true, "dynamic_metadata": {"attributes": input.attributes, "source_principal": input.source_principal}}\n';
 
@@ -51,16 +52,6 @@ function callRaw(address: string, request: Uint8Array): Promise<Buffer> {
   });
 }
 
-function structToJson(value: any): any {
-  if (value.fields !== undefined) return Object.fromEntries(Object.entries(value.fields).map(([key, item]) => [key, structToJson(item)]));
-  if ('stringValue' in value) return value.stringValue;
-  if ('numberValue' in value) return value.numberValue;
-  if ('boolValue' in value) return value.boolValue;
-  if ('nullValue' in value) return null;
-  if ('structValue' in value) return structToJson(value.structValue);
-  if ('listValue' in value) return (value.listValue.values ?? []).map(structToJson);
-  throw new Error(`not a Struct value: ${JSON.stringify(value)}`);
-}
 
 const CERT = '-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A';
 
