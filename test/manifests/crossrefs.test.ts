@@ -1,0 +1,372 @@
+// The manifests have to agree with each other (and with the Dockerfile) to work: provider ↔ Service,
+// selectors ↔ labels, ports ↔ probes, ServiceEntry ↔ in-pod provider. Each check names what breaks
+// in the cluster when it fails.
+import { describe, expect, it } from 'vitest';
+import { objectsIn, selects, serviceSelects, strategicMerge, the, type K8sObject } from './helpers/manifests.js';
+import { providerProblems, readIstioOperatorSpec, type ExtensionProvider } from './helpers/mesh-config.js';
+import { clone, loadYamlFile, readRepoFile } from './helpers/yaml.js';
+import { parseServeConfig } from '../../src/config.js';
+
+const CENTRAL = 'istio/meshwarden.yaml';
+const IN_POD = 'istio/in-pod/data.yaml';
+
+const providersOf = (file: string): ExtensionProvider[] => readIstioOperatorSpec(the(file, 'IstioOperator')['spec']);
+const mainProviders = () => providersOf('istio/mesh-config.yaml');
+const inPodProviders = () => providersOf('istio/in-pod/mesh-config.yaml');
+const provider = (list: ExtensionProvider[], name: string): ExtensionProvider => {
+  const found = list.find((p) => p.name === name);
+  if (!found) throw new Error(`no provider ${name}`);
+  return found;
+};
+
+const podSpec = (deployment: K8sObject) => deployment['spec'].template.spec;
+const podLabels = (deployment: K8sObject): Record<string, string> => deployment['spec'].template.metadata.labels;
+const meshwardenContainer = (deployment: K8sObject) => {
+  const container = podSpec(deployment).containers.find((c: { name: string }) => c.name === 'meshwarden');
+  if (!container) throw new Error(`${deployment.metadata.name}: no meshwarden container`);
+  return container;
+};
+
+/** A Service's targetPort (name or number) resolved to the container port it reaches, if any. */
+function targetContainerPort(deployment: K8sObject, targetPort: string | number): { container: string; containerPort: number } | undefined {
+  for (const container of podSpec(deployment).containers) {
+    for (const port of container.ports ?? []) {
+      if (port.name === targetPort || port.containerPort === targetPort) return { container: container.name, containerPort: port.containerPort };
+    }
+  }
+  return undefined;
+}
+
+/** Finds the Service a provider's `service` names: <name>.<namespace>.svc.cluster.local. */
+function serviceForHost(host: string): K8sObject | undefined {
+  const match = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local$/.exec(host);
+  if (!match) return undefined;
+  return objectsIn(CENTRAL)
+    .map((entry) => entry.object)
+    .find((o) => o.kind === 'Service' && o.metadata.name === match[1] && o.metadata.namespace === match[2]);
+}
+
+describe('extension providers (mesh-config.yaml)', () => {
+  it('read as Istio MeshConfig, strictly, and pass istiod’s own provider checks', () => {
+    for (const list of [mainProviders(), inPodProviders()]) {
+      expect(list.flatMap(providerProblems)).toEqual([]);
+      expect(new Set(list.map((p) => p.name)).size).toBe(list.length);
+    }
+  });
+
+  it('meshwarden: gRPC to the Service, explicit short timeout, fail closed, explicit statusOnError, body', () => {
+    const grpc = provider(mainProviders(), 'meshwarden');
+    expect(grpc).toMatchObject({
+      kind: 'envoyExtAuthzGrpc',
+      service: 'meshwarden.meshwarden.svc.cluster.local',
+      port: 9191,
+      failOpen: false,
+      statusOnError: '403',
+      includeRequestBody: { maxRequestBytes: 8192, allowPartialMessage: true, packAsBytes: false },
+    });
+    // Istio's default is 600s; the reference's checklist asks for 200-500ms.
+    expect(grpc.timeout).toBeGreaterThanOrEqual(0.2);
+    expect(grpc.timeout).toBeLessThanOrEqual(0.5);
+  });
+
+  it('meshwarden-http: the future HTTP mode on port 8181 under /check, also fail closed', () => {
+    const http = provider(mainProviders(), 'meshwarden-http');
+    expect(http).toMatchObject({ kind: 'envoyExtAuthzHttp', service: 'meshwarden.meshwarden.svc.cluster.local', port: 8181, pathPrefix: '/check', failOpen: false, statusOnError: '403' });
+    expect(http.timeout).toBe(0.5);
+    // Without content-type an HTTP authorizer cannot parse the body it gets (istio/istio#43618).
+    expect(http.includeRequestHeadersInCheck).toContain('content-type');
+  });
+
+  it('the in-pod file repeats the shared providers unchanged and adds meshwarden-local', () => {
+    const shared = inPodProviders().filter((p) => p.name !== 'meshwarden-local');
+    expect(shared).toEqual(mainProviders());
+    expect(provider(inPodProviders(), 'meshwarden-local')).toMatchObject({ kind: 'envoyExtAuthzGrpc', service: 'meshwarden.local', port: 9191, failOpen: false, statusOnError: '403' });
+  });
+
+  it('the checks catch a mistyped or invalid provider', () => {
+    const base = () => clone(the('istio/mesh-config.yaml', 'IstioOperator')['spec']);
+    const grpcOf = (spec: any) => spec.meshConfig.extensionProviders[0].envoyExtAuthzGrpc;
+
+    let spec = base();
+    grpcOf(spec).servce = grpcOf(spec).service;
+    expect(() => readIstioOperatorSpec(spec)).toThrow(/unknown field "servce"/);
+
+    spec = base();
+    grpcOf(spec).timeout = '500ms'; // proto3 JSON durations are seconds: "0.5s"
+    expect(() => readIstioOperatorSpec(spec)).toThrow(/expected a duration/);
+
+    spec = base();
+    spec.meshConfig.extensionProviders[0].envoyExtAuthzHttp = { service: 'x', port: 1 };
+    expect(() => readIstioOperatorSpec(spec)).toThrow(/oneof provider has several members set/);
+
+    spec = base();
+    spec.meshConfig.extensionProvider = spec.meshConfig.extensionProviders;
+    expect(() => readIstioOperatorSpec(spec)).toThrow(/unknown field "extensionProvider"/);
+
+    spec = base();
+    grpcOf(spec).port = 70000;
+    grpcOf(spec).statusOnError = '999';
+    spec.meshConfig.extensionProviders[0].name = 'meshwarden.local';
+    const problems = readIstioOperatorSpec(spec).flatMap(providerProblems);
+    expect(problems).toEqual([
+      'provider "meshwarden.local": name is not a DNS-1123 label',
+      'provider "meshwarden.local": port must be 1-65535',
+      'provider "meshwarden.local": statusOnError 999 is not an Envoy StatusCode',
+    ]);
+  });
+});
+
+describe('CUSTOM policies ↔ providers', () => {
+  const policies = (file: string) => objectsIn(file).map((e) => e.object).filter((o) => o.kind === 'AuthorizationPolicy');
+
+  it('name providers that exist (an unknown name becomes deny rules, istio/istio#40944)', () => {
+    const main = new Set(mainProviders().map((p) => p.name));
+    const inPod = new Set(inPodProviders().map((p) => p.name));
+    for (const policy of policies('istio/data-authz.yaml')) expect(main.has(policy['spec'].provider.name)).toBe(true);
+    for (const policy of policies('istio/in-pod/data-authz.yaml')) expect(inPod.has(policy['spec'].provider.name)).toBe(true);
+    expect(the('istio/data-authz.yaml', 'AuthorizationPolicy')['spec'].provider.name).toBe('meshwarden');
+    expect(the('istio/in-pod/data-authz.yaml', 'AuthorizationPolicy')['spec'].provider.name).toBe('meshwarden-local');
+  });
+
+  it('never name the HTTP provider, which nothing serves yet', () => {
+    for (const file of ['istio/data-authz.yaml', 'istio/in-pod/data-authz.yaml']) {
+      for (const policy of policies(file)) expect(policy['spec'].provider.name).not.toBe('meshwarden-http');
+    }
+    // ...and indeed the Service publishes no port 8181.
+    const service = serviceForHost(provider(mainProviders(), 'meshwarden-http').service)!;
+    expect(service['spec'].ports.map((p: { port: number }) => p.port)).not.toContain(8181);
+  });
+
+  it('are valid CUSTOM policies: rules present, every request matched, no identity conditions', () => {
+    const forbiddenSource = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'];
+    const forbiddenWhen = /^(source\.(namespace|serviceAccount|trustDomain|principal)|request\.auth\.)/;
+    for (const file of ['istio/data-authz.yaml', 'istio/in-pod/data-authz.yaml']) {
+      const policy = the(file, 'AuthorizationPolicy');
+      expect(policy['spec'].action).toBe('CUSTOM');
+      expect(policy['spec'].rules).toEqual([{}]);
+      for (const rule of policy['spec'].rules) {
+        for (const from of rule.from ?? []) for (const key of forbiddenSource) expect(from.source?.[key], `${file}: ${key}`).toBeUndefined();
+        for (const condition of rule.when ?? []) expect(condition.key).not.toMatch(forbiddenWhen);
+      }
+    }
+  });
+
+  it('select the data pods and never meshwarden’s own pods', () => {
+    const dataPods = podLabels(the(IN_POD, 'Deployment', 'data'));
+    const authorizerPods = podLabels(the(CENTRAL, 'Deployment', 'meshwarden'));
+    for (const file of ['istio/data-authz.yaml', 'istio/in-pod/data-authz.yaml']) {
+      const policy = the(file, 'AuthorizationPolicy');
+      expect(policy.metadata.namespace).toBe('data');
+      expect(policy['spec'].selector).toEqual({ matchLabels: { app: 'data' } });
+      expect(selects(policy['spec'].selector, dataPods)).toBe(true);
+      expect(selects(policy['spec'].selector, authorizerPods)).toBe(false);
+    }
+  });
+
+  it('come with STRICT mTLS for namespace data, the same in both variants', () => {
+    const strict = the('istio/data-authz.yaml', 'PeerAuthentication');
+    expect(strict.metadata).toEqual({ name: 'default', namespace: 'data' });
+    expect(strict['spec']).toEqual({ mtls: { mode: 'STRICT' } }); // namespace-wide: no selector
+    expect(the('istio/in-pod/data-authz.yaml', 'PeerAuthentication')).toEqual(strict);
+  });
+});
+
+describe('provider ↔ Service ↔ Deployment (meshwarden.yaml)', () => {
+  const deployment = () => the(CENTRAL, 'Deployment', 'meshwarden');
+  const service = () => the(CENTRAL, 'Service', 'meshwarden');
+
+  it('the provider host is the Service’s cluster-local name, and its port is the Service’s grpc port', () => {
+    const grpc = provider(mainProviders(), 'meshwarden');
+    const found = serviceForHost(grpc.service);
+    expect(found, `no Service for ${grpc.service}`).toBeDefined();
+    const port = found!['spec'].ports.find((p: { port: number }) => p.port === grpc.port);
+    // Named grpc and appProtocol grpc, so Envoy speaks HTTP/2 to it (istio/istio#50881).
+    expect(port).toMatchObject({ name: 'grpc', appProtocol: 'grpc', protocol: 'TCP' });
+  });
+
+  it('Service targetPort → container port → gRPC probes → listen address', () => {
+    const grpcPort = service()['spec'].ports.find((p: { name: string }) => p.name === 'grpc');
+    const target = targetContainerPort(deployment(), grpcPort.targetPort);
+    expect(target).toEqual({ container: 'meshwarden', containerPort: 9191 });
+    const container = meshwardenContainer(deployment());
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      expect(container[probe]?.grpc?.port, probe).toBe(target!.containerPort);
+    }
+    expect(container.readinessProbe.grpc.service).toBe('envoy.service.auth.v3.Authorization');
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env['MESHWARDEN_GRPC_ADDR']).toBe(`0.0.0.0:${target!.containerPort}`);
+    // Every Service port reaches a container port.
+    for (const port of service()['spec'].ports) expect(targetContainerPort(deployment(), port.targetPort), port.name).toBeDefined();
+    const admin = service()['spec'].ports.find((p: { name: string }) => p.name === 'http-admin');
+    expect(env['MESHWARDEN_ADMIN_ADDR']).toBe(`0.0.0.0:${targetContainerPort(deployment(), admin.targetPort)!.containerPort}`);
+  });
+
+  it('Deployment selector ↔ pod labels ↔ Service selector ↔ PDB selector', () => {
+    const labels = podLabels(deployment());
+    expect(selects(deployment()['spec'].selector, labels)).toBe(true);
+    expect(serviceSelects(service()['spec'].selector, labels)).toBe(true);
+    expect(selects(the(CENTRAL, 'PodDisruptionBudget')['spec'].selector, labels)).toBe(true);
+    for (const constraint of podSpec(deployment()).topologySpreadConstraints) expect(selects(constraint.labelSelector, labels)).toBe(true);
+    // The Service selects nothing else in these manifests (the data pods in particular).
+    expect(serviceSelects(service()['spec'].selector, podLabels(the(IN_POD, 'Deployment', 'data')))).toBe(false);
+  });
+
+  it('HPA → Deployment, with at least the replicas the PDB relies on', () => {
+    const hpa = the(CENTRAL, 'HorizontalPodAutoscaler');
+    expect(hpa.metadata.namespace).toBe(deployment().metadata.namespace);
+    expect(hpa['spec'].scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment().metadata.name });
+    const pdb = the(CENTRAL, 'PodDisruptionBudget');
+    expect(pdb['spec'].minAvailable).toBe(1);
+    expect(deployment()['spec'].replicas).toBeGreaterThanOrEqual(2);
+    expect(hpa['spec'].minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa['spec'].minReplicas).toBeGreaterThan(pdb['spec'].minAvailable);
+    expect(hpa['spec'].maxReplicas).toBeGreaterThan(hpa['spec'].minReplicas);
+    // CPU utilisation is measured against the CPU request, so there must be one.
+    expect(hpa['spec'].metrics).toEqual([expect.objectContaining({ type: 'Resource', resource: expect.objectContaining({ name: 'cpu' }) })]);
+    expect(meshwardenContainer(deployment()).resources.requests.cpu).toBeDefined();
+  });
+
+  it('a rollout never drops below the current capacity', () => {
+    expect(deployment()['spec'].strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  });
+
+  it('everything lives in namespace meshwarden, which exists and gets sidecars', () => {
+    for (const { object } of objectsIn(CENTRAL)) {
+      if (object.kind === 'Namespace') continue;
+      expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).toBe('meshwarden');
+    }
+    expect(the(CENTRAL, 'Namespace', 'meshwarden').metadata.labels).toEqual({ 'istio-injection': 'enabled' });
+    expect(podSpec(deployment()).serviceAccountName).toBe(the(CENTRAL, 'ServiceAccount').metadata.name);
+  });
+
+  it('runs the image’s `serve` command, with the resources set', () => {
+    const container = meshwardenContainer(deployment());
+    expect(container.args).toEqual(['serve']);
+    expect(container.image).toBe('meshwarden:latest');
+    expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
+    const dockerfile = readRepoFile('Dockerfile');
+    expect(dockerfile).toMatch(/^CMD \["serve"\]$/m);
+    expect(dockerfile).toMatch(/^EXPOSE 9191$/m);
+  });
+});
+
+describe('hardening', () => {
+  const deployments = () => [the(CENTRAL, 'Deployment', 'meshwarden'), the(IN_POD, 'Deployment', 'data')];
+
+  it('every container: non-root, read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+    for (const deployment of deployments()) {
+      const pod = podSpec(deployment);
+      for (const container of pod.containers) {
+        const where = `${deployment.metadata.name}/${container.name}`;
+        const security = container.securityContext ?? {};
+        expect(security.runAsNonRoot ?? pod.securityContext?.runAsNonRoot, where).toBe(true);
+        expect(security.readOnlyRootFilesystem, where).toBe(true);
+        expect(security.allowPrivilegeEscalation, where).toBe(false);
+        expect(security.capabilities?.drop, where).toEqual(['ALL']);
+        expect(security.privileged ?? false, where).toBe(false);
+        expect(security.seccompProfile?.type ?? pod.securityContext?.seccompProfile?.type, where).toBe('RuntimeDefault');
+      }
+    }
+  });
+
+  it('meshwarden runs as uid 1000, the `node` user of the image, with a writable /tmp', () => {
+    const dockerfile = readRepoFile('Dockerfile');
+    expect(dockerfile).toMatch(/^FROM node:\d+-[a-z]+-slim$/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    for (const deployment of deployments()) {
+      const container = meshwardenContainer(deployment);
+      expect(container.securityContext.runAsUser ?? podSpec(deployment).securityContext?.runAsUser).toBe(1000);
+      const tmp = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/tmp');
+      const volume = podSpec(deployment).volumes.find((v: { name: string }) => v.name === tmp.name);
+      expect(volume.emptyDir).toBeDefined();
+    }
+  });
+
+  it('no service account token where nothing needs one', () => {
+    expect(the(CENTRAL, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+    for (const deployment of deployments()) expect(podSpec(deployment).automountServiceAccountToken).toBe(false);
+  });
+
+  it('replicas spread over nodes', () => {
+    const constraints = podSpec(the(CENTRAL, 'Deployment', 'meshwarden')).topologySpreadConstraints;
+    expect(constraints).toContainEqual(expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', maxSkew: 1 }));
+    expect(constraints).toContainEqual(expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone' }));
+  });
+});
+
+describe('in-pod mode', () => {
+  const entry = () => the('istio/in-pod/service-entry.yaml', 'ServiceEntry');
+  const data = () => the(IN_POD, 'Deployment', 'data');
+
+  it('the ServiceEntry host and port are the meshwarden-local provider’s', () => {
+    const local = provider(inPodProviders(), 'meshwarden-local');
+    expect(entry()['spec'].hosts).toEqual([local.service]);
+    const port = entry()['spec'].ports.find((p: { number: number }) => p.number === local.port);
+    expect(port).toMatchObject({ protocol: 'GRPC', name: 'grpc' });
+  });
+
+  it('points at loopback, STATIC, visible only in its own namespace', () => {
+    expect(entry()['spec']).toMatchObject({ endpoints: [{ address: '127.0.0.1' }], resolution: 'STATIC', exportTo: ['.'] });
+    expect(entry().metadata.namespace).toBe(the('istio/in-pod/data-authz.yaml', 'AuthorizationPolicy').metadata.namespace);
+    expect(entry().metadata.namespace).toBe(data().metadata.namespace);
+  });
+
+  it('the meshwarden container listens on the ServiceEntry port, and its probes check that port', () => {
+    const container = meshwardenContainer(data());
+    const port = entry()['spec'].ports[0].number;
+    expect(container.ports).toContainEqual(expect.objectContaining({ containerPort: port }));
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container[probe].grpc.port, probe).toBe(port);
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env['MESHWARDEN_GRPC_ADDR']).toBe(`0.0.0.0:${port}`);
+    expect(env['MESHWARDEN_ADMIN_ADDR']).toMatch(/^127\.0\.0\.1:/);
+    expect(container.args).toEqual(['serve']);
+  });
+
+  it('the data pod: identity data/data, selected by its Service and the policy, app port 8080', () => {
+    const pod = podSpec(data());
+    expect(data().metadata.namespace).toBe('data');
+    expect(pod.serviceAccountName).toBe('data');
+    expect(the(IN_POD, 'ServiceAccount').metadata).toMatchObject({ name: 'data', namespace: 'data' });
+    expect(selects(data()['spec'].selector, podLabels(data()))).toBe(true);
+    const service = the(IN_POD, 'Service', 'data');
+    expect(serviceSelects(service['spec'].selector, podLabels(data()))).toBe(true);
+    expect(service['spec'].ports).toHaveLength(1);
+    expect(service['spec'].ports[0].port).toBe(8080);
+    expect(targetContainerPort(data(), service['spec'].ports[0].targetPort)).toEqual({ container: 'data', containerPort: 8080 });
+    // meshwarden's port is not published.
+    expect(service['spec'].ports.map((p: { port: number }) => p.port)).not.toContain(9191);
+  });
+});
+
+describe('container settings ↔ meshwarden’s own command line parser', () => {
+  const settings = (deployment: K8sObject) => {
+    const container = meshwardenContainer(deployment);
+    expect(container.args[0]).toBe('serve');
+    const env = Object.fromEntries((container.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value]));
+    // The parser meshwarden runs at start-up: unknown MESHWARDEN_* variables or bad values throw.
+    return { container, config: parseServeConfig(container.args.slice(1), env) };
+  };
+
+  it('the shared Deployment serves gRPC on its container port and the admin endpoint on the admin port', () => {
+    const { container, config } = settings(the(CENTRAL, 'Deployment', 'meshwarden'));
+    const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
+    expect(config.grpcAddr).toEqual({ host: '0.0.0.0', port: port('grpc') });
+    expect(config.adminAddr).toEqual({ host: '0.0.0.0', port: port('http-admin') });
+    expect(config.shadow).toBe(false);
+    expect(config.bundle).toBeUndefined();
+  });
+
+  it('the in-pod container serves gRPC on the ServiceEntry port, admin on loopback', () => {
+    const { config } = settings(the(IN_POD, 'Deployment', 'data'));
+    expect(config.grpcAddr.port).toBe(the('istio/in-pod/service-entry.yaml', 'ServiceEntry')['spec'].ports[0].number);
+    expect(config.adminAddr?.host).toBe('127.0.0.1');
+  });
+
+  it('the shadow patch turns on shadow mode with the mounted bundle', () => {
+    const [patch] = loadYamlFile('istio/shadow-patch.yaml');
+    const { config } = settings(strategicMerge(the(CENTRAL, 'Deployment', 'meshwarden'), patch!.value) as K8sObject);
+    expect(config.shadow).toBe(true);
+    expect(config.bundle).toBe('/policies/bundle.tar.gz');
+  });
+});
