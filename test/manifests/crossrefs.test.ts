@@ -4,8 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { objectsIn, selects, serviceSelects, strategicMerge, the, type K8sObject } from './helpers/manifests.js';
 import { providerProblems, readIstioOperatorSpec, type ExtensionProvider } from './helpers/mesh-config.js';
-import { clone, loadYamlFile, readRepoFile } from './helpers/yaml.js';
+import { clone, loadYamlFile, parseYamlDocuments, readRepoFile } from './helpers/yaml.js';
 import { parseServeConfig } from '../../src/config.js';
+import { REASON_HEADER } from '../../src/response.js';
 
 const CENTRAL = 'istio/meshwarden.yaml';
 const IN_POD = 'istio/in-pod/data.yaml';
@@ -35,6 +36,69 @@ function targetContainerPort(deployment: K8sObject, targetPort: string | number)
     }
   }
   return undefined;
+}
+
+/** Istio's header patterns (includeRequestHeadersInCheck, headersTo*): exact, `prefix*` or `*suffix`, case-insensitive. */
+function headerMatches(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase();
+  const n = name.toLowerCase();
+  if (p.endsWith('*')) return n.startsWith(p.slice(0, -1));
+  if (p.startsWith('*')) return n.endsWith(p.slice(1));
+  return n === p;
+}
+
+const XFCC = 'x-forwarded-client-cert';
+const PROXY_CONFIG = 'proxy.istio.io/config';
+
+/** The pod's ProxyConfig annotation (what its sidecar is configured with), parsed; {} when absent. */
+function podProxyConfig(deployment: K8sObject): Record<string, any> {
+  const text = deployment['spec'].template.metadata.annotations?.[PROXY_CONFIG];
+  if (text === undefined) return {};
+  return (parseYamlDocuments(text, PROXY_CONFIG)[0]?.value ?? {}) as Record<string, any>;
+}
+
+/**
+ * What must hold for an HTTP provider to reach meshwarden's HTTP service and for its checks to carry an
+ * identity: provider port → Service port `http` (appProtocol http) → container port `http` → --http-addr;
+ * pathPrefix = --http-path-prefix; the XFCC header forwarded, read (--xfcc), and left unchanged by
+ * meshwarden's own sidecar (else its element is the last one and names the data pod as the caller).
+ */
+function httpServiceProblems(http: ExtensionProvider, deployment: K8sObject, service: K8sObject): string[] {
+  const problems: string[] = [];
+  const where = `provider ${http.name}`;
+  const servicePort = service['spec'].ports.find((p: { port: number }) => p.port === http.port);
+  if (!servicePort) return [`${where}: Service ${service.metadata.name} has no port ${http.port}`];
+  if (servicePort.name !== 'http') problems.push(`${where}: Service port ${http.port} is named ${servicePort.name}, not http`);
+  if (servicePort.appProtocol !== 'http') problems.push(`${where}: Service port ${http.port} has appProtocol ${servicePort.appProtocol}, not http`);
+  const target = targetContainerPort(deployment, servicePort.targetPort);
+  if (!target || target.container !== 'meshwarden') return [...problems, `${where}: Service port ${http.port} reaches no meshwarden container port`];
+  const container = meshwardenContainer(deployment);
+  const portName = container.ports.find((p: { containerPort: number }) => p.containerPort === target.containerPort).name;
+  if (portName !== 'http') problems.push(`${where}: container port ${target.containerPort} is named ${portName}, not http`);
+  const env = Object.fromEntries((container.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value]));
+  let config;
+  try {
+    config = parseServeConfig(container.args.slice(1), env);
+  } catch (error) {
+    return [...problems, `${where}: meshwarden would not start: ${(error as Error).message}`];
+  }
+  if (!config.httpAddr) problems.push(`${where}: meshwarden does not serve HTTP (no --http-addr)`);
+  else {
+    if (config.httpAddr.port !== target.containerPort) problems.push(`${where}: --http-addr port ${config.httpAddr.port} is not the container port ${target.containerPort}`);
+    // The sidecar delivers inbound traffic to the pod IP, not to loopback.
+    if (config.httpAddr.host !== '0.0.0.0') problems.push(`${where}: --http-addr host ${config.httpAddr.host} is not 0.0.0.0`);
+  }
+  if (config.httpPathPrefix !== (http.pathPrefix ?? '')) {
+    problems.push(`${where}: --http-path-prefix "${config.httpPathPrefix}" is not the provider's pathPrefix "${http.pathPrefix ?? ''}"`);
+  }
+  if (!config.xfcc) problems.push(`${where}: --xfcc is off, so HTTP checks carry no identity`);
+  if (!http.includeRequestHeadersInCheck.some((pattern) => headerMatches(pattern, XFCC))) {
+    problems.push(`${where}: includeRequestHeadersInCheck does not forward ${XFCC}`);
+  }
+  if (podProxyConfig(deployment)['proxyHeaders']?.forwardedClientCert !== 'FORWARD_ONLY') {
+    problems.push(`${where}: meshwarden's sidecar appends its own ${XFCC} element (${PROXY_CONFIG} proxyHeaders.forwardedClientCert is not FORWARD_ONLY)`);
+  }
+  return problems;
 }
 
 /** Finds the Service a provider's `service` names: <name>.<namespace>.svc.cluster.local. */
@@ -69,12 +133,28 @@ describe('extension providers (mesh-config.yaml)', () => {
     expect(grpc.timeout).toBeLessThanOrEqual(0.5);
   });
 
-  it('meshwarden-http: the future HTTP mode on port 8181 under /check, also fail closed', () => {
+  it('meshwarden-http: the HTTP mode on port 8181 under /check, also fail closed, with the body', () => {
     const http = provider(mainProviders(), 'meshwarden-http');
     expect(http).toMatchObject({ kind: 'envoyExtAuthzHttp', service: 'meshwarden.meshwarden.svc.cluster.local', port: 8181, pathPrefix: '/check', failOpen: false, statusOnError: '403' });
     expect(http.timeout).toBe(0.5);
+    expect(http.includeRequestBody).toEqual(provider(mainProviders(), 'meshwarden').includeRequestBody);
+  });
+
+  it('meshwarden-http: forwards the identity header and content-type, and lets only x-ext-authz-* answers through', () => {
+    const http = provider(mainProviders(), 'meshwarden-http');
+    // The caller's identity over HTTP is the last XFCC element; Envoy forwards only listed headers.
+    expect(http.includeRequestHeadersInCheck).toContain(XFCC);
     // Without content-type an HTTP authorizer cannot parse the body it gets (istio/istio#43618).
     expect(http.includeRequestHeadersInCheck).toContain('content-type');
+    expect(http.headersToUpstreamOnAllow).toEqual(['x-ext-authz-*']);
+    expect(http.headersToDownstreamOnDeny).toEqual(['content-type', 'x-ext-authz-*']);
+    // meshwarden's failure denies carry their reason code and a text/plain body; both reach the caller.
+    for (const header of [REASON_HEADER, 'content-type']) expect(http.headersToDownstreamOnDeny.some((p) => headerMatches(p, header)), header).toBe(true);
+    // What Node adds to every answer never overwrites request headers or reaches the caller.
+    for (const header of ['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']) {
+      expect([...http.headersToUpstreamOnAllow, ...http.headersToDownstreamOnDeny].some((p) => headerMatches(p, header)), header).toBe(false);
+    }
+    expect(http.headersToDownstreamOnAllow).toEqual([]);
   });
 
   it('the in-pod file repeats the shared providers unchanged and adds meshwarden-local', () => {
@@ -128,13 +208,13 @@ describe('CUSTOM policies ↔ providers', () => {
     expect(the('istio/in-pod/data-authz.yaml', 'AuthorizationPolicy')['spec'].provider.name).toBe('meshwarden-local');
   });
 
-  it('never name the HTTP provider, which nothing serves yet', () => {
-    for (const file of ['istio/data-authz.yaml', 'istio/in-pod/data-authz.yaml']) {
-      for (const policy of policies(file)) expect(policy['spec'].provider.name).not.toBe('meshwarden-http');
+  it('may name either shared provider: both reach a port the Service publishes', () => {
+    for (const shared of mainProviders()) {
+      const service = serviceForHost(shared.service);
+      expect(service, `${shared.name}: no Service for ${shared.service}`).toBeDefined();
+      expect(service!['spec'].ports.map((p: { port: number }) => p.port), shared.name).toContain(shared.port);
     }
-    // ...and indeed the Service publishes no port 8181.
-    const service = serviceForHost(provider(mainProviders(), 'meshwarden-http').service)!;
-    expect(service['spec'].ports.map((p: { port: number }) => p.port)).not.toContain(8181);
+    expect(mainProviders().map((p) => `${p.name}:${p.kind}`)).toEqual(['meshwarden:envoyExtAuthzGrpc', 'meshwarden-http:envoyExtAuthzHttp']);
   });
 
   it('are valid CUSTOM policies: rules present, every request matched, no identity conditions', () => {
@@ -182,6 +262,58 @@ describe('provider ↔ Service ↔ Deployment (meshwarden.yaml)', () => {
     const port = found!['spec'].ports.find((p: { port: number }) => p.port === grpc.port);
     // Named grpc and appProtocol grpc, so Envoy speaks HTTP/2 to it (istio/istio#50881).
     expect(port).toMatchObject({ name: 'grpc', appProtocol: 'grpc', protocol: 'TCP' });
+  });
+
+  it('meshwarden-http → Service port http (appProtocol http) → container port http → --http-addr, --http-path-prefix, --xfcc', () => {
+    const http = provider(mainProviders(), 'meshwarden-http');
+    expect(serviceForHost(http.service)).toBe(service());
+    const servicePort = service()['spec'].ports.find((p: { port: number }) => p.port === http.port);
+    expect(servicePort).toEqual({ name: 'http', port: 8181, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' });
+    expect(targetContainerPort(deployment(), servicePort.targetPort)).toEqual({ container: 'meshwarden', containerPort: 8181 });
+    expect(meshwardenContainer(deployment()).ports).toContainEqual({ name: 'http', containerPort: 8181, protocol: 'TCP' });
+    expect(httpServiceProblems(http, deployment(), service())).toEqual([]);
+  });
+
+  it('meshwarden’s sidecar passes XFCC on unchanged, so the last element stays the data pod sidecar’s', () => {
+    // Exactly this ProxyConfig: a misspelt key would be ignored and the sidecar would append (APPEND_FORWARD).
+    expect(podProxyConfig(deployment())).toEqual({ proxyHeaders: { forwardedClientCert: 'FORWARD_ONLY' } });
+    // On the pod template, where the injector reads it, not on the Deployment.
+    expect(deployment().metadata.annotations?.[PROXY_CONFIG]).toBeUndefined();
+  });
+
+  it('the HTTP checks catch a broken copy', () => {
+    const http = () => clone(provider(mainProviders(), 'meshwarden-http'));
+    const problems = (change: (p: ExtensionProvider, d: K8sObject, s: K8sObject) => void) => {
+      const [p, d, s] = [http(), clone(deployment()), clone(service())];
+      change(p, d, s);
+      return httpServiceProblems(p, d, s);
+    };
+    const args = (d: K8sObject): string[] => meshwardenContainer(d).args;
+    const without = (list: string[], flag: string, withValue: boolean) => list.splice(list.indexOf(flag), withValue ? 2 : 1);
+
+    expect(problems((p) => (p.port = 8080))).toEqual(['provider meshwarden-http: Service meshwarden has no port 8080']);
+    expect(problems((_p, _d, s) => Object.assign(s['spec'].ports[1], { name: 'tcp-check', appProtocol: 'tcp' }))).toEqual([
+      'provider meshwarden-http: Service port 8181 is named tcp-check, not http',
+      'provider meshwarden-http: Service port 8181 has appProtocol tcp, not http',
+    ]);
+    expect(problems((_p, _d, s) => (s['spec'].ports[1].targetPort = 'htp'))).toEqual(['provider meshwarden-http: Service port 8181 reaches no meshwarden container port']);
+    expect(problems((_p, d) => without(args(d), '--http-addr', true))).toEqual(['provider meshwarden-http: meshwarden does not serve HTTP (no --http-addr)']);
+    expect(problems((_p, d) => (args(d)[args(d).indexOf('--http-addr') + 1] = '127.0.0.1:8282'))).toEqual([
+      'provider meshwarden-http: --http-addr port 8282 is not the container port 8181',
+      'provider meshwarden-http: --http-addr host 127.0.0.1 is not 0.0.0.0',
+    ]);
+    expect(problems((p) => (p.pathPrefix = '/authz'))).toEqual(['provider meshwarden-http: --http-path-prefix "/check" is not the provider\'s pathPrefix "/authz"']);
+    expect(problems((_p, d) => without(args(d), '--http-path-prefix', true))).toEqual(['provider meshwarden-http: --http-path-prefix "" is not the provider\'s pathPrefix "/check"']);
+    expect(problems((_p, d) => without(args(d), '--xfcc', false))).toEqual(['provider meshwarden-http: --xfcc is off, so HTTP checks carry no identity']);
+    expect(problems((p) => (p.includeRequestHeadersInCheck = ['content-type']))).toEqual(['provider meshwarden-http: includeRequestHeadersInCheck does not forward x-forwarded-client-cert']);
+    // A pattern forwards it too.
+    expect(problems((p) => (p.includeRequestHeadersInCheck = ['X-Forwarded-*']))).toEqual([]);
+    expect(problems((_p, d) => delete d['spec'].template.metadata.annotations[PROXY_CONFIG])).toEqual([
+      'provider meshwarden-http: meshwarden\'s sidecar appends its own x-forwarded-client-cert element (proxy.istio.io/config proxyHeaders.forwardedClientCert is not FORWARD_ONLY)',
+    ]);
+    expect(problems((_p, d) => args(d).push('--http-adr=0.0.0.0:8181'))).toEqual([
+      'provider meshwarden-http: meshwarden would not start: --http-adr: unknown flag',
+    ]);
   });
 
   it('Service targetPort → container port → gRPC probes → listen address', () => {
@@ -239,9 +371,9 @@ describe('provider ↔ Service ↔ Deployment (meshwarden.yaml)', () => {
     expect(podSpec(deployment()).serviceAccountName).toBe(the(CENTRAL, 'ServiceAccount').metadata.name);
   });
 
-  it('runs the image’s `serve` command, with the resources set', () => {
+  it('runs the image’s `serve` command with the HTTP service and XFCC identities, with the resources set', () => {
     const container = meshwardenContainer(deployment());
-    expect(container.args).toEqual(['serve']);
+    expect(container.args).toEqual(['serve', '--http-addr', '0.0.0.0:8181', '--http-path-prefix', '/check', '--xfcc']);
     expect(container.image).toBe('meshwarden:latest');
     expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
@@ -320,7 +452,9 @@ describe('in-pod mode', () => {
     const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     expect(env['MESHWARDEN_GRPC_ADDR']).toBe(`0.0.0.0:${port}`);
     expect(env['MESHWARDEN_ADMIN_ADDR']).toMatch(/^127\.0\.0\.1:/);
+    // gRPC only: the HTTP service is the shared Deployment's.
     expect(container.args).toEqual(['serve']);
+    expect(inPodProviders().filter((p) => entry()['spec'].hosts.includes(p.service)).map((p) => p.kind)).toEqual(['envoyExtAuthzGrpc']);
   });
 
   it('the data pod: identity data/data, selected by its Service and the policy, app port 8080', () => {
@@ -348,19 +482,25 @@ describe('container settings ↔ meshwarden’s own command line parser', () => 
     return { container, config: parseServeConfig(container.args.slice(1), env) };
   };
 
-  it('the shared Deployment serves gRPC on its container port and the admin endpoint on the admin port', () => {
+  it('the shared Deployment serves gRPC, HTTP and the admin endpoint on their container ports', () => {
     const { container, config } = settings(the(CENTRAL, 'Deployment', 'meshwarden'));
     const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
     expect(config.grpcAddr).toEqual({ host: '0.0.0.0', port: port('grpc') });
+    expect(config.httpAddr).toEqual({ host: '0.0.0.0', port: port('http') });
     expect(config.adminAddr).toEqual({ host: '0.0.0.0', port: port('http-admin') });
+    // The HTTP provider's pathPrefix is stripped, and its identities come from XFCC.
+    expect(config.httpPathPrefix).toBe(provider(mainProviders(), 'meshwarden-http').pathPrefix);
+    expect(config.xfcc).toBe(true);
     expect(config.shadow).toBe(false);
     expect(config.bundle).toBeUndefined();
   });
 
-  it('the in-pod container serves gRPC on the ServiceEntry port, admin on loopback', () => {
+  it('the in-pod container serves gRPC on the ServiceEntry port, admin on loopback, no HTTP', () => {
     const { config } = settings(the(IN_POD, 'Deployment', 'data'));
     expect(config.grpcAddr.port).toBe(the('istio/in-pod/service-entry.yaml', 'ServiceEntry')['spec'].ports[0].number);
     expect(config.adminAddr?.host).toBe('127.0.0.1');
+    expect(config.httpAddr).toBeUndefined();
+    expect(config.xfcc).toBe(false);
   });
 
   it('the shadow patch turns on shadow mode with the mounted bundle', () => {
@@ -368,5 +508,8 @@ describe('container settings ↔ meshwarden’s own command line parser', () => 
     const { config } = settings(strategicMerge(the(CENTRAL, 'Deployment', 'meshwarden'), patch!.value) as K8sObject);
     expect(config.shadow).toBe(true);
     expect(config.bundle).toBe('/policies/bundle.tar.gz');
+    // The patch leaves the HTTP service and XFCC identities as they were.
+    expect(config.httpAddr).toEqual({ host: '0.0.0.0', port: 8181 });
+    expect(config.xfcc).toBe(true);
   });
 });

@@ -110,6 +110,10 @@ export interface ExtensionProvider {
   statusOnError?: string;
   pathPrefix?: string;
   includeRequestHeadersInCheck: string[];
+  /** HTTP only: which headers of the authorizer's answer reach the upstream (allow) or the caller (deny/allow). */
+  headersToUpstreamOnAllow: string[];
+  headersToDownstreamOnDeny: string[];
+  headersToDownstreamOnAllow: string[];
   includeRequestBody?: { maxRequestBytes: number; allowPartialMessage: boolean; packAsBytes: boolean };
 }
 
@@ -146,6 +150,9 @@ export function readMeshConfig(meshConfig: unknown): ExtensionProvider[] {
       statusOnError: config.status_on_error,
       pathPrefix: config.path_prefix,
       includeRequestHeadersInCheck: config.include_request_headers_in_check ?? [],
+      headersToUpstreamOnAllow: config.headers_to_upstream_on_allow ?? [],
+      headersToDownstreamOnDeny: config.headers_to_downstream_on_deny ?? [],
+      headersToDownstreamOnAllow: config.headers_to_downstream_on_allow ?? [],
       includeRequestBody: body
         ? { maxRequestBytes: body.max_request_bytes ?? 0, allowPartialMessage: body.allow_partial_message ?? false, packAsBytes: body.pack_as_bytes ?? false }
         : undefined,
