@@ -1,12 +1,14 @@
 // The Check handler: stages in order, the only catch, exactly one callback and one decision log line per call.
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Deadline, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { DecodedCheckRequest } from './codec.js';
 import { parseDecision, type Decision } from './decision.js';
 import { CheckFailure, FAILURE_ANSWERS, describeError, toReason, type Reason } from './errors.js';
 import { buildIdentities, type IdentityOptions } from './identity.js';
+import type { GrpcBodyDecoder } from './grpc-body.js';
 import { buildInput, type Attributes } from './input.js';
+import { DEFAULT_VERIFY_BUDGET_MS, verifyRequestTokens, type TokenFindings } from './jwt.js';
 import type { Logger } from './logger.js';
 import type { DecisionMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
@@ -17,6 +19,8 @@ export interface CheckContext {
   policy(): Policy | undefined;
   shadow: boolean;
   skipBodyParse: boolean;
+  /** From --proto-descriptor: parses application/grpc bodies into parsed_body. */
+  grpcDescriptor?: GrpcBodyDecoder | undefined;
   validStatuses: ReadonlySet<number>;
   identity: IdentityOptions;
 }
@@ -38,17 +42,27 @@ export interface CheckOutcome {
   identityProblems?: string[];
 }
 
-/** Runs the stages for one request. Never throws: every failure is an explicit deny. */
-export function runCheck(request: DecodedCheckRequest, context: CheckContext): CheckOutcome {
+/** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
+export interface TokenFailure {
+  failure: unknown;
+}
+
+/**
+ * Runs the stages for one request. Never throws: every failure is an explicit deny.
+ * `tokens` is what startCheck's verification found, when the request carried a bearer token it had to check.
+ */
+export function runCheck(request: DecodedCheckRequest, context: CheckContext, tokens?: TokenFindings | TokenFailure): CheckOutcome {
   const decisionId = randomUUID();
   const outcome: CheckOutcome = { decisionId, reason: 'internal_error', allowed: false, response: undefined as never };
   try {
+    if (tokens !== undefined && 'failure' in tokens) throw tokens.failure;
     const attributes = attributesOf(request);
     const policy = context.policy();
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
-    const identities = buildIdentities(attributes, context.identity);
-    if (identities.problems.length > 0) outcome.identityProblems = identities.problems;
-    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse }, identities);
+    const identities = buildIdentities(attributes, context.identity, tokens?.svid);
+    const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
+    if (problems.length > 0) outcome.identityProblems = problems;
+    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor }, { source: identities.source, destination: identities.destination, jwt: tokens?.jwt });
     outcome.inputJson = input.json;
     outcome.resultSet = policy.evaluate(input.json);
     const decision = parseDecision(outcome.resultSet, context.validStatuses);
@@ -64,6 +78,36 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext): C
     outcome.response = toFailureResponse(reason, decisionId);
   }
   return outcome;
+}
+
+/**
+ * runCheck, after verifying the bearer token when the request carries one and token verification is configured;
+ * otherwise synchronous (the fast path). The promise never rejects, and settles within about `budgetMs`.
+ */
+export function startCheck(request: DecodedCheckRequest, context: CheckContext, budgetMs: number): CheckOutcome | Promise<CheckOutcome> {
+  const attributes = request.kind === 'request' ? request.attributes : undefined;
+  let pending: Promise<TokenFindings> | undefined;
+  try {
+    pending = attributes === undefined ? undefined : verifyRequestTokens(attributes, context.identity.tokens, budgetMs);
+  } catch (failure) {
+    return runCheck(request, context, { failure });
+  }
+  if (pending === undefined) return runCheck(request, context);
+  return pending.then(
+    (tokens) => runCheck(request, context, tokens),
+    (failure: unknown) => runCheck(request, context, { failure }),
+  );
+}
+
+// Room left after verification for the policy and the answer's way back to Envoy.
+const DEADLINE_MARGIN_MS = 50;
+
+/** How long token verification may take within a call's deadline (a default when the call has none). */
+export function verificationBudgetMs(deadline: Deadline, now = Date.now()): number {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return DEFAULT_VERIFY_BUDGET_MS;
+  const remaining = at - now;
+  return Math.max(0, remaining - Math.min(DEADLINE_MARGIN_MS, remaining / 4));
 }
 
 function attributesOf(request: DecodedCheckRequest): Attributes {
@@ -86,14 +130,24 @@ export interface CheckHandlerDependencies {
   metrics: DecisionMetrics;
 }
 
-/** The grpc-js unary handler: synchronous, so exactly one callback whatever happens. */
+/**
+ * The grpc-js unary handler. Synchronous unless a bearer token must be verified; startCheck's promise never
+ * rejects, so either way there is exactly one callback whatever happens.
+ */
 export function createCheckHandler(dependencies: CheckHandlerDependencies) {
   const { context } = dependencies;
   return function check(call: ServerUnaryCall<DecodedCheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>): void {
     const started = performance.now();
-    const outcome = runCheck(call.request, context);
-    callback(null, outcome.response);
-    recordDecision(dependencies, call.request, outcome, started);
+    const finish = (outcome: CheckOutcome): void => {
+      callback(null, outcome.response);
+      recordDecision(dependencies, call.request, outcome, started);
+    };
+    const result = startCheck(call.request, context, context.identity.tokens === undefined ? DEFAULT_VERIFY_BUDGET_MS : verificationBudgetMs(call.getDeadline()));
+    if (result instanceof Promise) {
+      result.then(finish).catch((error: unknown) => dependencies.logger.error({ error: describeError(error) }, 'recording a decision failed'));
+    } else {
+      finish(result);
+    }
   };
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Command line: `meshwarden serve` and `meshwarden eval`.
 import { readFileSync } from 'node:fs';
-import { runCheck } from './check.js';
+import { startCheck } from './check.js';
 import { createCheckCodec } from './codec.js';
-import { identityOptionsOf, parseServeConfig, SERVE_OPTIONS, type ServeConfig } from './config.js';
+import { grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, SERVE_OPTIONS, type ServeConfig } from './config.js';
 import { PACKAGE_ROOT } from './defaults.js';
 import { ConfigError, describeError } from './errors.js';
 import { policySourceOf, runServe } from './main.js';
@@ -26,8 +26,10 @@ ${Object.values(SERVE_OPTIONS)
   .join('\n')}
 
 eval flags: --request FILE, and the serve settings that shape a decision (--bundle, --data, --decision,
---shadow, --skip-body-parse, --trust-domain…, --xfcc, --config).
+--shadow, --skip-body-parse, --proto-descriptor, --trust-domain…, --xfcc, --config).
 `;
+
+const EVAL_VERIFY_BUDGET_MS = 5_000;
 
 async function runEval(argv: readonly string[]): Promise<number> {
   // `eval` takes --request FILE and the serve settings that shape a decision (policy, identity, shadow).
@@ -66,13 +68,15 @@ async function runEval(argv: readonly string[]): Promise<number> {
   const policy = await loadPolicy(policySourceOf(config));
   // The request takes the same path as on the wire: encoded, then decoded by the server's codec.
   const codec = createCheckCodec(api, Number.MAX_SAFE_INTEGER);
-  const outcome = runCheck(codec.decode(wire), {
+  // Bearer tokens are verified as in serve; one request from the command line can wait for its keys.
+  const outcome = await startCheck(codec.decode(wire), {
     policy: () => policy,
     shadow: config.shadow,
     skipBodyParse: config.skipBodyParse,
+    grpcDescriptor: grpcBodyDecoderOf(config),
     validStatuses: api.envoyStatusCodes,
     identity: identityOptionsOf(config),
-  });
+  }, EVAL_VERIFY_BUDGET_MS);
   const decoded = api.CheckResponse.toObject(api.CheckResponse.decode(codec.encode(outcome.response)), {
     ...CONVERSION_OPTIONS,
     enums: String,

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './grpc-body.js';
 import type { IdentityOptions } from './identity.js';
+import { createTokenVerifier, isAllowedKeyUri, readKeySetFile, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './jwt.js';
 import { createTrustDomains } from './spiffe.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
@@ -31,6 +33,8 @@ export interface ServeConfig {
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
   skipBodyParse: boolean;
+  /** Binary FileDescriptorSet for parsing application/grpc bodies (opa-envoy-plugin's proto-descriptor). */
+  protoDescriptor: string | undefined;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
   /** The local trust domain (Istio meshConfig.trustDomain). */
@@ -43,7 +47,19 @@ export interface ServeConfig {
   xfcc: boolean;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
+  /** End-user JWT issuers (config file only: `jwt-issuers`); input.jwt is set when a bearer token is sent. */
+  jwtIssuers: JwtIssuerSetting[];
+  /** JWT-SVID acceptance (config file only: `jwt-svid`); the source identity without an mTLS principal. */
+  jwtSvid: JwtSvidSetting | undefined;
 }
+
+/** Settings that are structured, so they come only from the config file, never from flags or variables. */
+type StructuredKey = 'jwtIssuers' | 'jwtSvid';
+type FlagKey = Exclude<keyof ServeConfig, StructuredKey>;
+const STRUCTURED_SETTINGS: ReadonlyMap<string, StructuredKey> = new Map([
+  ['jwt-issuers', 'jwtIssuers'],
+  ['jwt-svid', 'jwtSvid'],
+]);
 
 type Kind = 'string' | 'boolean' | 'list';
 
@@ -54,7 +70,7 @@ interface OptionSpec {
   help: string;
 }
 
-export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
+export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
   httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
@@ -66,6 +82,7 @@ export const SERVE_OPTIONS: Record<keyof ServeConfig, OptionSpec> = {
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
+  protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
@@ -86,12 +103,15 @@ const DEFAULTS: ServeConfig = {
   logLevel: 'info',
   maxRequestBytes: 8 * 1024 * 1024,
   skipBodyParse: false,
+  protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  jwtIssuers: [],
+  jwtSvid: undefined,
 };
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
@@ -99,8 +119,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const problems: string[] = [];
   const raw = readRaw(argv, env, SERVE_OPTIONS, problems);
   const configFile = raw.get('config');
+  const structured = new Map<StructuredKey, StructuredValue>();
   if (configFile !== undefined) {
-    for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems)) if (!raw.has(key)) raw.set(key, value);
+    for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems, structured)) if (!raw.has(key)) raw.set(key, value);
   }
   const config: ServeConfig = { ...DEFAULTS, config: configFile?.value };
 
@@ -132,6 +153,16 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (value === undefined) continue;
     if (value.value === '') problems.push(`${value.origin}: must not be empty`);
     else config[key] = value.value;
+  }
+  const descriptor = raw.get('protoDescriptor');
+  let grpcDecoder: GrpcBodyDecoder | undefined;
+  if (descriptor !== undefined) {
+    const loaded = descriptor.value === '' ? { problem: 'must not be empty' } : loadGrpcBodyDecoder(descriptor.value);
+    if ('problem' in loaded) problems.push(`${descriptor.origin}: ${descriptor.value}: ${loaded.problem}`);
+    else {
+      config.protoDescriptor = descriptor.value;
+      grpcDecoder = loaded;
+    }
   }
   const trustDomain = raw.get('trustDomain');
   if (trustDomain !== undefined) config.trustDomain = trustDomain.value;
@@ -168,19 +199,128 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   } catch (error) {
     problems.push(...(error instanceof ConfigError ? error.problems : [String(error)]));
   }
+  const issuers = structured.get('jwtIssuers');
+  if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);
+  const svid = structured.get('jwtSvid');
+  if (svid !== undefined) config.jwtSvid = parseJwtSvid(svid, problems);
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({
+  const frozen: ServeConfig = Object.freeze({
     ...config,
     grpcAddr: Object.freeze(config.grpcAddr),
     adminAddr: config.adminAddr && Object.freeze(config.adminAddr),
     httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
+    jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
+    jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
   });
+  if (grpcDecoder !== undefined) grpcDecoders.set(frozen, grpcDecoder);
+  return frozen;
+}
+
+// The descriptor read while validating, so that it is loaded once per start-up.
+const grpcDecoders = new WeakMap<ServeConfig, GrpcBodyDecoder>();
+
+/** The gRPC body decoder for `config.protoDescriptor` (undefined when unset); throws ConfigError for a bad file. */
+export function grpcBodyDecoderOf(config: Pick<ServeConfig, 'protoDescriptor'>): GrpcBodyDecoder | undefined {
+  if (config.protoDescriptor === undefined) return undefined;
+  const cached = grpcDecoders.get(config as ServeConfig);
+  if (cached !== undefined) return cached;
+  const loaded = loadGrpcBodyDecoder(config.protoDescriptor);
+  if ('problem' in loaded) throw new ConfigError([`${config.protoDescriptor}: ${loaded.problem}`]);
+  return loaded;
+}
+
+interface StructuredValue {
+  value: unknown;
+  origin: string;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `<name>-file` xor `<name>-uri` (https, or http on 127.0.0.1/localhost for tests); a file must hold usable keys. */
+function parseKeySource(entry: Record<string, unknown>, name: string, origin: string, problems: string[]): KeySource | undefined {
+  const file = entry[`${name}-file`];
+  const uri = entry[`${name}-uri`];
+  if ((file === undefined) === (uri === undefined)) {
+    problems.push(`${origin}: needs exactly one of ${name}-file and ${name}-uri`);
+    return undefined;
+  }
+  if (file !== undefined) {
+    if (typeof file !== 'string' || file === '') {
+      problems.push(`${origin}: ${name}-file must be a file path`);
+      return undefined;
+    }
+    const keys = readKeySetFile(file);
+    if ('problem' in keys) {
+      problems.push(`${origin}: ${keys.problem}`);
+      return undefined;
+    }
+    return { file };
+  }
+  if (typeof uri !== 'string' || !isAllowedKeyUri(uri)) {
+    problems.push(`${origin}: ${name}-uri must be an https URL (http only on 127.0.0.1 or localhost)`);
+    return undefined;
+  }
+  return { uri };
+}
+
+function checkKeys(entry: Record<string, unknown>, allowed: readonly string[], origin: string, problems: string[]): void {
+  for (const key of Object.keys(entry)) if (!allowed.includes(key)) problems.push(`${origin}: unknown key "${key}"`);
+}
+
+function parseJwtIssuers({ value, origin }: StructuredValue, problems: string[]): JwtIssuerSetting[] {
+  if (!Array.isArray(value)) {
+    problems.push(`${origin}: expected a list of {issuer, jwks-file | jwks-uri, audiences}`);
+    return [];
+  }
+  const issuers: JwtIssuerSetting[] = [];
+  const seen = new Set<string>();
+  value.forEach((entry: unknown, index) => {
+    const where = `${origin}[${index}]`;
+    if (!isMapping(entry)) {
+      problems.push(`${where}: expected a mapping with issuer, jwks-file or jwks-uri, and audiences`);
+      return;
+    }
+    checkKeys(entry, ['issuer', 'jwks-file', 'jwks-uri', 'audiences'], where, problems);
+    const issuer = entry['issuer'];
+    const audiences = entry['audiences'];
+    let ok = true;
+    if (typeof issuer !== 'string' || issuer === '') {
+      problems.push(`${where}: issuer must be a non-empty string`);
+      ok = false;
+    } else if (seen.has(issuer)) {
+      problems.push(`${where}: issuer "${issuer}" is listed twice`);
+      ok = false;
+    } else {
+      seen.add(issuer);
+    }
+    if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every((item) => typeof item === 'string' && item !== '')) {
+      problems.push(`${where}: audiences must be a non-empty list of strings`);
+      ok = false;
+    }
+    const keys = parseKeySource(entry, 'jwks', where, problems);
+    if (ok && keys !== undefined) issuers.push(Object.freeze({ issuer: issuer as string, keys, audiences: Object.freeze([...(audiences as string[])]) as string[] }));
+  });
+  return issuers;
+}
+
+function parseJwtSvid({ value, origin }: StructuredValue, problems: string[]): JwtSvidSetting | undefined {
+  if (!isMapping(value)) {
+    problems.push(`${origin}: expected a mapping with audience and bundle-file or bundle-uri`);
+    return undefined;
+  }
+  checkKeys(value, ['audience', 'bundle-file', 'bundle-uri'], origin, problems);
+  const audience = value['audience'];
+  if (typeof audience !== 'string' || audience === '') problems.push(`${origin}: audience must be a non-empty string`);
+  const keys = parseKeySource(value, 'bundle', origin, problems);
+  return typeof audience === 'string' && audience !== '' && keys !== undefined ? { audience, keys } : undefined;
 }
 
 interface RawValue {
@@ -196,7 +336,12 @@ function splitList(text: string): string[] {
 }
 
 /** Settings from a YAML/JSON file, keyed like the flags; unknown keys and wrong types are problems. */
-function readConfigFile<K extends string>(path: string, specs: Record<K, OptionSpec>, problems: string[]): Map<K, RawValue> {
+function readConfigFile<K extends string>(
+  path: string,
+  specs: Record<K, OptionSpec>,
+  problems: string[],
+  structured: Map<StructuredKey, StructuredValue>,
+): Map<K, RawValue> {
   const values = new Map<K, RawValue>();
   let document: unknown;
   try {
@@ -213,6 +358,11 @@ function readConfigFile<K extends string>(path: string, specs: Record<K, OptionS
   const byFlag = new Map((Object.entries(specs) as [K, OptionSpec][]).map(([key, spec]) => [spec.flag, [key, spec] as const]));
   for (const [name, value] of Object.entries(document)) {
     const origin = `${path}: ${name}`;
+    const structuredKey = STRUCTURED_SETTINGS.get(name);
+    if (structuredKey !== undefined) {
+      structured.set(structuredKey, { value, origin });
+      continue;
+    }
     const known = byFlag.get(name);
     if (!known || name === 'config') {
       problems.push(`${origin}: unknown setting`);
@@ -301,10 +451,14 @@ export function formatAddress(address: Address): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-/** What the identity stage needs from the configuration. */
-export function identityOptionsOf(config: Pick<ServeConfig, 'trustDomain' | 'trustDomainAliases' | 'federatedTrustDomains' | 'xfcc'>): IdentityOptions {
+/** What the identity stage needs from the configuration (key files are read here, at start-up). */
+export function identityOptionsOf(
+  config: Pick<ServeConfig, 'trustDomain' | 'trustDomainAliases' | 'federatedTrustDomains' | 'xfcc'> & Partial<Pick<ServeConfig, 'jwtIssuers' | 'jwtSvid'>>,
+): IdentityOptions {
+  const trustDomains = createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
   return {
-    trustDomains: createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }),
+    trustDomains,
     xfcc: config.xfcc,
+    tokens: createTokenVerifier(config, trustDomains),
   };
 }

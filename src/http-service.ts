@@ -3,11 +3,12 @@
 // when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { recordDecision, runCheck, type CheckHandlerDependencies } from './check.js';
+import { recordDecision, startCheck, type CheckHandlerDependencies, type CheckOutcome } from './check.js';
 import type { DecodedCheckRequest } from './codec.js';
 import { formatAddress, type Address } from './config.js';
 import { listen } from './listen.js';
 import type { Attributes } from './input.js';
+import { DEFAULT_VERIFY_BUDGET_MS } from './jwt.js';
 import type { CheckResponse, HeaderValueOption } from './response.js';
 import { isXfccError, parseXfcc } from './xfcc.js';
 
@@ -130,9 +131,14 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       const decoded: DecodedCheckRequest = tooLarge
         ? { kind: 'too_large', byteLength: size }
         : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.context.identity.xfcc), byteLength: size };
-      const outcome = runCheck(decoded, options.context);
-      writeCheckResponse(response, outcome.response);
-      recordDecision(options, decoded, outcome, started);
+      const finish = (outcome: CheckOutcome): void => {
+        writeCheckResponse(response, outcome.response);
+        recordDecision(options, decoded, outcome, started);
+      };
+      // Envoy's HTTP check carries no deadline; its default timeout is 200 ms, so verification gets the default budget.
+      const result = startCheck(decoded, options.context, DEFAULT_VERIFY_BUDGET_MS);
+      if (result instanceof Promise) result.then(finish).catch(() => response.destroy());
+      else finish(result);
     });
   });
   const port = await listen(server, options.address);

@@ -1,6 +1,7 @@
 // Pure: the SPIFFE identities of the peers (input.source, input.destination), from what Envoy verified.
 import { X509Certificate, createHash } from 'node:crypto';
 import type { Attributes, Peer } from './input.js';
+import type { TokenVerifier } from './jwt.js';
 import { isSpiffeIdError, istioIdentity, parseSpiffeId, type TrustDomains } from './spiffe.js';
 import { identityFromXfcc } from './xfcc.js';
 
@@ -43,6 +44,8 @@ export interface IdentityOptions {
   trustDomains: TrustDomains;
   /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
   xfcc: boolean;
+  /** Opt-in bearer-token verification (end-user JWTs, JWT-SVIDs); undefined when neither is configured. */
+  tokens?: TokenVerifier | undefined;
 }
 
 export interface Identities {
@@ -52,8 +55,12 @@ export interface Identities {
   problems: string[];
 }
 
-/** Builds both identity blocks. Never throws: anything malformed yields an unauthenticated identity. */
-export function buildIdentities(attributes: Attributes, options: IdentityOptions): Identities {
+/**
+ * Builds both identity blocks. Never throws: anything malformed yields an unauthenticated identity.
+ * `jwtSvid` is the SPIFFE ID of a JWT-SVID the caller already verified (src/jwt.ts); it counts only when
+ * there is neither an mTLS principal nor (opt-in) an XFCC identity.
+ */
+export function buildIdentities(attributes: Attributes, options: IdentityOptions, jwtSvid?: string): Identities {
   const problems: string[] = [];
   const source = attributes.source;
   let principal = source?.principal ?? '';
@@ -69,6 +76,10 @@ export function buildIdentities(attributes: Attributes, options: IdentityOptions
         problems.push(`x-forwarded-client-cert ignored: ${found.error}`);
       }
     }
+  }
+  if (principal === '' && jwtSvid !== undefined) {
+    principal = jwtSvid;
+    via = 'jwt-svid';
   }
   const sourceIdentity = peerIdentity(source, principal, via, options.trustDomains);
   const certificate = source?.certificate;

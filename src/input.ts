@@ -1,6 +1,7 @@
 // Pure: decoded CheckRequest attributes → the policy input document, as JSON text for the wasm module.
 // Shape and parsing follow opa-envoy-plugin's v3 input (envoyauth/request.go) so its policies run unchanged.
 import { CheckFailure } from './errors.js';
+import { parseGrpcBody, type GrpcBodyDecoder } from './grpc-body.js';
 import { parseMediaType, parseMultipart } from './multipart.js';
 
 /** CheckRequest.attributes as decoded (see CONVERSION_OPTIONS in protos.ts). */
@@ -43,6 +44,8 @@ export interface HttpRequest {
 export interface InputOptions {
   /** opa-envoy-plugin's skip-request-body-parse: leave parsed_body and truncated_body out. */
   skipBodyParse: boolean;
+  /** opa-envoy-plugin's proto-descriptor: parses application/grpc bodies (src/grpc-body.ts); off when undefined. */
+  grpcDescriptor?: GrpcBodyDecoder | undefined;
 }
 
 export interface BuiltInput {
@@ -54,10 +57,12 @@ export interface BuiltInput {
 
 const VERSION_JSON = '{"ext_authz":"v3","encoding":"protojson"}';
 
-/** meshwarden's additions to the opa-envoy-plugin document: the peers' identities (src/identity.ts). */
+/** meshwarden's additions to the opa-envoy-plugin document: the peers' identities (src/identity.ts), input.jwt (src/jwt.ts). */
 export interface InputExtensions {
   source: unknown;
   destination: unknown;
+  /** The bearer token's verdict; the key is left out when no token was sent (or none is configured). */
+  jwt?: unknown;
 }
 
 /** Builds the input document; throws CheckFailure('request_parse_error') where opa-envoy-plugin answers 400. */
@@ -79,12 +84,15 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
     ',"parsed_query":' +
     JSON.stringify(parsedQuery);
   if (!options.skipBodyParse) {
-    const body = parseBody(http);
+    const body = parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath });
     json += ',"parsed_body":' + body.json + ',"truncated_body":' + (body.truncated ? 'true' : 'false');
   }
   const principal = attributes.source?.principal;
   if (principal) json += ',"source_principal":' + JSON.stringify(principal);
-  if (extensions) json += ',"source":' + JSON.stringify(extensions.source) + ',"destination":' + JSON.stringify(extensions.destination);
+  if (extensions) {
+    json += ',"source":' + JSON.stringify(extensions.source) + ',"destination":' + JSON.stringify(extensions.destination);
+    if (extensions.jwt !== undefined) json += ',"jwt":' + JSON.stringify(extensions.jwt);
+  }
   return { json: json + '}', pathOnly };
 }
 
@@ -164,8 +172,14 @@ interface ParsedBody {
 const NO_BODY: ParsedBody = { json: 'null', truncated: false };
 const TRUNCATED: ParsedBody = { json: 'null', truncated: true };
 
+/** What a gRPC body needs: the descriptor's decoder and the request's parsed_path ([service, method]). */
+export interface GrpcBodyContext {
+  decoder: GrpcBodyDecoder;
+  parsedPath: readonly string[];
+}
+
 /** parsed_body / truncated_body, in opa-envoy-plugin's order of checks. */
-export function parseBody(http: HttpRequest | undefined): ParsedBody {
+export function parseBody(http: HttpRequest | undefined, grpc?: GrpcBodyContext): ParsedBody {
   const headers = http?.headers;
   if (!headers) return NO_BODY;
   if (headers['x-envoy-auth-partial-body'] === 'true') return TRUNCATED;
@@ -174,12 +188,16 @@ export function parseBody(http: HttpRequest | undefined): ParsedBody {
 
   const kind = contentType.includes('application/json')
     ? 'json'
-    : contentType.includes('application/x-www-form-urlencoded')
-      ? 'form'
-      : contentType.includes('multipart/form-data')
-        ? 'multipart'
-        : undefined;
+    : contentType.includes('application/grpc')
+      ? 'grpc'
+      : contentType.includes('application/x-www-form-urlencoded')
+        ? 'form'
+        : contentType.includes('multipart/form-data')
+          ? 'multipart'
+          : undefined;
   if (kind === undefined) return NO_BODY;
+  // gRPC has its own framing: only raw_body (pack_as_bytes) is read and content-length is not consulted.
+  if (kind === 'grpc') return grpcBodyOf(http, grpc);
 
   const { text, byteLength } = bodyOf(http);
   if (text === '') return NO_BODY;
@@ -202,6 +220,13 @@ export function parseBody(http: HttpRequest | undefined): ParsedBody {
       return { json: parseMultipart(text, boundary), truncated: false };
     }
   }
+}
+
+/** opa-envoy-plugin's getGRPCBody: null without a descriptor or raw_body; the path must be /Service/Method. */
+function grpcBodyOf(http: HttpRequest | undefined, grpc: GrpcBodyContext | undefined): ParsedBody {
+  if (grpc === undefined || !http?.rawBody) return NO_BODY;
+  if (grpc.parsedPath.length !== 2) throw new CheckFailure('request_parse_error', 'invalid parsed path');
+  return parseGrpcBody(grpc.decoder, grpc.parsedPath[0]!, grpc.parsedPath[1]!, Buffer.from(http.rawBody, 'base64'));
 }
 
 /**

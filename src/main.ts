@@ -1,7 +1,7 @@
 // `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { startAdminServer, type AdminServer } from './admin.js';
 import { startHttpService, type HttpService } from './http-service.js';
-import { formatAddress, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
+import { formatAddress, grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
 import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
 import { createLogger, flushLogger, type Logger } from './logger.js';
@@ -47,6 +47,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     policy: () => policies.current,
     shadow: config.shadow,
     skipBodyParse: config.skipBodyParse,
+    grpcDescriptor: grpcBodyDecoderOf(config),
     validStatuses: api.envoyStatusCodes,
     identity: identityOptionsOf(config),
   };

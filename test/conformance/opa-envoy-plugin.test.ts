@@ -22,10 +22,11 @@
 //     identities (src/identity.ts). Every opa-envoy-plugin key keeps its name and value.
 //
 // Not applicable to a v3 gRPC server without these features (not tested):
-//  item 4 (v2 half): no envoy.service.auth.v2 API; item 14: gRPC body parsing with proto descriptors
-//  (no `proto-descriptor` option; only the "no descriptor → null" rule is checked); item 26: decision-logger
+//  item 4 (v2 half): no envoy.service.auth.v2 API; item 26: decision-logger
 //  failure and deadlines before evaluation (no decision-log plugin; evaluation is synchronous);
 //  item 27: OEP/OPA configuration file (meshwarden has its own flags).
+// Item 14 (gRPC bodies with `--proto-descriptor`) is tested in test/unit/grpc-body.test.ts (every §1.5 rule and
+// item 14's exact values) and test/integration/grpc-body.test.ts (served); here only "no descriptor → null".
 import { Buffer } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInput, type Attributes } from '../../src/input.js';
@@ -447,7 +448,7 @@ describe('§1 input: parsed_body and truncated_body (items 6–13, 15, §1.4)', 
     expect(input.truncated_body).toBe(false);
   });
 
-  it('item 14 (not applicable: no proto descriptors): an application/grpc body without a descriptor → null/false', async () => {
+  it('item 14 (without --proto-descriptor; with one: test/*/grpc-body.test.ts): an application/grpc body → null/false', async () => {
     const input = await inputOf(
       post('/com.book.BookService/GetBooksViaAuthor', { 'content-type': 'application/grpc' }, { rawBody: 'AAAAAAYKBEpvaG4=' }),
     );

@@ -15,12 +15,15 @@ const DEFAULTS: ServeConfig = {
   logLevel: 'info',
   maxRequestBytes: 8388608,
   skipBodyParse: false,
+  protoDescriptor: undefined,
   shutdownGraceMs: 10000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  jwtIssuers: [],
+  jwtSvid: undefined,
 };
 
 /** The problems parseServeConfig reports, or [] when it accepts the input. */
@@ -322,5 +325,43 @@ describe('identity settings and the config file', () => {
     expect(problemsOf(['--trust-domain-aliases', 'a.example', '--federated-trust-domains', 'a.example'])).toEqual([
       'trust domain "a.example" is both local (or an alias) and federated',
     ]);
+  });
+});
+
+describe('JWT settings (config file only)', () => {
+  it('reads jwt-issuers and jwt-svid into structured settings', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const jwks = join(dir, 'jwks.json');
+    writeFileSync(jwks, JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', kid: 'a', x: 'WKn-ZIGevcwGIyyrzFoZNBdaq9_TsqzGl96oc0CWuis', y: 'y77t-RvAHRKTsSGdIYUfweuOvwrvDD-Q3Hv5J0fSKbE' }] }));
+    const file = join(dir, 'meshwarden.yaml');
+    writeFileSync(
+      file,
+      `trust-domain: prod.example\njwt-issuers:\n  - issuer: https://issuer.example\n    jwks-uri: https://issuer.example/jwks\n    audiences: [api]\n  - issuer: https://files.example\n    jwks-file: ${jwks}\n    audiences: [api, other]\njwt-svid:\n  audience: spiffe://prod.example/ns/data/sa/data\n  bundle-uri: http://127.0.0.1:8081/bundle\n`,
+    );
+    const config = parseServeConfig(['--config', file], {});
+    expect(config.trustDomain).toBe('prod.example');
+    expect(config.jwtIssuers).toEqual([
+      { issuer: 'https://issuer.example', keys: { uri: 'https://issuer.example/jwks' }, audiences: ['api'] },
+      { issuer: 'https://files.example', keys: { file: jwks }, audiences: ['api', 'other'] },
+    ]);
+    expect(config.jwtSvid).toEqual({ audience: 'spiffe://prod.example/ns/data/sa/data', keys: { uri: 'http://127.0.0.1:8081/bundle' } });
+    expect(Object.isFrozen(config.jwtIssuers)).toBe(true);
+  });
+
+  it('are not flags or variables, and plain http is refused outside 127.0.0.1 and localhost', async () => {
+    expect(problemsOf(['--jwt-issuers=x'])).toEqual(['--jwt-issuers: unknown flag']);
+    expect(problemsOf([], { MESHWARDEN_JWT_SVID: 'x' })).toEqual(['MESHWARDEN_JWT_SVID: unknown setting']);
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    writeFileSync(file, 'jwt-issuers: {issuer: x}\njwt-svid:\n  audience: a\n  bundle-uri: http://spire.example/bundle\n');
+    const problems = problemsOf(['--config', file]);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toContain('jwt-issuers: expected a list');
+    expect(problems[1]).toContain('bundle-uri must be an https URL');
   });
 });
