@@ -40,6 +40,8 @@ export interface CheckOutcome {
   error?: string;
   /** Identity material that was malformed and ignored (log only). */
   identityProblems?: string[];
+  /** The caller's principal as the policy saw it (mTLS, or the opt-in XFCC / JWT-SVID sources). */
+  sourcePrincipal?: string;
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -62,6 +64,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     const identities = buildIdentities(attributes, context.identity, tokens?.svid);
     const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
     if (problems.length > 0) outcome.identityProblems = problems;
+    outcome.sourcePrincipal = identities.source.principal;
     const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor }, { source: identities.source, destination: identities.destination, jwt: tokens?.jwt });
     outcome.inputJson = input.json;
     outcome.resultSet = policy.evaluate(input.json);
@@ -166,7 +169,7 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
-    source_principal: request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '',
+    source_principal: outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : ''),
     method: http?.method ?? '',
     path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
     duration_us: Math.round(elapsedMs * 1000),

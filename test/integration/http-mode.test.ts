@@ -138,3 +138,10 @@ allow := {"allowed": false, "http_status": 503} if input.attributes.request.http
     expect(answer.headers['x-ext-authz-reason']).toBe('request_too_large');
   });
 });
+
+describe('decision log in HTTP mode', () => {
+  it('names the caller the policy saw (from the last XFCC element), not the empty HTTP principal', async () => {
+    await envoyHttpCheck(port, { path: '/api/v1/data', headers: { 'x-forwarded-client-cert': xfcc(ANALYTICS) } });
+    expect(server.logs.filter((line) => line.msg === 'decision').at(-1)).toMatchObject({ source_principal: ANALYTICS, allowed: true });
+  });
+});
