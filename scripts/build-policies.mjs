@@ -15,43 +15,47 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Each compiled policy: its Rego folder (tests beside it are left out of the bundle) and entrypoint. */
 export const POLICIES = [{ name: 'default', dir: 'policies/default', entrypoint: 'envoy/authz/allow' }];
 
-function sources(dir) {
+/** The Rego files of a policy folder that go into its bundle (tests stay out). */
+export function sources(dir) {
   return readdirSync(join(root, dir))
     .filter((file) => file.endsWith('.rego') && !file.endsWith('_test.rego'))
     .sort()
     .map((file) => `${dir}/${file}`);
 }
 
-function build(opa, policy, outDir) {
+/** Compiles one policy into outDir/<name>.tar.gz with the given opa; returns the bundle's path. */
+export function build(opa, policy, outDir) {
   const out = join(outDir, `${policy.name}.tar.gz`);
   execFileSync(opa, ['build', '-t', 'wasm', '-e', policy.entrypoint, '-o', out, ...sources(policy.dir)], { cwd: root, stdio: 'inherit' });
   return out;
 }
 
-const check = process.argv.includes('--check');
-const opa = ensureTool('opa');
-if (check) {
-  execFileSync(opa, ['test', 'policies'], { cwd: root, stdio: 'inherit' });
-  const temp = mkdtempSync(join(tmpdir(), 'meshwarden-policies-'));
-  let stale = 0;
-  for (const policy of POLICIES) {
-    const fresh = readFileSync(build(opa, policy, temp));
-    const committedPath = join(root, 'policies', 'build', `${policy.name}.tar.gz`);
-    let committed;
-    try {
-      committed = readFileSync(committedPath);
-    } catch {
-      committed = undefined;
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes('--check');
+  const opa = ensureTool('opa');
+  if (check) {
+    execFileSync(opa, ['test', 'policies'], { cwd: root, stdio: 'inherit' });
+    const temp = mkdtempSync(join(tmpdir(), 'meshwarden-policies-'));
+    let stale = 0;
+    for (const policy of POLICIES) {
+      const fresh = readFileSync(build(opa, policy, temp));
+      const committedPath = join(root, 'policies', 'build', `${policy.name}.tar.gz`);
+      let committed;
+      try {
+        committed = readFileSync(committedPath);
+      } catch {
+        committed = undefined;
+      }
+      if (!committed || !committed.equals(fresh)) {
+        stale++;
+        process.stderr.write(`${relative(root, committedPath)} does not match ${policy.dir}: run npm run build:policies and commit it\n`);
+      }
     }
-    if (!committed || !committed.equals(fresh)) {
-      stale++;
-      process.stderr.write(`${relative(root, committedPath)} does not match ${policy.dir}: run npm run build:policies and commit it\n`);
-    }
+    rmSync(temp, { recursive: true, force: true });
+    if (stale > 0) process.exit(1);
+    process.stdout.write(`policies: opa test passed; ${POLICIES.length} compiled bundle(s) match their sources\n`);
+  } else {
+    mkdirSync(join(root, 'policies', 'build'), { recursive: true });
+    for (const policy of POLICIES) process.stdout.write(`built ${relative(root, build(opa, policy, join(root, 'policies', 'build')))}\n`);
   }
-  rmSync(temp, { recursive: true, force: true });
-  if (stale > 0) process.exit(1);
-  process.stdout.write(`policies: opa test passed; ${POLICIES.length} compiled bundle(s) match their sources\n`);
-} else {
-  mkdirSync(join(root, 'policies', 'build'), { recursive: true });
-  for (const policy of POLICIES) process.stdout.write(`built ${relative(root, build(opa, policy, join(root, 'policies', 'build')))}\n`);
 }
