@@ -131,17 +131,13 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (parsed) config.grpcAddr = parsed;
     else problems.push(`${addr.origin}: "${addr.value}" is not HOST:PORT (port 0-65535; IPv6 as [::1]:9191)`);
   }
-  const admin = raw.get('adminAddr');
-  if (admin !== undefined) {
-    const parsed = admin.value === 'off' ? undefined : parseAddress(admin.value);
-    if (parsed || admin.value === 'off') config.adminAddr = parsed;
-    else problems.push(`${admin.origin}: "${admin.value}" is not HOST:PORT or off`);
-  }
-  const http = raw.get('httpAddr');
-  if (http !== undefined) {
-    const parsed = http.value === 'off' ? undefined : parseAddress(http.value);
-    if (parsed || http.value === 'off') config.httpAddr = parsed;
-    else problems.push(`${http.origin}: "${http.value}" is not HOST:PORT or off`);
+  // Listeners other than gRPC can be turned off.
+  for (const key of ['adminAddr', 'httpAddr'] as const) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    const parsed = value.value === 'off' ? undefined : parseAddress(value.value);
+    if (parsed || value.value === 'off') config[key] = parsed;
+    else problems.push(`${value.origin}: "${value.value}" is not HOST:PORT or off`);
   }
   const prefix = raw.get('httpPathPrefix');
   if (prefix !== undefined) {
