@@ -2,7 +2,8 @@
 import protobuf from 'protobufjs';
 import { toStruct, toStructValue } from './response.js';
 
-const WRAPPERS = new Set([
+/** google.protobuf wrapper types, whose proto3 JSON form is the bare value. */
+export const WRAPPERS: ReadonlySet<string> = new Set([
   '.google.protobuf.BoolValue',
   '.google.protobuf.StringValue',
   '.google.protobuf.BytesValue',

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import protobuf from 'protobufjs';
+import { WRAPPERS } from '../../../src/protojson.js';
 
 export class StrictProtoError extends Error {
   constructor(path: string, message: string) {
@@ -30,17 +31,6 @@ export interface StrictConversion {
 /** Resolves an Any's type URL to a message type, loading its definition when needed. */
 export type AnyResolver = (typeUrl: string) => protobuf.Type;
 
-const WRAPPERS = new Set([
-  '.google.protobuf.BoolValue',
-  '.google.protobuf.StringValue',
-  '.google.protobuf.BytesValue',
-  '.google.protobuf.Int32Value',
-  '.google.protobuf.UInt32Value',
-  '.google.protobuf.Int64Value',
-  '.google.protobuf.UInt64Value',
-  '.google.protobuf.FloatValue',
-  '.google.protobuf.DoubleValue',
-]);
 
 /** Types whose JSON form is not an object of fields; inside an Any they sit under "value". */
 const SPECIAL_JSON = new Set([
