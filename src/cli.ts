@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Command line: `meshwarden serve` and `meshwarden eval`.
+// Command line: `meshwarden serve`, `meshwarden eval` and `meshwarden rules`.
 import { readFileSync } from 'node:fs';
 import { startCheck } from './check.js';
 import { createCheckCodec } from './codec.js';
@@ -7,10 +7,11 @@ import { grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, SERVE_OPTIONS, 
 import { PACKAGE_ROOT } from './defaults.js';
 import { ConfigError, describeError } from './errors.js';
 import { policySourceOf, runServe } from './main.js';
-import { loadPolicy } from './policy.js';
+import { loadPolicy, type Policy } from './policy.js';
 import { fromProtoJson } from './protojson.js';
 import { CONVERSION_OPTIONS, loadEnvoyApi } from './protos.js';
 import { fromStruct } from './response.js';
+import { RULES_USAGE, runRulesCommand } from './rules/command.js';
 
 const USAGE = `meshwarden: external authorization (Envoy ext_authz v3) with OPA wasm policies
 
@@ -18,6 +19,7 @@ Usage:
   meshwarden serve [flags]                 serve envoy.service.auth.v3.Authorization/Check
   meshwarden eval --request FILE [flags]   decide one CheckRequest (proto JSON) and print
                                            the input document, the decision and the CheckResponse
+${RULES_USAGE}
   meshwarden --help | --version
 
 serve flags (each also as an environment variable):
@@ -31,7 +33,8 @@ eval flags: --request FILE, and the serve settings that shape a decision (--bund
 
 const EVAL_VERIFY_BUDGET_MS = 5_000;
 
-async function runEval(argv: readonly string[]): Promise<number> {
+/** `preparePolicy` adjusts the loaded policy before the request is decided (`rules explain` sets its data). */
+async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) => Policy = (policy) => policy): Promise<number> {
   // `eval` takes --request FILE and the serve settings that shape a decision (policy, identity, shadow).
   const problems: string[] = [];
   const rest: string[] = [];
@@ -65,7 +68,7 @@ async function runEval(argv: readonly string[]): Promise<number> {
   } catch (error) {
     throw new ConfigError([`${requestPath}: not a CheckRequest: ${describeError(error)}`]);
   }
-  const policy = await loadPolicy(policySourceOf(config));
+  const policy = preparePolicy(await loadPolicy(policySourceOf(config)));
   // The request takes the same path as on the wire: encoded, then decoded by the server's codec.
   const codec = createCheckCodec(api, Number.MAX_SAFE_INTEGER);
   // Bearer tokens are verified as in serve; one request from the command line can wait for its keys.
@@ -103,6 +106,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runServe(rest);
       case 'eval':
         return await runEval(rest);
+      case 'rules':
+        return await runRulesCommand(rest, runEval);
       case '--version':
       case 'version': {
         const { version } = JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string };

@@ -42,7 +42,7 @@ export async function loadPolicy(source: PolicySource): Promise<Policy> {
   const entrypoints = Object.keys(loaded.entrypoints);
   const decision = chooseDecision(source, entrypoints);
   const entrypointId = loaded.entrypoints[decision]!;
-  return Object.freeze({
+  const policy: Policy = Object.freeze({
     source: source.path,
     decision,
     revision: files.revision,
@@ -54,6 +54,30 @@ export async function loadPolicy(source: PolicySource): Promise<Policy> {
       }
     },
   });
+  instances.set(policy, loaded);
+  return policy;
+}
+
+// The wasm instance behind each Policy, so that withData can replace its data without widening Policy.
+const instances = new WeakMap<Policy, LoadedPolicy>();
+
+/**
+ * Replaces the data of a loaded policy (e.g. the rules library's compiled document on the rules bundle) and
+ * returns it with a revision that covers the new data. The wasm instance is shared: the policy passed in
+ * evaluates with the new data too, so call this before the policy is in use.
+ */
+export function withData(policy: Policy, dataJson: string): Policy {
+  const loaded = instances.get(policy);
+  if (loaded === undefined) throw new Error('withData: not a policy from loadPolicy');
+  try {
+    loaded.setData(encodeJson(dataJson));
+  } catch (error) {
+    throw new ConfigError([`${policy.source}: cannot set the data: ${describeError(error)}`]);
+  }
+  const revision = createHash('sha256').update(policy.revision).update(dataJson).digest('hex').slice(0, 16);
+  const next: Policy = Object.freeze({ ...policy, revision });
+  instances.set(next, loaded);
+  return next;
 }
 
 const encoder = new TextEncoder();

@@ -1,0 +1,641 @@
+# meshwarden's rules library: evaluates a compiled rules document (data.meshwarden.rules, see README.md in
+# this folder) against the input document. Entrypoint: meshwarden/rules/decision.
+#
+# Only three keys of the compiled document are read, each by direct reference (never data.meshwarden.rules
+# as a whole, which also holds this package's rules): default_allow, by_destination[<key>] for the keys of
+# the request's destination, and any_destination. Rules of other destinations are never visited.
+#
+# Decisions taken where the contract is silent (see also the test file):
+# - Identity: principals and not_principals compare the full SPIFFE ID of an authenticated source;
+#   trust_domains and not_trust_domains compare its trust domain exactly (federated trust domains included).
+#   namespaces, service_accounts and their not_* forms describe local workloads only: a source that is not
+#   `local` (a federated trust domain) neither matches nor anti-matches them (T-10, SPIFFE scoping), just as
+#   an unauthenticated source matches no identity field at all (T-02).
+# - Paths: a path is ambiguous (ALLOW never matches) if the contract's list is found in the raw path or in
+#   the path percent-decoded once (so `%2e%2e` counts), or if it contains `#`, `%25` (double encoding) or
+#   does not start with `/`. DENY rules match any of: the raw path, and the normalised forms (cut at `#`;
+#   percent-decoded once and, when the raw path holds `%25`, twice; cut at NUL; `\` -> `/`; `;` cut either
+#   for the whole path or per segment; `//` merged; dot segments resolved; with and without a trailing `/`
+#   when the path ends in `/`, `/.` or `/..`); a path field of a DENY holds when one candidate satisfies its
+#   paths and not_paths together. A path with `..` and more than 64 segments is not resolved (the cost is
+#   quadratic): every DENY path field holds for it. Fields that name paths never match without a path.
+# - Hosts: the authority is lowercased, the port cut (`[v6]:port` keeps `[v6]`), all trailing dots removed.
+# - A request attribute that is absent (no method, path, host or port, e.g. a TCP check) satisfies neither a
+#   positive nor a negative field of that attribute.
+# - when: values compare exactly (no wildcards). A missing key (absent header/query parameter/claim/context
+#   extension, no valid JWT, a claim that is not a string or an array of strings, an empty array) satisfies
+#   neither `values` nor `not_values`: a negative condition never turns a missing attribute into a match, in
+#   ALLOW and DENY rules alike (so a DENY with not_values does not fire on a missing key; pair it with an
+#   ALLOW that requires the key). values and not_values in one condition must both hold.
+#   A claim array matches `values` when one element is listed and `not_values` when no element is listed.
+#   A repeated query parameter is ambiguous: for ALLOW every value must satisfy the condition, for DENY one
+#   value suffices. Header values are compared whole (Envoy joins repeated headers with `,`).
+# - Allowed by a rule: reason "allowed_by_rule". Several matching rules: `rule` is the smallest name.
+package meshwarden.rules
+
+# --- The decision -------------------------------------------------------------------------------------
+
+decision := {
+	"allowed": true,
+	"dynamic_metadata": {"rule": enforced.rule, "reason": enforced.reason, "shadow_denies": shadow_denies},
+} if {
+	enforced.allowed
+}
+
+decision := {
+	"allowed": false,
+	"http_status": 403,
+	"headers": {"x-ext-authz-reason": enforced.reason},
+	"dynamic_metadata": {"rule": enforced.rule, "reason": enforced.reason, "shadow_denies": []},
+} if {
+	not enforced.allowed
+}
+
+# Steps 3-5 over the rules with shadow: false.
+enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "denied_by_rule"} if {
+	count(enforced_deny_names) > 0
+} else := {"allowed": true, "rule": min(enforced_allow_names), "reason": "allowed_by_rule"} if {
+	count(enforced_allow_names) > 0
+} else := {"allowed": false, "rule": "default", "reason": "no_allow_rule_matched"} if {
+	some [_, false] in allow_rules
+} else := {"allowed": true, "rule": "default", "reason": "default_allow"} if {
+	data.meshwarden.rules.default_allow == true
+} else := {"allowed": false, "rule": "default", "reason": "default_deny"}
+
+# Steps 3-5 over all rules, given that the enforced decision allows: the shadow rules that would deny.
+shadow_denies := sort({name | some [name, true] in matched_denies}) if {
+	count(matched_denies) > 0
+} else := sort({name | some [name, true] in allow_rules}) if {
+	count(allow_rules) > 0
+	count(matched_allows) == 0
+} else := []
+
+enforced_deny_names contains name if some [name, false] in matched_denies
+
+enforced_allow_names contains name if some [name, false] in matched_allows
+
+# --- The rules of the destination ---------------------------------------------------------------------
+
+# Keys of the compiled document's by_destination for this request's destination.
+destination_keys contains concat("", ["principal:", input.destination.spiffe_id]) if {
+	destination_known
+	is_string(input.destination.spiffe_id)
+}
+
+destination_keys contains concat("", ["namespace:", input.destination.namespace]) if {
+	destination_known
+	is_string(input.destination.namespace)
+}
+
+destination_keys contains concat("", ["service_account:", input.destination.namespace, "/", input.destination.service_account]) if {
+	destination_known
+	is_string(input.destination.namespace)
+	is_string(input.destination.service_account)
+}
+
+destination_known if {
+	input.destination.authenticated == true
+	input.destination.local == true
+}
+
+# The destination's rules of one list ("allow" or "deny"): direct lookups by key, plus any_destination.
+destination_rules(list) := rules if {
+	rules := [rule |
+		some key in destination_keys
+		some rule in data.meshwarden.rules.by_destination[key][list]
+	]
+}
+
+any_destination_rules(list) := rules if rules := data.meshwarden.rules.any_destination[list]
+
+# [name, shadow] of every rule of the destination (a rule listed under several keys counts once).
+allow_rules contains [rule.name, shadow(rule)] if some rule in destination_rules("allow")
+
+allow_rules contains [rule.name, shadow(rule)] if some rule in any_destination_rules("allow")
+
+matched_allows contains [rule.name, shadow(rule)] if {
+	some rule in destination_rules("allow")
+	rule_matches(rule, "allow")
+}
+
+matched_allows contains [rule.name, shadow(rule)] if {
+	some rule in any_destination_rules("allow")
+	rule_matches(rule, "allow")
+}
+
+matched_denies contains [rule.name, shadow(rule)] if {
+	some rule in destination_rules("deny")
+	rule_matches(rule, "deny")
+}
+
+matched_denies contains [rule.name, shadow(rule)] if {
+	some rule in any_destination_rules("deny")
+	rule_matches(rule, "deny")
+}
+
+shadow(rule) := object.get(rule, "shadow", false) == true
+
+# --- One rule -----------------------------------------------------------------------------------------
+
+# kind is "allow" or "deny": it decides how paths and repeated query parameters are read.
+rule_matches(rule, "allow") if {
+	not path_ambiguous
+	rule_body_matches(rule, "allow")
+}
+
+rule_matches(rule, "deny") if rule_body_matches(rule, "deny")
+
+rule_body_matches(rule, kind) if {
+	from_matches(rule.from)
+	operations_match(rule.operations, kind)
+	every condition in rule.when {
+		condition_holds(condition, kind)
+	}
+}
+
+from_matches(from) if count(from) == 0
+
+from_matches(from) if {
+	some entry in from
+	source_entry_matches(entry)
+}
+
+operations_match(operations, _) if count(operations) == 0
+
+operations_match(operations, kind) if {
+	some operation in operations
+	operation_matches(operation, kind)
+}
+
+# --- Sources ------------------------------------------------------------------------------------------
+
+source_entry_matches(entry) if {
+	field_matches(entry.principals, entry.not_principals, source_principal)
+	field_matches(entry.trust_domains, entry.not_trust_domains, source_trust_domain)
+	field_matches(entry.namespaces, entry.not_namespaces, source_namespace)
+	field_matches(entry.service_accounts, entry.not_service_accounts, source_service_account)
+}
+
+source_authenticated if {
+	input.source.authenticated == true
+	is_string(input.source.spiffe_id)
+}
+
+source_local if {
+	source_authenticated
+	input.source.local == true
+}
+
+default source_principal := null
+
+source_principal := input.source.spiffe_id if source_authenticated
+
+default source_trust_domain := null
+
+source_trust_domain := input.source.trust_domain if {
+	source_authenticated
+	is_string(input.source.trust_domain)
+}
+
+default source_namespace := null
+
+source_namespace := input.source.namespace if {
+	source_local
+	is_string(input.source.namespace)
+}
+
+default source_service_account := null
+
+source_service_account := concat("/", [input.source.namespace, input.source.service_account]) if {
+	source_local
+	is_string(input.source.namespace)
+	is_string(input.source.service_account)
+}
+
+# A pair of positive/negative fields over one value; null (absent) satisfies neither a non-empty positive
+# nor a non-empty negative field.
+field_matches(positive, negative, _) if {
+	count(positive) == 0
+	count(negative) == 0
+}
+
+field_matches(positive, negative, value) if {
+	value != null
+	listed_or_unconstrained(positive, value)
+	not value in negative
+}
+
+listed_or_unconstrained(list, _) if count(list) == 0
+
+listed_or_unconstrained(list, value) if value in list
+
+# --- Operations ---------------------------------------------------------------------------------------
+
+operation_matches(operation, kind) if {
+	field_matches(operation.methods, operation.not_methods, request_method)
+	field_matches(operation.ports, operation.not_ports, request_port)
+	hosts_match(operation.hosts, operation.not_hosts)
+	paths_match(operation.paths, operation.not_paths, kind)
+}
+
+default request_method := null
+
+request_method := input.attributes.request.http.method if is_string(input.attributes.request.http.method)
+
+default request_port := null
+
+request_port := input.destination.port if {
+	is_number(input.destination.port)
+} else := input.attributes.destination.address.socketAddress.portValue if {
+	is_number(input.attributes.destination.address.socketAddress.portValue)
+}
+
+# Hosts: lowercased, port and trailing dots removed (T-13).
+hosts_match(positive, negative) if {
+	count(positive) == 0
+	count(negative) == 0
+}
+
+hosts_match(positive, negative) if {
+	is_string(request_host)
+	matchers_allow(positive, request_host, true)
+	not any_matcher(negative, request_host, true)
+}
+
+request_authority := input.attributes.request.http.host if {
+	is_string(input.attributes.request.http.host)
+	input.attributes.request.http.host != ""
+} else := input.attributes.request.http.headers[":authority"] if {
+	is_string(input.attributes.request.http.headers[":authority"])
+	input.attributes.request.http.headers[":authority"] != ""
+}
+
+request_host := trim_right(without_port(lower(request_authority)), ".")
+
+without_port(authority) := concat("", [split(authority, "]")[0], "]"]) if {
+	startswith(authority, "[")
+	contains(authority, "]")
+} else := split(authority, ":")[0]
+
+# Paths: per kind, the candidates a path field is tested against (the same candidate for both fields).
+paths_match(positive, negative, _) if {
+	count(positive) == 0
+	count(negative) == 0
+}
+
+paths_match(positive, negative, kind) if {
+	some path in path_candidates(kind)
+	matchers_allow(positive, path, false)
+	not any_matcher(negative, path, false)
+}
+
+paths_match(_, _, "deny") if path_unresolvable
+
+path_candidates("allow") := {raw_path | raw_path}
+
+path_candidates("deny") := deny_paths
+
+matchers_allow(list, _, _) if count(list) == 0
+
+matchers_allow(list, value, lowercase) if any_matcher(list, value, lowercase)
+
+any_matcher(list, value, lowercase) if {
+	some matcher in list
+	matcher_matches(matcher, value, lowercase)
+}
+
+matcher_matches(matcher, value, lowercase) if value == fold(matcher.exact, lowercase)
+
+matcher_matches(matcher, value, lowercase) if startswith(value, fold(matcher.prefix, lowercase))
+
+matcher_matches(matcher, value, lowercase) if endswith(value, fold(matcher.suffix, lowercase))
+
+matcher_matches(matcher, _, _) if matcher.any == true
+
+fold(text, true) := lower(text)
+
+fold(text, false) := text
+
+# --- The request path (T-11) --------------------------------------------------------------------------
+
+# The raw path before `?`.
+raw_path := split(input.attributes.request.http.path, "?")[0] if is_string(input.attributes.request.http.path)
+
+# Percent-decoding with path semantics (`+` stays `+`), in plain Rego: OPA's wasm has no urlquery.decode.
+# ASCII escapes are decoded; escapes of bytes 80-FF stay encoded (hex uppercased), and a `%` without two hex
+# digits stays as it is (meshwarden answers 400 to such paths before any policy runs).
+percent_decode(text) := text if {
+	not contains(text, "%")
+} else := concat("", array.concat([parts[0]], [decode_escape(part) | some i, part in parts; i > 0])) if {
+	parts := split(text, "%")
+}
+
+decode_escape(part) := concat("", [ascii_escapes[hex], substring(part, 2, -1)]) if {
+	hex := upper(substring(part, 0, 2))
+	ascii_escapes[hex]
+} else := concat("", ["%", hex, substring(part, 2, -1)]) if {
+	hex := upper(substring(part, 0, 2))
+	count(hex) == 2
+	hex_digit(substring(hex, 0, 1))
+	hex_digit(substring(hex, 1, 1))
+} else := concat("", ["%", part])
+
+hex_digit(digit) if digit in {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"}
+
+ascii_escapes := {
+	"00": "\u0000",
+	"01": "\u0001",
+	"02": "\u0002",
+	"03": "\u0003",
+	"04": "\u0004",
+	"05": "\u0005",
+	"06": "\u0006",
+	"07": "\u0007",
+	"08": "\b",
+	"09": "\t",
+	"0A": "\n",
+	"0B": "\u000b",
+	"0C": "\f",
+	"0D": "\r",
+	"0E": "\u000e",
+	"0F": "\u000f",
+	"10": "\u0010",
+	"11": "\u0011",
+	"12": "\u0012",
+	"13": "\u0013",
+	"14": "\u0014",
+	"15": "\u0015",
+	"16": "\u0016",
+	"17": "\u0017",
+	"18": "\u0018",
+	"19": "\u0019",
+	"1A": "\u001a",
+	"1B": "\u001b",
+	"1C": "\u001c",
+	"1D": "\u001d",
+	"1E": "\u001e",
+	"1F": "\u001f",
+	"20": " ",
+	"21": "!",
+	"22": "\"",
+	"23": "#",
+	"24": "$",
+	"25": "%",
+	"26": "&",
+	"27": "'",
+	"28": "(",
+	"29": ")",
+	"2A": "*",
+	"2B": "+",
+	"2C": ",",
+	"2D": "-",
+	"2E": ".",
+	"2F": "/",
+	"30": "0",
+	"31": "1",
+	"32": "2",
+	"33": "3",
+	"34": "4",
+	"35": "5",
+	"36": "6",
+	"37": "7",
+	"38": "8",
+	"39": "9",
+	"3A": ":",
+	"3B": ";",
+	"3C": "<",
+	"3D": "=",
+	"3E": ">",
+	"3F": "?",
+	"40": "@",
+	"41": "A",
+	"42": "B",
+	"43": "C",
+	"44": "D",
+	"45": "E",
+	"46": "F",
+	"47": "G",
+	"48": "H",
+	"49": "I",
+	"4A": "J",
+	"4B": "K",
+	"4C": "L",
+	"4D": "M",
+	"4E": "N",
+	"4F": "O",
+	"50": "P",
+	"51": "Q",
+	"52": "R",
+	"53": "S",
+	"54": "T",
+	"55": "U",
+	"56": "V",
+	"57": "W",
+	"58": "X",
+	"59": "Y",
+	"5A": "Z",
+	"5B": "[",
+	"5C": "\\",
+	"5D": "]",
+	"5E": "^",
+	"5F": "_",
+	"60": "`",
+	"61": "a",
+	"62": "b",
+	"63": "c",
+	"64": "d",
+	"65": "e",
+	"66": "f",
+	"67": "g",
+	"68": "h",
+	"69": "i",
+	"6A": "j",
+	"6B": "k",
+	"6C": "l",
+	"6D": "m",
+	"6E": "n",
+	"6F": "o",
+	"70": "p",
+	"71": "q",
+	"72": "r",
+	"73": "s",
+	"74": "t",
+	"75": "u",
+	"76": "v",
+	"77": "w",
+	"78": "x",
+	"79": "y",
+	"7A": "z",
+	"7B": "{",
+	"7C": "|",
+	"7D": "}",
+	"7E": "~",
+	"7F": "\u007f",
+}
+
+decoded_once := percent_decode(raw_path)
+
+path_ambiguous if ambiguous_text(raw_path)
+
+path_ambiguous if ambiguous_text(decoded_once)
+
+path_ambiguous if contains(raw_path, "#")
+
+path_ambiguous if contains(upper(raw_path), "%25")
+
+path_ambiguous if {
+	is_string(raw_path)
+	not startswith(raw_path, "/")
+}
+
+ambiguous_text(path) if {
+	some marker in ["%2F", "%2f", "%5C", "%5c", "//", "\\", ";", "%00", "\u0000"]
+	contains(path, marker)
+}
+
+ambiguous_text(path) if {
+	some segment in split(replace(path, "\\", "/"), "/")
+	segment in {".", ".."}
+}
+
+# DENY candidates: the raw path and every normalised form.
+deny_paths contains raw_path
+
+deny_paths contains path if {
+	some decoded in decoded_paths
+	some variant in semicolon_variants(clean(decoded))
+	some path in resolved(variant)
+}
+
+decoded_paths contains decoded_first
+
+decoded_paths contains percent_decode(decoded_first) if contains(upper(raw_path), "%25")
+
+decoded_first := percent_decode(split(raw_path, "#")[0])
+
+# Cut at NUL, `\` -> `/`.
+clean(path) := replace(split(path, "\u0000")[0], "\\", "/")
+
+semicolon_variants(path) := {path} if {
+	not contains(path, ";")
+} else := {split(path, ";")[0], concat("/", [split(segment, ";")[0] | some segment in split(path, "/")])}
+
+# Merges `//`, drops `.` segments and resolves `..`; with and without a trailing `/` for directory forms.
+resolved(path) := with_trailing(segments, kept) if {
+	segments := split(path, "/")
+	not dot_dot_in(segments)
+	kept := [segment | some segment in segments; plain(segment)]
+} else := with_trailing(segments, kept) if {
+	segments := split(path, "/")
+	count(segments) <= 64
+	steps := [step(segment) | some segment in segments]
+	sums := [sum(array.slice(steps, 0, k + 1)) | some k, _ in steps]
+	kept := [segment | some i, segment in segments; plain(segment); not popped(sums, i)]
+}
+
+with_trailing(segments, kept) := {joined(kept), concat("", [joined(kept), "/"])} if {
+	directory_form(segments)
+	count(kept) > 0
+} else := {joined(kept)}
+
+# Too many segments with `..` to resolve cheaply: every DENY path field holds (fail closed).
+path_unresolvable if {
+	some decoded in decoded_paths
+	some variant in semicolon_variants(clean(decoded))
+	segments := split(variant, "/")
+	count(segments) > 64
+	dot_dot_in(segments)
+}
+
+dot_dot_in(segments) if ".." in segments
+
+directory_form(segments) if segments[count(segments) - 1] in {"", ".", ".."}
+
+plain(segment) if not segment in {"", ".", ".."}
+
+joined(kept) := concat("/", array.concat([""], kept)) if count(kept) > 0
+
+joined([]) := "/"
+
+step("..") := 1
+
+step(segment) := -1 if plain(segment)
+
+step(segment) := 0 if segment in {"", "."}
+
+# A plain segment is removed by a later `..` when some stretch after it holds more `..` than plain segments:
+# with running sums of the steps, when a later running sum exceeds its own.
+popped(sums, i) if {
+	later := array.slice(sums, i + 1, count(sums))
+	count(later) > 0
+	max(later) > sums[i]
+}
+
+# --- when conditions ----------------------------------------------------------------------------------
+
+condition_holds(condition, "allow") if {
+	values := condition_values(condition)
+	count(values) > 0
+	every value in values {
+		value_satisfies(condition, value)
+	}
+}
+
+condition_holds(condition, "deny") if {
+	some value in condition_values(condition)
+	value_satisfies(condition, value)
+}
+
+# jwt.claims: a claim array is a set of attributes (one listed element matches values; not_values needs none).
+condition_holds(condition, _) if {
+	condition.key == "jwt.claims"
+	values := claim_values(condition.name)
+	count(values) > 0
+	listed_or_unconstrained_any(condition.values, values)
+	not any_listed(condition.not_values, values)
+}
+
+value_satisfies(condition, value) if {
+	listed_or_unconstrained(condition.values, value)
+	not value in condition.not_values
+}
+
+listed_or_unconstrained_any(list, _) if count(list) == 0
+
+listed_or_unconstrained_any(list, values) if any_listed(list, values)
+
+any_listed(list, values) if {
+	some value in values
+	value in list
+}
+
+# The values a condition tests, one array per key; undefined when the key is missing.
+condition_values(condition) := [value] if {
+	condition.key == "request.headers"
+	value := input.attributes.request.http.headers[lower(condition.name)]
+	is_string(value)
+} else := values if {
+	condition.key == "request.query"
+	values := input.parsed_query[condition.name]
+	is_array(values)
+	every value in values {
+		is_string(value)
+	}
+} else := [value] if {
+	condition.key == "context"
+	value := input.attributes.contextExtensions[condition.name]
+	is_string(value)
+}
+
+claim_values(name) := [claim] if {
+	input.jwt.valid == true
+	claim := input.jwt.claims[name]
+	is_string(claim)
+} else := claim if {
+	input.jwt.valid == true
+	claim := input.jwt.claims[name]
+	is_array(claim)
+	every value in claim {
+		is_string(value)
+	}
+}
