@@ -42,6 +42,10 @@ export interface CheckOutcome {
   identityProblems?: string[];
   /** The caller's principal as the policy saw it (mTLS, or the opt-in XFCC / JWT-SVID sources). */
   sourcePrincipal?: string;
+  /** The rule that decided, when the policy names it (dynamic_metadata.rule, as the rules library does). */
+  rule?: string;
+  /** Shadow rules that would have denied this allowed request (dynamic_metadata.shadow_denies). */
+  shadowRules?: string[];
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -73,6 +77,15 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.response = toCheckResponse(decision, decisionId, context.shadow);
     outcome.allowed = decision.allowed || context.shadow;
     outcome.reason = decision.allowed ? 'allowed' : context.shadow ? 'shadow_denied' : 'policy_denied';
+    const metadata = decision.dynamicMetadata;
+    if (metadata !== undefined) {
+      if (typeof metadata['rule'] === 'string') outcome.rule = metadata['rule'];
+      const shadowDenies = metadata['shadow_denies'];
+      if (decision.allowed && Array.isArray(shadowDenies) && shadowDenies.length > 0) {
+        outcome.shadowRules = shadowDenies.filter((name): name is string => typeof name === 'string');
+        outcome.reason = 'shadow_denied';
+      }
+    }
   } catch (error) {
     const reason = toReason(error);
     outcome.reason = reason;
@@ -158,6 +171,7 @@ export function createCheckHandler(dependencies: CheckHandlerDependencies) {
 export function recordDecision(dependencies: CheckHandlerDependencies, request: DecodedCheckRequest, outcome: CheckOutcome, started: number): void {
   const elapsedMs = performance.now() - started;
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
+  if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
   logDecision(dependencies.logger, request, outcome, elapsedMs);
 }
 
@@ -173,6 +187,8 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     method: http?.method ?? '',
     path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
     duration_us: Math.round(elapsedMs * 1000),
+    ...(outcome.rule === undefined ? {} : { rule: outcome.rule }),
+    ...(outcome.shadowRules === undefined ? {} : { shadow_rules: outcome.shadowRules }),
   };
   if (outcome.error === undefined) {
     logger.info(line, 'decision');

@@ -24,6 +24,8 @@ export interface ServeConfig {
   httpPathPrefix: string;
   /** Policy bundle or .wasm; undefined = the embedded default policy. */
   bundle: string | undefined;
+  /** A rules file (YAML/JSON) served with the rules library instead of a policy bundle; watched and reloaded. */
+  rules: string | undefined;
   /** JSON data for a bare .wasm policy. */
   data: string | undefined;
   /** Decision path (entrypoint); undefined = the policy's single entrypoint. */
@@ -75,6 +77,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
   adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
+  rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'policy bundle (.tar.gz) or .wasm from opa build -t wasm (default: embedded policy)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path, e.g. envoy/authz/allow (default: the policy's single entrypoint)" },
@@ -97,6 +100,7 @@ const DEFAULTS: ServeConfig = {
   httpAddr: undefined,
   httpPathPrefix: '',
   bundle: undefined,
+  rules: undefined,
   data: undefined,
   decision: undefined,
   shadow: false,
@@ -144,7 +148,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (prefix.value === '' || (prefix.value.startsWith('/') && !prefix.value.endsWith('/') && !/[?#\s]/.test(prefix.value))) config.httpPathPrefix = prefix.value;
     else problems.push(`${prefix.origin}: "${prefix.value}" must start with / and not end with / (like Istio's pathPrefix, e.g. /check)`);
   }
-  for (const key of ['bundle', 'data', 'decision'] as const) {
+  for (const key of ['bundle', 'data', 'decision', 'rules'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
     if (value.value === '') problems.push(`${value.origin}: must not be empty`);
@@ -199,6 +203,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);
   const svid = structured.get('jwtSvid');
   if (svid !== undefined) config.jwtSvid = parseJwtSvid(svid, problems);
+  if (config.rules !== undefined && (config.bundle !== undefined || config.decision !== undefined)) {
+    problems.push('--rules serves the built-in rules library: leave out --bundle and --decision');
+  }
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }

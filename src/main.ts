@@ -6,7 +6,11 @@ import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
 import { createLogger, flushLogger, type Logger } from './logger.js';
 import { createDecisionMetrics } from './metrics.js';
-import { PolicyStore, type PolicySource } from './policy.js';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { PolicyStore, type Policy, type PolicySource } from './policy.js';
+import { RULES_DECISION, RULES_POLICY_BUNDLE } from './rules/command.js';
+import { rulesPreparer } from './rules/load.js';
 import { loadEnvoyApi } from './protos.js';
 import { startServer, type RunningServer } from './server.js';
 
@@ -38,8 +42,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const config = parseServeConfig(argv, env);
   const log = logger ?? createLogger(config.logLevel);
   const policies = new PolicyStore();
-  const source = policySourceOf(config);
-  const policy = await policies.load(source);
+  const identity = identityOptionsOf(config);
+  // A rules file is served by the rules library's bundle, with the file's compiled document as its data.
+  const source: PolicySource = config.rules === undefined ? policySourceOf(config) : { path: RULES_POLICY_BUNDLE, decision: RULES_DECISION };
+  const prepare: ((policy: Policy) => Policy) | undefined = config.rules === undefined ? undefined : rulesPreparer(config.rules, identity.trustDomains);
+  const policy = await policies.load(source, prepare);
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
   const api = loadEnvoyApi();
@@ -49,7 +56,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     skipBodyParse: config.skipBodyParse,
     grpcDescriptor: grpcBodyDecoderOf(config),
     validStatuses: api.envoyStatusCodes,
-    identity: identityOptionsOf(config),
+    identity,
   };
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, metrics, context });
   let draining = false;
@@ -68,11 +75,12 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     throw error;
   }
   server.setServing(true);
+  let watcher: FSWatcher | undefined;
   log.info(
     { address: formatAddress({ ...config.grpcAddr, port: server.port }), policy: policy.source, decision: policy.decision, revision: policy.revision, shadow: config.shadow },
     'serving',
   );
-  return {
+  const serving: Serving = {
     config,
     server,
     admin,
@@ -81,7 +89,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     logger: log,
     async reload(): Promise<boolean> {
       try {
-        const next = await policies.load(source);
+        const next = await policies.load(source, prepare);
         metrics.policyLoaded('success', next.revision);
         log.info({ policy: next.source, decision: next.decision, revision: next.revision }, 'policy reloaded');
         return true;
@@ -93,6 +101,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       }
     },
     async stop(): Promise<void> {
+      watcher?.close();
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
@@ -101,6 +110,30 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
+  if (config.rules !== undefined) watcher = watchFile(config.rules, () => void serving.reload(), log);
+  return serving;
+}
+
+/**
+ * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
+ * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
+ */
+function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
+  const name = basename(path);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const watcher = watch(dirname(path), (_event, file) => {
+      if (file !== null && file !== name && file !== '..data') return;
+      clearTimeout(timer);
+      timer = setTimeout(changed, 100);
+    });
+    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
+    watcher.unref();
+    return watcher;
+  } catch (error) {
+    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
+    return undefined;
+  }
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */

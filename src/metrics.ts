@@ -6,6 +6,8 @@ export interface DecisionMetrics {
   readonly registry: Registry;
   /** Counts one decision under its reason and records how long the Check took. */
   observe(reason: Reason, seconds: number): void;
+  /** Counts a shadow deny of a named rule (the rules library's shadow rules). */
+  shadowRule(rule: string): void;
   /** Counts a policy load or reload and, on success, records the revision in force. */
   policyLoaded(result: 'success' | 'failure', revision?: string): void;
 }
@@ -32,6 +34,12 @@ export function createDecisionMetrics(): DecisionMetrics {
     name: 'meshwarden_check_duration_seconds',
     help: 'Time to decide one Check, from the decoded request to the encoded response',
     buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const ruleShadowDenies = new Counter({
+    name: 'meshwarden_rule_shadow_denies_total',
+    help: 'Requests a shadow rule would have denied, by rule name',
+    labelNames: ['rule'] as const,
     registers: [registry],
   });
   const loads = new Counter({
@@ -62,6 +70,9 @@ export function createDecisionMetrics(): DecisionMetrics {
     observe(reason: Reason, seconds: number): void {
       counters.get(reason)?.();
       latency.observe(seconds);
+    },
+    shadowRule(rule: string): void {
+      ruleShadowDenies.labels(rule).inc();
     },
     policyLoaded(result: 'success' | 'failure', loaded?: string): void {
       loadResults[result].inc();

@@ -224,9 +224,13 @@ export class PolicyStore {
     return this.#current;
   }
 
-  /** Loads the source and swaps it in; on failure the policy in force stays and the error is thrown. */
-  async load(source: PolicySource): Promise<Policy> {
-    const next = await loadPolicy(source);
+  /**
+   * Loads the source (a fresh wasm instance), lets `prepare` finish it (e.g. set a rules file's data) and
+   * swaps it in; on failure the policy in force stays and the error is thrown.
+   */
+  async load(source: PolicySource, prepare?: (policy: Policy) => Policy): Promise<Policy> {
+    const loaded = await loadPolicy(source);
+    const next = prepare ? prepare(loaded) : loaded;
     this.#current = next;
     return next;
   }

@@ -7,6 +7,7 @@ import { withData, type Policy } from '../policy.js';
 import { createTrustDomains, type TrustDomains } from '../spiffe.js';
 import { compileRules, toDataDocument } from './compile.js';
 import { readRulesFile } from './parse.js';
+import { compileRulesFile } from './load.js';
 import { findRuleWarnings, formatWarning } from './warnings.js';
 
 export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a rules file (YAML or JSON): every error at once (exit 2),
@@ -73,7 +74,7 @@ async function explain(argv: readonly string[], runEval: EvalCommand): Promise<n
   const settings = evalArgs.filter((arg, index) => !(arg === '--request' || arg.startsWith('--request=') || evalArgs[index - 1] === '--request'));
   const trustDomains = trustDomainsOf(settings, problems);
   if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
-  const dataJson = JSON.stringify(toDataDocument(compileRules(readRulesFile(rulesPath!), trustDomains)));
+  const dataJson = compileRulesFile(rulesPath!, trustDomains);
   // Later flags win, so --bundle or --decision given by the caller replace these.
   return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson));
 }

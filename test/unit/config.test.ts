@@ -9,6 +9,7 @@ const DEFAULTS: ServeConfig = {
   httpAddr: undefined,
   httpPathPrefix: '',
   bundle: undefined,
+  rules: undefined,
   data: undefined,
   decision: undefined,
   shadow: false,
