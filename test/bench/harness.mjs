@@ -1,0 +1,422 @@
+// Shared pieces of the ghz benchmarks (check-bench.mjs, rules-bench.mjs): child processes and their cleanup,
+// /proc readings, readiness and one-off Checks, meshwarden's decision log, ghz runs and their summaries.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { AUTHORIZATION_PROTO, CHECK_METHOD, envoyProtoDirs } from './protos.mjs';
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(HERE, '..', '..');
+export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const ALLOWED_REQUEST = join(ROOT, 'examples', 'requests', 'analytics-get-data.json');
+export const HOST = '127.0.0.1'; // all traffic stays on loopback
+
+export function intFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${raw} is not a positive whole number`);
+  return value;
+}
+
+/** The settings both benchmarks share, from the environment (see the usage notes at the top of each). */
+export function benchSettings() {
+  return {
+    rounds: intFromEnv('BENCH_ROUNDS', 3),
+    seconds: intFromEnv('BENCH_SECONDS', 5),
+    warmupSeconds: intFromEnv('BENCH_WARMUP_SECONDS', 2),
+    concurrency: intFromEnv('BENCH_CONCURRENCY', 50),
+    keep: process.env.BENCH_KEEP === '1',
+  };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------------
+// Servers
+
+/** Every child we start (servers and ghz), so cleanup can end exactly those. */
+const children = new Set();
+
+/** A port nobody listens on right now (the OS picks it; the tiny race until the server binds is fine here). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns a child, remembers it for cleanup, and keeps the tail of its stderr for error messages. */
+export function startChild(name, args, stdio) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio, env: process.env });
+  child.label = name;
+  child.stderrTail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk) => {
+    child.stderrTail = (child.stderrTail + chunk).slice(-4000);
+  });
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** True if this build of meshwarden has the admin HTTP endpoint (it defaults to 0.0.0.0:9090). */
+export function hasAdminEndpoint() {
+  return execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).includes('--admin-addr');
+}
+
+/**
+ * meshwarden as deployed: info-level decision logging on, stdout going to a file (read later to verify
+ * decisions), the admin endpoint (if any) kept on but moved to a free loopback port. `extraArgs` are
+ * further serve flags (e.g. --rules FILE).
+ */
+export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [] } = {}) {
+  const args = [CLI, 'serve', '--grpc-addr', `${HOST}:${port}`, '--log-level', 'info', ...extraArgs];
+  if (adminPort !== undefined) args.push('--admin-addr', `${HOST}:${adminPort}`);
+  const logFd = openSync(logPath, 'a');
+  const child = startChild(label, args, ['ignore', logFd, 'pipe']);
+  closeSync(logFd); // the child has its own copy
+  return child;
+}
+
+/** The no-op baseline; the IPC channel lets it exit by itself if this process dies. */
+export function startNoop(port) {
+  return startChild('noop', [join(HERE, 'noop-server.mjs'), `${HOST}:${port}`], ['ignore', 'ignore', 'pipe', 'ipc']);
+}
+
+export function isRunning(child) {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+export function assertRunning(child) {
+  if (!isRunning(child)) {
+    throw new Error(`${child.label} exited (code ${child.exitCode}, signal ${child.signalCode}); stderr:\n${child.stderrTail || '(empty)'}`);
+  }
+}
+
+/** SIGTERM, then SIGKILL if the child has not gone within a few seconds. */
+async function stopChild(child) {
+  if (!isRunning(child)) return;
+  child.kill('SIGTERM');
+  const gone = await Promise.race([child.exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!gone) {
+    child.kill('SIGKILL');
+    await child.exited;
+  }
+}
+
+export async function stopAll() {
+  await Promise.all([...children].map(stopChild));
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU seconds (user + system, all threads) a child has used so far, from /proc (Linux). Per call this is
+ * a steadier measure than rps on a busy machine: it does not count time spent waiting for a core.
+ */
+export function cpuSeconds(child) {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // #14 utime, #15 stime
+  } catch {
+    return undefined;
+  }
+}
+
+/** A memory line of /proc/<pid>/status in MB: VmRSS (now) or VmHWM (peak so far). Linux only. */
+function statusMb(child, field) {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident memory of a child in MB; a climb across runs would point at a leak. */
+export const rssMb = (child) => statusMb(child, 'VmRSS');
+/** Peak resident memory of a child in MB since it started. */
+export const peakRssMb = (child) => statusMb(child, 'VmHWM');
+
+// ---------------------------------------------------------------------------------------------------
+// Readiness and one-off sanity Checks (not used for load)
+
+/** grpc.health.v1 client from grpc-health-check's own service definition. */
+export function healthCheck(address) {
+  const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
+  const client = new Health(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    client.Check({ service: 'envoy.service.auth.v3.Authorization' }, { deadline: Date.now() + 2000 }, (error, response) => {
+      client.close();
+      if (error) reject(error);
+      else resolve(response.status);
+    });
+  });
+}
+
+/**
+ * One Check with grpcurl. grpcurl, like ghz, reads the request in proto JSON (e.g. the RFC 3339
+ * Timestamp in the example), which proto-loader's object form does not accept.
+ */
+export function grpcurlCheck(grpcurl, address, dataFile) {
+  const args = [
+    '-plaintext',
+    ...envoyProtoDirs().flatMap((dir) => ['-import-path', dir]), // repeated, not comma-separated as in ghz
+    '-proto', AUTHORIZATION_PROTO,
+    '-connect-timeout', '2',
+    '-max-time', '5',
+    '-d', '@',
+    address,
+    CHECK_METHOD,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = execFile(grpcurl, args, { cwd: ROOT, timeout: 10_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`grpcurl Check on ${address}: ${stderr.trim() || error.message}`));
+      else resolve(JSON.parse(stdout));
+    });
+    child.stdin.end(readFileSync(dataFile));
+  });
+}
+
+/** Polls `probe` until it resolves truthy; gives up early if the server process died. */
+export async function waitUntilReady(child, probe, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    assertRunning(child);
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${child.label} not ready after ${timeoutMs} ms: ${lastError?.message ?? 'not serving'}`);
+}
+
+/** CheckResponse status code; proto3 leaves code 0 (OK) off the wire, so absent means 0. */
+export const statusCodeOf = (response) => response?.status?.code ?? 0;
+
+// ---------------------------------------------------------------------------------------------------
+// meshwarden's decision log: proves every request got the decision we meant to benchmark
+
+export class LogTail {
+  constructor(path) {
+    this.path = path;
+    this.offset = 0;
+    this.partial = '';
+  }
+
+  /** Complete lines appended since the last call. */
+  readNewLines() {
+    const fd = openSync(this.path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.offset) return [];
+      const buffer = Buffer.alloc(size - this.offset);
+      readSync(fd, buffer, 0, buffer.length, this.offset);
+      this.offset = size;
+      const lines = (this.partial + buffer.toString('utf8')).split('\n');
+      this.partial = lines.pop();
+      return lines.filter((line) => line.length > 0);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/**
+ * Tallies decision lines written since the last tally (by reason, by allowed, by deciding rule when the
+ * line names one), waiting for at least `expected` of them: pino writes asynchronously, so the last lines
+ * can land a moment after ghz returns.
+ */
+export async function tallyDecisions(log, expected, timeoutMs = 10_000) {
+  const tally = { decisions: 0, reasons: {}, allowed: {}, rules: {}, problems: [] };
+  const take = (lines) => {
+    for (const line of lines) {
+      let entry;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        tally.problems.push(`unparsable log line: ${line.slice(0, 200)}`);
+        continue;
+      }
+      if (entry.msg === 'decision') {
+        tally.decisions += 1;
+        tally.reasons[entry.reason] = (tally.reasons[entry.reason] ?? 0) + 1;
+        tally.allowed[String(entry.allowed)] = (tally.allowed[String(entry.allowed)] ?? 0) + 1;
+        const rule = entry.rule ?? '(none)';
+        tally.rules[rule] = (tally.rules[rule] ?? 0) + 1;
+      }
+      // Anything above info (or any other message) under load is worth reporting.
+      if (entry.msg !== 'decision' || entry.level !== 'info') tally.problems.push(line.slice(0, 500));
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (tally.decisions < expected && Date.now() < deadline) {
+    take(log.readNewLines());
+    if (tally.decisions < expected) await sleep(100);
+  }
+  await sleep(200); // catch stragglers so they do not spill into the next run's tally
+  take(log.readNewLines());
+  return tally;
+}
+
+/** meshwarden's own decision counters from /metrics, kept in the results next to what the log showed. */
+export async function fetchDecisionMetrics(adminPort) {
+  try {
+    const response = await fetch(`http://${HOST}:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await response.text();
+    return text.split('\n').filter((line) => line.startsWith('meshwarden_decisions_total') && !line.endsWith(' 0'));
+  } catch (error) {
+    return [`/metrics unavailable: ${error.message}`];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ghz
+
+/** A pinned Go tool from .tools/bin; if missing (npm run bench installs ghz first), the pinned installer adds it. */
+export async function toolPath(name) {
+  const local = join(ROOT, '.tools', 'bin', name);
+  if (existsSync(local)) return local;
+  const tools = await import(join(ROOT, 'scripts', 'tools.mjs'));
+  return tools.ensureTool(name);
+}
+
+/** One ghz run at fixed concurrency for a fixed time; returns ghz's parsed JSON report. */
+export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile }) {
+  const args = [
+    '--insecure',
+    '--proto', AUTHORIZATION_PROTO,
+    '--import-paths', envoyProtoDirs().join(','),
+    '--call', CHECK_METHOD,
+    '--data-file', dataFile,
+    '--concurrency', String(concurrency),
+    '--connections', '1', // one HTTP/2 connection, as one Envoy worker thread keeps to its ext_authz cluster
+    '--duration', `${seconds}s`,
+    '--duration-stop', 'wait', // let in-flight calls finish and count them, so no "transport closing" errors
+    // The data has no templates; skipping template processing keeps the client's CPU share down on 2 cores.
+    '--disable-template-functions',
+    '--disable-template-data',
+    '--format', 'json',
+    '--output', outFile,
+    address,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = execFile(ghz, args, { cwd: ROOT, timeout: (seconds + 60) * 1000, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      children.delete(child);
+      if (error) reject(new Error(`ghz against ${address} failed: ${error.message}\n${stderr}`));
+      else resolve(JSON.parse(readFileSync(outFile, 'utf8')));
+    });
+    child.label = 'ghz';
+    child.exited = new Promise((done) => child.once('exit', done));
+    children.add(child);
+  });
+}
+
+const nsToMs = (ns) => Math.round(ns / 10_000) / 100;
+
+function percentileMs(report, percentage) {
+  const entry = (report.latencyDistribution ?? []).find((item) => item.percentage === percentage);
+  return entry ? nsToMs(entry.latency) : undefined;
+}
+
+/** The figures we keep from a ghz report (it also lists every single request, which we drop). */
+export function summarize(report) {
+  return {
+    count: report.count,
+    rps: Math.round(report.rps),
+    p50Ms: percentileMs(report, 50),
+    p99Ms: percentileMs(report, 99),
+    averageMs: nsToMs(report.average),
+    slowestMs: nsToMs(report.slowest),
+    endReason: report.endReason,
+    statusCodes: report.statusCodeDistribution ?? {},
+    errors: report.errorDistribution ?? {},
+  };
+}
+
+/** Every call must have come back gRPC OK; ghz counts failed calls separately from `count`. */
+export function assertNoErrors(label, summary) {
+  const errorCount = Object.values(summary.errors).reduce((sum, n) => sum + n, 0);
+  const notOk = Object.entries(summary.statusCodes).filter(([status]) => status !== 'OK');
+  if (summary.count === 0 || errorCount > 0 || notOk.length > 0) {
+    throw new Error(`${label}: ${summary.count} calls, errors ${JSON.stringify(summary.errors)}, statuses ${JSON.stringify(summary.statusCodes)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Figures
+
+export function median(values) {
+  const sorted = values.filter((value) => value !== undefined).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function round2(value) {
+  return Math.round(value * 100) / 100;
+}
+
+/** A plain-text table; columns listed in `leftAligned` (indexes) are padded on the right, the rest on the left. */
+export function printTable(header, rows, leftAligned = [0]) {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const format = (row) => row.map((cell, i) => (leftAligned.includes(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  console.log('');
+  console.log(format(header));
+  console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  for (const row of rows) console.log(format(row));
+  console.log('');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Run with cleanup on every path: normal end, failure, Ctrl-C, and the overall time limit.
+
+/**
+ * Runs `main(run)` and exits: 0 on success, 1 on failure or when `limitMs` passes, 130/143 on SIGINT/SIGTERM;
+ * every child is stopped first. `main` sets `run.workDir` so a failure says where its files were kept.
+ */
+export function runBenchmark(name, limitMs, main) {
+  const run = { workDir: undefined };
+  let finishing = false;
+  async function finish(code, message) {
+    if (finishing) return;
+    finishing = true;
+    if (message) console.error(`${name}: ${message}`);
+    if (code !== 0 && run.workDir) console.error(`${name}: server log and files kept in ${run.workDir}`);
+    await stopAll();
+    process.exit(code);
+  }
+
+  // Last resort if the process exits some other way: no server may outlive the benchmark.
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  process.on('SIGINT', () => void finish(130, 'interrupted'));
+  process.on('SIGTERM', () => void finish(143, 'terminated'));
+  setTimeout(() => void finish(1, `gave up after ${limitMs / 1000}s (overall limit)`), limitMs).unref();
+
+  main(run).then(
+    () => finish(0),
+    (error) => finish(1, error instanceof Error ? error.message : String(error)),
+  );
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env node
+// Scaling benchmark for `serve --rules`: does a Check get slower as the rules file grows?
+//
+// The rules library indexes a file's compiled rules by destination (policies/rules/README.md), so a Check
+// should look only at the rules of its own destination and cost the same whether the file holds 10 rules
+// or 10,000. This benchmark generates rules files of 10, 1,000 and 10,000 rules spread over 1,000
+// synthetic destinations (cluster.local/ns/svc-N/sa/svc-N), always with the regulated-data rule from
+// examples/rules/ added, and serves each with its own meshwarden next to the no-op grpc-js Check server
+// (noop-server.mjs, the floor). The measured request, examples/requests/analytics-get-data.json, goes to
+// the data destination, whose only rule is analytics-reads-data in every file: what changes between the
+// files is only how many rules there are for *other* destinations. ghz drives all four servers at the same
+// fixed concurrency, alternating noop / 10 / 1,000 / 10,000 within every round.
+//
+// Reported, never asserted (speed on a shared machine is not a pass/fail test): the cost of 10,000 rules
+// against 10 (throughput rps10/rps10000 and server CPU per call), each size against the no-op floor, and
+// meshwarden's peak RSS. Asserted: every generated file validates, each server really loaded its file
+// (a probe request is allowed by the file's last generated rule), and every measured call succeeded and
+// was allowed by analytics-reads-data according to the decision log.
+//
+// Usage: npm run bench:rules   (or: npx tsc -p tsconfig.json && node test/bench/rules-bench.mjs)
+// Tuning (environment, as for check-bench.mjs): BENCH_ROUNDS (3), BENCH_SECONDS per run (5),
+// BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps server logs and raw ghz reports.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import {
+  ALLOWED_REQUEST, CLI, HOST, ROOT, assertNoErrors, assertRunning, benchSettings, cpuSeconds, fetchDecisionMetrics,
+  freePort, grpcurlCheck, hasAdminEndpoint, healthCheck, LogTail, median, peakRssMb, printTable, round2, rssMb,
+  runBenchmark, runGhz, startMeshwarden, startNoop, statusCodeOf, summarize, tallyDecisions, toolPath, waitUntilReady,
+} from './harness.mjs';
+
+const SETTINGS = benchSettings();
+const SIZES = [10, 1_000, 10_000];
+const DESTINATIONS = 1_000;
+const REGULATED_RULES = join(ROOT, 'examples', 'rules', 'regulated-data.yaml');
+const EXPECTED_RULE = 'analytics-reads-data';
+const TARGET_COST_RATIO = 1.3; // cost(10,000 rules) / cost(10 rules) at most this
+const TARGET_FLOOR_RATIO = 0.55; // 10,000 rules: at least this share of the no-op floor's throughput
+// Hard ceiling for the whole run: twice the planned load time plus three minutes for generating and
+// validating the files, four start-ups, log checks and shutdown.
+const OVERALL_LIMIT_MS = (180 + 2 * (SIZES.length + 1) * (SETTINGS.warmupSeconds + SETTINGS.rounds * SETTINGS.seconds)) * 1000;
+
+// ---------------------------------------------------------------------------------------------------
+// Synthetic rules files
+
+const svcPrincipal = (n) => `cluster.local/ns/svc-${n}/sa/svc-${n}`;
+
+/**
+ * Synthetic rule number `i` (deterministic). Destination svc-(i mod 1000); a source service that shifts with
+ * every thousand rules, so rules for one destination name different callers; every 4th rule a DENY; sources
+ * by principal, by namespace, or both (with a notPrincipals exclusion); operations with methods, exact
+ * paths, prefix and suffix patterns, notPaths and ports; `when` conditions on two rules in every 25.
+ */
+function syntheticRule(i) {
+  const dest = i % DESTINATIONS;
+  const src = (dest + 1 + 7 * Math.floor(i / DESTINATIONS)) % DESTINATIONS;
+  const rule = {
+    name: `r${i}-svc-${dest}`,
+    action: i % 4 === 3 ? 'DENY' : 'ALLOW',
+    to: { principals: [svcPrincipal(dest)] },
+  };
+  switch (i % 3) {
+    case 0:
+      rule.from = [{ principals: [svcPrincipal(src)] }];
+      break;
+    case 1:
+      rule.from = [{ namespaces: [`svc-${src}`] }];
+      break;
+    default:
+      rule.from = [{ principals: [svcPrincipal(src)] }, { namespaces: [`svc-${(src + 1) % DESTINATIONS}`], notPrincipals: [svcPrincipal((src + 1) % DESTINATIONS)] }];
+  }
+  switch (i % 5) {
+    case 0:
+      rule.operations = [{ methods: ['GET'], paths: [`/api/v1/items/${i}`] }];
+      break;
+    case 1:
+      rule.operations = [{ methods: ['GET', 'HEAD'], paths: [`/api/v1/svc-${dest}/*`] }];
+      break;
+    case 2:
+      rule.operations = [{ methods: ['POST', 'PUT'], paths: [`/api/v1/svc-${dest}/orders*`], notPaths: [`/api/v1/svc-${dest}/orders/internal*`] }];
+      break;
+    case 3:
+      rule.operations = [{ methods: ['GET'], paths: ['*.json'], ports: [8080] }, { methods: ['DELETE'], paths: ['/admin/*'] }];
+      break;
+    default:
+      rule.operations = [{ notMethods: ['DELETE', 'PATCH'], paths: ['/healthz', '/metrics', `/api/v2/svc-${dest}*`] }];
+  }
+  if (i % 25 === 7) rule.when = [{ key: 'request.headers[x-team]', values: ['blue', 'green'] }];
+  if (i % 25 === 8) rule.when = [{ key: 'request.query[debug]', notValues: ['1', 'true'] }];
+  return rule;
+}
+
+/** The last generated rule a plain GET can be allowed by: ALLOW, principal source, exact path, no `when`. */
+function probeRuleIndex(syntheticCount) {
+  for (let i = syntheticCount - 1; i >= 0; i -= 1) {
+    if (i % 4 !== 3 && i % 3 === 0 && i % 5 === 0 && i % 25 !== 7 && i % 25 !== 8) return i;
+  }
+  throw new Error(`no probe rule among ${syntheticCount} synthetic rules`);
+}
+
+/** The measured request, re-addressed so that only synthetic rule `i` can allow it. */
+function probeRequest(i) {
+  const rule = syntheticRule(i);
+  const request = JSON.parse(readFileSync(ALLOWED_REQUEST, 'utf8'));
+  const path = rule.operations[0].paths[0];
+  const host = `svc-${i % DESTINATIONS}.svc-${i % DESTINATIONS}.svc.cluster.local:8080`;
+  request.attributes.source.principal = `spiffe://${rule.from[0].principals[0]}`;
+  request.attributes.destination.principal = `spiffe://${rule.to.principals[0]}`;
+  Object.assign(request.attributes.request.http, { method: 'GET', path, host });
+  Object.assign(request.attributes.request.http.headers, { ':method': 'GET', ':path': path, ':authority': host });
+  return { rule: rule.name, request };
+}
+
+/** A rules file (JSON) with `size` rules: size - 1 synthetic ones, then the regulated-data rule. */
+function writeRulesFile(dir, size) {
+  const regulated = parseYaml(readFileSync(REGULATED_RULES, 'utf8')).rules;
+  const synthetic = Array.from({ length: size - regulated.length }, (_, i) => syntheticRule(i));
+  const file = join(dir, `rules-${size}.json`);
+  writeFileSync(file, JSON.stringify({ default: 'deny', rules: [...synthetic, ...regulated] }, null, 1) + '\n');
+
+  const probeIndex = probeRuleIndex(synthetic.length);
+  const probe = probeRequest(probeIndex);
+  const probeFile = join(dir, `probe-${size}.json`);
+  writeFileSync(probeFile, JSON.stringify(probe.request));
+  return {
+    file,
+    size,
+    counts: {
+      allow: synthetic.filter((rule) => rule.action === 'ALLOW').length,
+      deny: synthetic.filter((rule) => rule.action === 'DENY').length,
+      when: synthetic.filter((rule) => rule.when !== undefined).length,
+      destinations: new Set(synthetic.map((rule) => rule.to.principals[0])).size,
+    },
+    probe: { rule: probe.rule, file: probeFile },
+  };
+}
+
+function cli(args, timeoutMs = 120_000) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** `rules validate` must accept the file with exactly `size` rules. */
+async function validateRulesFile(rules) {
+  const { code, stdout, stderr } = await cli(['rules', 'validate', rules.file]);
+  const output = `${stdout}${stderr}`.trim();
+  if (code !== 0) throw new Error(`rules validate ${rules.file} exited ${code}:\n${output.slice(0, 4000)}`);
+  if (!output.includes(`${rules.size} rules valid`)) throw new Error(`rules validate ${rules.file}: expected "${rules.size} rules valid", got:\n${output.slice(0, 4000)}`);
+  const warnings = output.split('\n').filter((line) => line.includes('warning:'));
+  return { summary: output.split('\n').find((line) => line.includes('rules valid')), warnings: warnings.length };
+}
+
+/** Offline, with the CLI: the probe request is allowed by the probe rule and the measured one by the regulated rule. */
+async function explainDecisions(rules) {
+  for (const [requestFile, rule] of [[rules.probe.file, rules.probe.rule], [ALLOWED_REQUEST, EXPECTED_RULE]]) {
+    const { code, stdout, stderr } = await cli(['rules', 'explain', '--rules', rules.file, '--request', requestFile]);
+    if (code !== 0) throw new Error(`rules explain --rules ${rules.file} --request ${requestFile} exited ${code}: ${stderr.slice(0, 2000)}`);
+    const explained = JSON.parse(stdout);
+    if (explained.allowed !== true || explained.response?.dynamicMetadata?.rule !== rule) {
+      throw new Error(`rules explain ${rules.file}, ${requestFile}: allowed ${explained.allowed}, rule ${explained.response?.dynamicMetadata?.rule} (expected allowed by ${rule})`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The benchmark
+
+/** One measured (or warm-up) run of one case, with all its checks. */
+async function runCase(ghz, benchCase, { seconds, round, dir, servers }) {
+  const outFile = join(dir, `ghz-${benchCase.id}-${round}.json`);
+  const cpuBefore = cpuSeconds(benchCase.server);
+  const summary = summarize(await runGhz(ghz, { address: benchCase.address, dataFile: ALLOWED_REQUEST, seconds, concurrency: SETTINGS.concurrency, outFile }));
+  const cpuUsed = cpuSeconds(benchCase.server) - cpuBefore;
+  if (!SETTINGS.keep) rmSync(outFile, { force: true });
+  const label = `${benchCase.name} (${round})`;
+  assertNoErrors(label, summary);
+  for (const server of servers) assertRunning(server);
+
+  const result = {
+    case: benchCase.id,
+    round,
+    ...summary,
+    serverCpuUsPerCall: Number.isFinite(cpuUsed) ? Math.round((cpuUsed * 1e6) / summary.count) : undefined,
+    rssMb: rssMb(benchCase.server),
+  };
+  if (benchCase.log !== undefined) {
+    const tally = await tallyDecisions(benchCase.log, summary.count);
+    result.decisions = { reasons: tally.reasons, allowed: tally.allowed, rules: tally.rules };
+    result.serverProblems = tally.problems.slice(0, 20);
+    const allAllowed = tally.allowed.true === tally.decisions && Object.keys(tally.reasons).every((reason) => reason === 'allowed');
+    const allByRule = tally.rules[EXPECTED_RULE] === tally.decisions;
+    if (tally.decisions < summary.count || !allAllowed || !allByRule) {
+      throw new Error(`${label}: ghz completed ${summary.count} calls but meshwarden logged ${tally.decisions} decisions: reasons ${JSON.stringify(tally.reasons)}, allowed ${JSON.stringify(tally.allowed)}, rules ${JSON.stringify(tally.rules)} (expected every one allowed by "${EXPECTED_RULE}")`);
+    }
+  }
+  return result;
+}
+
+function summarizeCases(cases, runs) {
+  return cases.map((benchCase) => {
+    const mine = runs.filter((run) => run.case === benchCase.id);
+    return {
+      case: benchCase.id,
+      name: benchCase.name,
+      rules: benchCase.rules?.size,
+      rounds: mine.length,
+      rps: Math.round(median(mine.map((run) => run.rps))),
+      p50Ms: median(mine.map((run) => run.p50Ms)),
+      p99Ms: median(mine.map((run) => run.p99Ms)),
+      rpsPerRound: mine.map((run) => run.rps),
+      serverCpuUsPerCall: median(mine.map((run) => run.serverCpuUsPerCall)),
+      calls: mine.reduce((sum, run) => sum + run.count, 0),
+      peakRssMb: benchCase.log === undefined ? undefined : peakRssMb(benchCase.server),
+      startupPeakRssMb: benchCase.startupPeakRssMb,
+    };
+  });
+}
+
+async function startRulesServer(rules, dir, adminAvailable) {
+  const [port, adminPort] = [await freePort(), adminAvailable ? await freePort() : undefined];
+  const logPath = join(dir, `meshwarden-${rules.size}.log`);
+  writeFileSync(logPath, '');
+  const started = Date.now();
+  const server = startMeshwarden(port, adminPort, logPath, { label: `meshwarden (${rules.size} rules)`, extraArgs: ['--rules', rules.file] });
+  return { server, address: `${HOST}:${port}`, adminPort, logPath, log: new LogTail(logPath), started };
+}
+
+async function main(run) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npx tsc -p tsconfig.json) first`);
+  const ghz = await toolPath('ghz');
+  const grpcurl = await toolPath('grpcurl');
+  const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-bench-'));
+  run.workDir = dir;
+
+  // Generate, validate and explain every rules file before any server starts.
+  const rulesFiles = [];
+  for (const size of SIZES) {
+    const rules = writeRulesFile(dir, size);
+    const validation = await validateRulesFile(rules);
+    await explainDecisions(rules);
+    rules.validation = validation;
+    console.log(`${validation.summary} (${rules.counts.allow} ALLOW + ${rules.counts.deny} DENY synthetic over ${rules.counts.destinations} destinations, ${rules.counts.when} with when, + ${EXPECTED_RULE}; ${validation.warnings} warnings)`);
+    rulesFiles.push(rules);
+  }
+
+  const adminAvailable = hasAdminEndpoint();
+  const noopPort = await freePort();
+  const noop = startNoop(noopPort);
+  const noopAddress = `${HOST}:${noopPort}`;
+  const meshwardens = [];
+  for (const rules of rulesFiles) meshwardens.push({ rules, ...(await startRulesServer(rules, dir, adminAvailable)) });
+  const servers = [noop, ...meshwardens.map((m) => m.server)];
+
+  // Ready = SERVING; then one probe Check proves the server decides with its whole file (the probe is
+  // allowed only by the file's last generated ALLOW rule), and one measured request is allowed by the rule.
+  await waitUntilReady(noop, async () => statusCodeOf(await grpcurlCheck(grpcurl, noopAddress, ALLOWED_REQUEST)) === 0);
+  for (const m of meshwardens) {
+    await waitUntilReady(m.server, async () => (await healthCheck(m.address)) === 'SERVING', 120_000);
+    m.readyMs = Date.now() - m.started;
+    for (const [dataFile, rule] of [[m.rules.probe.file, m.rules.probe.rule], [ALLOWED_REQUEST, EXPECTED_RULE]]) {
+      const code = statusCodeOf(await grpcurlCheck(grpcurl, m.address, dataFile));
+      const tally = await tallyDecisions(m.log, 1);
+      if (code !== 0 || tally.rules[rule] !== 1) {
+        throw new Error(`sanity check, ${m.server.label}, ${dataFile}: CheckResponse status ${code}, logged rules ${JSON.stringify(tally.rules)} (expected OK by ${rule})`);
+      }
+      m.startupProblems = [...(m.startupProblems ?? []), ...tally.problems.filter((line) => !line.includes('"level":"info"'))];
+    }
+    m.startupPeakRssMb = peakRssMb(m.server);
+    console.log(`${m.server.label}: serving after ${m.readyMs} ms, peak RSS so far ${m.startupPeakRssMb} MB`);
+  }
+
+  const cases = [
+    { id: 'noop', name: 'noop grpc-js', address: noopAddress, server: noop },
+    ...meshwardens.map((m) => ({
+      id: `rules-${m.rules.size}`,
+      name: `meshwarden ${m.rules.size.toLocaleString('en-US')} rules`,
+      address: m.address,
+      server: m.server,
+      log: m.log,
+      rules: m.rules,
+      startupPeakRssMb: m.startupPeakRssMb,
+    })),
+  ];
+  const context = { dir, servers };
+
+  console.log(`warm-up: ${SETTINGS.warmupSeconds}s per case at -c ${SETTINGS.concurrency}`);
+  const warmups = [];
+  for (const benchCase of cases) warmups.push(await runCase(ghz, benchCase, { ...context, seconds: SETTINGS.warmupSeconds, round: 'warmup' }));
+
+  // Cases alternate within every round, so background noise on this machine hits all of them alike.
+  const runs = [];
+  for (let round = 1; round <= SETTINGS.rounds; round += 1) {
+    for (const benchCase of cases) {
+      const result = await runCase(ghz, benchCase, { ...context, seconds: SETTINGS.seconds, round });
+      console.log(`round ${round}  ${benchCase.name.padEnd(26)} ${String(result.rps).padStart(6)} rps  p50 ${result.p50Ms} ms  p99 ${result.p99Ms} ms  ${result.serverCpuUsPerCall} us/call`);
+      runs.push(result);
+    }
+  }
+
+  const summaries = summarizeCases(cases, runs);
+  const byId = Object.fromEntries(summaries.map((s) => [s.case, s]));
+  const floor = byId.noop;
+  const small = byId[`rules-${SIZES[0]}`];
+  const large = byId[`rules-${SIZES[SIZES.length - 1]}`];
+  const costRatioThroughput = small.rps / large.rps;
+  const costRatioCpu = large.serverCpuUsPerCall / small.serverCpuUsPerCall;
+  const largeOverFloor = large.rps / floor.rps;
+  const serverProblems = [
+    ...meshwardens.flatMap((m) => m.startupProblems ?? []),
+    ...runs.flatMap((r) => r.serverProblems ?? []),
+  ];
+  const decisionMetrics = {};
+  for (const m of meshwardens) if (m.adminPort !== undefined) decisionMetrics[m.rules.size] = await fetchDecisionMetrics(m.adminPort);
+
+  const header = ['case', 'rps (median)', 'x noop', 'p50 ms', 'p99 ms', 'rps per round', 'server CPU us/call', 'peak RSS MB', 'calls'];
+  const rows = summaries.map((s) => [
+    s.name,
+    String(s.rps),
+    (s.rps / floor.rps).toFixed(2),
+    String(s.p50Ms),
+    String(s.p99Ms),
+    s.rpsPerRound.join(' / '),
+    String(s.serverCpuUsPerCall ?? 'n/a'),
+    s.peakRssMb === undefined ? '-' : String(s.peakRssMb),
+    String(s.calls),
+  ]);
+  printTable(header, rows, [0, 5]);
+  if (serverProblems.length > 0) {
+    console.log(`meshwarden logged ${serverProblems.length} non-decision or non-info line(s), e.g.:`);
+    for (const line of serverProblems.slice(0, 5)) console.log(`  ${line}`);
+  }
+
+  const results = {
+    date: new Date().toISOString(),
+    settings: { ...SETTINGS, connections: 1, ghz, sizes: SIZES, destinations: DESTINATIONS },
+    environment: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
+    rulesFiles: rulesFiles.map((r) => ({ file: r.file, size: r.size, counts: r.counts, probeRule: r.probe.rule, validation: r.validation })),
+    startup: meshwardens.map((m) => ({ rules: m.rules.size, readyMs: m.readyMs, peakRssMb: m.startupPeakRssMb })),
+    summary: summaries,
+    ratios: {
+      overNoop: Object.fromEntries(summaries.filter((s) => s.rules !== undefined).map((s) => [s.rules, round2(s.rps / floor.rps)])),
+      cost10000Over10: { throughput: round2(costRatioThroughput), cpuPerCall: round2(costRatioCpu), target: TARGET_COST_RATIO },
+      rules10000OverNoop: { value: round2(largeOverFloor), target: TARGET_FLOOR_RATIO },
+    },
+    serverProblems,
+    meshwardenDecisionMetrics: decisionMetrics,
+    warmups,
+    runs,
+  };
+  const resultsPath = join(dir, 'bench-results.json');
+  writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
+  if (!SETTINGS.keep) for (const m of meshwardens) rmSync(m.logPath, { force: true }); // decision lines by the hundred thousand
+  const met = (ok) => (ok ? 'met' : 'NOT met');
+  const sizeName = (n) => n.toLocaleString('en-US');
+  console.log(`results: ${resultsPath}`);
+  for (const s of summaries.filter((entry) => entry.rules !== undefined)) {
+    console.log(`ratio: ${sizeName(s.rules)} rules / noop throughput = ${(s.rps / floor.rps).toFixed(2)}`);
+  }
+  console.log(`cost ${sizeName(large.rules)} rules / ${sizeName(small.rules)} rules: throughput rps${small.rules}/rps${large.rules} = ${costRatioThroughput.toFixed(2)}, CPU per call ${large.serverCpuUsPerCall}/${small.serverCpuUsPerCall} us = ${costRatioCpu.toFixed(2)}`);
+  console.log(`target: ${sizeName(large.rules)} rules within ${TARGET_COST_RATIO.toFixed(2)}x the cost of ${sizeName(small.rules)} rules: throughput ${costRatioThroughput.toFixed(2)} (${met(costRatioThroughput <= TARGET_COST_RATIO)}), CPU per call ${costRatioCpu.toFixed(2)} (${met(costRatioCpu <= TARGET_COST_RATIO)})`);
+  console.log(`target: ${sizeName(large.rules)} rules >= ${TARGET_FLOOR_RATIO.toFixed(2)} of the no-op floor: ${largeOverFloor.toFixed(2)} (${met(largeOverFloor >= TARGET_FLOOR_RATIO)})`);
+  console.log('(targets are reported, not asserted; compare ratios within one run only)');
+}
+
+runBenchmark('rules-bench', OVERALL_LIMIT_MS, main);
