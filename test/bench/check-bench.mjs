@@ -15,9 +15,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ALLOWED_REQUEST, CLI, HOST, assertNoErrors, assertRunning, benchSettings, cpuSeconds, fetchDecisionMetrics, freePort,
-  grpcurlCheck, hasAdminEndpoint, healthCheck, LogTail, median, printTable, round2, rssMb, runBenchmark,
-  runGhz, startMeshwarden, startNoop, statusCodeOf, summarize, tallyDecisions, toolPath, waitUntilReady,
+  measureRun, ALLOWED_REQUEST, CLI, HOST, benchSettings, fetchDecisionMetrics, freePort, grpcurlCheck,
+  hasAdminEndpoint, healthCheck, LogTail, median, printTable, round2, rssMb, runBenchmark, startMeshwarden,
+  startNoop, statusCodeOf, tallyDecisions, toolPath, waitUntilReady
 } from './harness.mjs';
 
 const DENIED_PRINCIPAL = 'spiffe://cluster.local/ns/analytics/sa/default';
@@ -56,29 +56,26 @@ async function sanityCheck(grpcurl, noopAddress, meshwardenAddress, requests) {
 
 /** One measured (or warm-up) run of one case, with all its checks. */
 async function runCase(ghz, benchCase, { seconds, round, dir, log, servers }) {
-  const outFile = join(dir, `ghz-${benchCase.id}-${round}.json`);
-  const cpuBefore = cpuSeconds(benchCase.server);
-  const summary = summarize(await runGhz(ghz, { address: benchCase.address, dataFile: benchCase.dataFile, seconds, concurrency: SETTINGS.concurrency, outFile }));
-  const cpuUsed = cpuSeconds(benchCase.server) - cpuBefore;
-  if (!SETTINGS.keep) rmSync(outFile, { force: true });
-  const label = `${benchCase.name} (${round})`;
-  assertNoErrors(label, summary);
-  for (const server of servers) assertRunning(server);
-
-  const result = {
-    case: benchCase.id,
+  const result = await measureRun(ghz, {
+    id: benchCase.id,
+    name: benchCase.name,
+    address: benchCase.address,
+    server: benchCase.server,
+    dataFile: benchCase.dataFile,
+    seconds,
+    concurrency: SETTINGS.concurrency,
     round,
-    ...summary,
-    serverCpuUsPerCall: Number.isFinite(cpuUsed) ? Math.round((cpuUsed * 1e6) / summary.count) : undefined,
-    rssMb: rssMb(benchCase.server),
-  };
+    dir,
+    keep: SETTINGS.keep,
+    servers,
+  });
   if (benchCase.expectedReason !== undefined) {
-    const tally = await tallyDecisions(log, summary.count);
+    const tally = await tallyDecisions(log, result.count);
     result.decisions = tally.reasons;
     result.serverProblems = tally.problems.slice(0, 20);
     const wrong = Object.entries(tally.reasons).filter(([reason]) => reason !== benchCase.expectedReason);
-    if (tally.decisions < summary.count || wrong.length > 0) {
-      throw new Error(`${label}: ghz completed ${summary.count} calls but meshwarden logged ${JSON.stringify(tally.reasons)} (expected only "${benchCase.expectedReason}")`);
+    if (tally.decisions < result.count || wrong.length > 0) {
+      throw new Error(`${benchCase.name} (${round}): ghz completed ${result.count} calls but meshwarden logged ${JSON.stringify(tally.reasons)} (expected only "${benchCase.expectedReason}")`);
     }
   }
   return result;

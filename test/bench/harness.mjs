@@ -1,7 +1,7 @@
 // Shared pieces of the ghz benchmarks (check-bench.mjs, rules-bench.mjs): child processes and their cleanup,
 // /proc readings, readiness and one-off Checks, meshwarden's decision log, ghz runs and their summaries.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -419,4 +419,25 @@ export function runBenchmark(name, limitMs, main) {
     () => finish(0),
     (error) => finish(1, error instanceof Error ? error.message : String(error)),
   );
+}
+
+/**
+ * One ghz run against one server, with the checks every benchmark needs (no errors, every server still up),
+ * and the server's CPU per call and memory.
+ */
+export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers }) {
+  const outFile = join(dir, `ghz-${id}-${round}.json`);
+  const cpuBefore = cpuSeconds(server);
+  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile }));
+  const cpuUsed = cpuSeconds(server) - cpuBefore;
+  if (!keep) rmSync(outFile, { force: true });
+  assertNoErrors(`${name} (${round})`, summary);
+  for (const other of servers) assertRunning(other);
+  return {
+    case: id,
+    round,
+    ...summary,
+    serverCpuUsPerCall: Number.isFinite(cpuUsed) ? Math.round((cpuUsed * 1e6) / summary.count) : undefined,
+    rssMb: rssMb(server),
+  };
 }

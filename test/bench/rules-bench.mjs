@@ -26,9 +26,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  ALLOWED_REQUEST, CLI, HOST, ROOT, assertNoErrors, assertRunning, benchSettings, cpuSeconds, fetchDecisionMetrics,
-  freePort, grpcurlCheck, hasAdminEndpoint, healthCheck, LogTail, median, peakRssMb, printTable, round2, rssMb,
-  runBenchmark, runGhz, startMeshwarden, startNoop, statusCodeOf, summarize, tallyDecisions, toolPath, waitUntilReady,
+  measureRun, ALLOWED_REQUEST, CLI, HOST, ROOT, benchSettings, fetchDecisionMetrics, freePort, grpcurlCheck,
+  hasAdminEndpoint, healthCheck, LogTail, median, peakRssMb, printTable, round2, runBenchmark,
+  startMeshwarden, startNoop, statusCodeOf, tallyDecisions, toolPath, waitUntilReady
 } from './harness.mjs';
 
 const SETTINGS = benchSettings();
@@ -172,30 +172,27 @@ async function explainDecisions(rules) {
 
 /** One measured (or warm-up) run of one case, with all its checks. */
 async function runCase(ghz, benchCase, { seconds, round, dir, servers }) {
-  const outFile = join(dir, `ghz-${benchCase.id}-${round}.json`);
-  const cpuBefore = cpuSeconds(benchCase.server);
-  const summary = summarize(await runGhz(ghz, { address: benchCase.address, dataFile: ALLOWED_REQUEST, seconds, concurrency: SETTINGS.concurrency, outFile }));
-  const cpuUsed = cpuSeconds(benchCase.server) - cpuBefore;
-  if (!SETTINGS.keep) rmSync(outFile, { force: true });
-  const label = `${benchCase.name} (${round})`;
-  assertNoErrors(label, summary);
-  for (const server of servers) assertRunning(server);
-
-  const result = {
-    case: benchCase.id,
+  const result = await measureRun(ghz, {
+    id: benchCase.id,
+    name: benchCase.name,
+    address: benchCase.address,
+    server: benchCase.server,
+    dataFile: ALLOWED_REQUEST,
+    seconds,
+    concurrency: SETTINGS.concurrency,
     round,
-    ...summary,
-    serverCpuUsPerCall: Number.isFinite(cpuUsed) ? Math.round((cpuUsed * 1e6) / summary.count) : undefined,
-    rssMb: rssMb(benchCase.server),
-  };
+    dir,
+    keep: SETTINGS.keep,
+    servers,
+  });
   if (benchCase.log !== undefined) {
-    const tally = await tallyDecisions(benchCase.log, summary.count);
+    const tally = await tallyDecisions(benchCase.log, result.count);
     result.decisions = { reasons: tally.reasons, allowed: tally.allowed, rules: tally.rules };
     result.serverProblems = tally.problems.slice(0, 20);
     const allAllowed = tally.allowed.true === tally.decisions && Object.keys(tally.reasons).every((reason) => reason === 'allowed');
     const allByRule = tally.rules[EXPECTED_RULE] === tally.decisions;
-    if (tally.decisions < summary.count || !allAllowed || !allByRule) {
-      throw new Error(`${label}: ghz completed ${summary.count} calls but meshwarden logged ${tally.decisions} decisions: reasons ${JSON.stringify(tally.reasons)}, allowed ${JSON.stringify(tally.allowed)}, rules ${JSON.stringify(tally.rules)} (expected every one allowed by "${EXPECTED_RULE}")`);
+    if (tally.decisions < result.count || !allAllowed || !allByRule) {
+      throw new Error(`${benchCase.name} (${round}): ghz completed ${result.count} calls but meshwarden logged ${tally.decisions} decisions: reasons ${JSON.stringify(tally.reasons)}, allowed ${JSON.stringify(tally.allowed)}, rules ${JSON.stringify(tally.rules)} (expected every one allowed by "${EXPECTED_RULE}")`);
     }
   }
   return result;
