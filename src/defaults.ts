@@ -18,4 +18,7 @@ export const PACKAGE_ROOT = packageRoot();
 /** The compiled default policy (policies/default, built by scripts/build-policies.mjs and committed). */
 export const DEFAULT_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'default.tar.gz');
 
-export const DEFAULT_DECISION = 'envoy/authz/allow';
+/** The rules library (policies/rules), served with a rules file's compiled document as its data. */
+export const RULES_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'rules.tar.gz');
+
+export const RULES_DECISION = 'meshwarden/rules/decision';

@@ -2,14 +2,13 @@
 import { startAdminServer, type AdminServer } from './admin.js';
 import { startHttpService, type HttpService } from './http-service.js';
 import { formatAddress, grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
-import { DEFAULT_POLICY_BUNDLE } from './defaults.js';
+import { DEFAULT_POLICY_BUNDLE, RULES_DECISION, RULES_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
 import { createLogger, flushLogger, type Logger } from './logger.js';
 import { createDecisionMetrics } from './metrics.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { PolicyStore, type Policy, type PolicySource } from './policy.js';
-import { RULES_DECISION, RULES_POLICY_BUNDLE } from './rules/command.js';
 import { rulesPreparer } from './rules/load.js';
 import { loadEnvoyApi } from './protos.js';
 import { startServer, type RunningServer } from './server.js';

@@ -1,7 +1,6 @@
 // `meshwarden rules validate|compile`: check a rules file, or print the data document it compiles to.
-import { join } from 'node:path';
 import { parseServeConfig } from '../config.js';
-import { PACKAGE_ROOT } from '../defaults.js';
+import { RULES_DECISION, RULES_POLICY_BUNDLE } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { withData, type Policy } from '../policy.js';
 import { createTrustDomains, type TrustDomains } from '../spiffe.js';
@@ -19,8 +18,6 @@ export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a r
       rules flags: --trust-domain, --trust-domain-aliases, --federated-trust-domains, --config (as for serve)`;
 
 /** The rules library compiled to wasm (policies/rules, built by scripts/build-policies.mjs). */
-export const RULES_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'rules.tar.gz');
-export const RULES_DECISION = 'meshwarden/rules/decision';
 
 /** `meshwarden eval`, handed in by the command line so that this module does not import it. */
 export type EvalCommand = (argv: readonly string[], preparePolicy: (policy: Policy) => Policy) => Promise<number>;
