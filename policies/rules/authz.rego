@@ -6,11 +6,17 @@
 # the request's destination, and any_destination. Rules of other destinations are never visited.
 #
 # Decisions taken where the contract is silent (see also the test file):
+# - Absent values, one rule for every field: a value the request does not have (no valid, accepted source
+#   identity; a federated source's namespace or service account; no method, path, host or port, e.g. a TCP
+#   check; a missing `when` key) never satisfies a positive field. It satisfies a negative (not_*) field
+#   only in a DENY rule. So a negative condition never turns a missing identity or attribute into an allow
+#   (T-02), and a DENY fails closed on it: `DENY from notNamespaces [frontend]` stops plaintext callers too,
+#   as Istio's `notPrincipals: ["*"]` does. (Istio's ALLOW would let a missing value satisfy notX; ours
+#   does not.)
 # - Identity: principals and not_principals compare the full SPIFFE ID of an authenticated source;
 #   trust_domains and not_trust_domains compare its trust domain exactly (federated trust domains included).
 #   namespaces, service_accounts and their not_* forms describe local workloads only: a source that is not
-#   `local` (a federated trust domain) neither matches nor anti-matches them (T-10, SPIFFE scoping), just as
-#   an unauthenticated source matches no identity field at all (T-02).
+#   `local` (a federated trust domain) has no namespace or service account for them (T-10, SPIFFE scoping).
 # - Paths: a path is ambiguous (ALLOW never matches) if the contract's list is found in the raw path or in
 #   the path percent-decoded once (so `%2e%2e` counts), or if it contains `#`, `%25` (double encoding) or
 #   does not start with `/`. DENY rules match any of: the raw path, and the normalised forms (cut at `#`;
@@ -18,15 +24,12 @@
 #   for the whole path or per segment; `//` merged; dot segments resolved; with and without a trailing `/`
 #   when the path ends in `/`, `/.` or `/..`); a path field of a DENY holds when one candidate satisfies its
 #   paths and not_paths together. A path with `..` and more than 64 segments is not resolved (the cost is
-#   quadratic): every DENY path field holds for it. Fields that name paths never match without a path.
+#   quadratic): every DENY path field holds for it.
 # - Hosts: the authority is lowercased, the port cut (`[v6]:port` keeps `[v6]`), all trailing dots removed.
-# - A request attribute that is absent (no method, path, host or port, e.g. a TCP check) satisfies neither a
-#   positive nor a negative field of that attribute.
-# - when: values compare exactly (no wildcards). A missing key (absent header/query parameter/claim/context
-#   extension, no valid JWT, a claim that is not a string or an array of strings, an empty array) satisfies
-#   neither `values` nor `not_values`: a negative condition never turns a missing attribute into a match, in
-#   ALLOW and DENY rules alike (so a DENY with not_values does not fire on a missing key; pair it with an
-#   ALLOW that requires the key). values and not_values in one condition must both hold.
+# - when: values compare exactly (no wildcards). A key is missing when the header, query parameter, claim or
+#   context extension is absent, there is no valid JWT, or a claim is not a string or an array of strings,
+#   or is an empty array; a missing key is an absent value (above). values and not_values in one condition
+#   must both hold.
 #   A claim array matches `values` when one element is listed and `not_values` when no element is listed.
 #   A repeated query parameter is ambiguous: for ALLOW every value must satisfy the condition, for DENY one
 #   value suffices. Header values are compared whole (Envoy joins repeated headers with `,`).
@@ -73,6 +76,50 @@ shadow_denies := sort({name | some [name, true] in matched_denies}) if {
 enforced_deny_names contains name if some [name, false] in matched_denies
 
 enforced_allow_names contains name if some [name, false] in matched_allows
+
+# --- The explanation (entrypoint meshwarden/rules/explain, for `meshwarden rules explain`) ------------------
+
+# The decision, the destination keys looked up, and every rule of the destination: whether it matched and,
+# if not, which of its parts did not ("from", "operations", "when", or "ambiguous_path" for an ALLOW).
+explain := {
+	"decision": decision,
+	"destination_keys": sort(destination_keys),
+	"path_ambiguous": path_ambiguous_flag,
+	"matched": sort({name | some [name, _] in (matched_allows | matched_denies)}),
+	"rules": sort(rule_reports), # by action, then matched, then name
+}
+
+path_ambiguous_flag if path_ambiguous
+
+else := false
+
+rule_reports contains rule_report(rule, "allow") if some rule in destination_rules("allow")
+
+rule_reports contains rule_report(rule, "allow") if some rule in any_destination_rules("allow")
+
+rule_reports contains rule_report(rule, "deny") if some rule in destination_rules("deny")
+
+rule_reports contains rule_report(rule, "deny") if some rule in any_destination_rules("deny")
+
+rule_report(rule, kind) := {
+	"name": rule.name,
+	"action": rule.action,
+	"shadow": shadow(rule),
+	"matched": count(failed) == 0,
+	"not_matched": sort(failed),
+} if {
+	failed := {part | some part in ["ambiguous_path", "from", "operations", "when"]; not part_holds(rule, kind, part)}
+}
+
+part_holds(_, "deny", "ambiguous_path") := true
+
+part_holds(_, "allow", "ambiguous_path") if not path_ambiguous
+
+part_holds(rule, kind, "from") if from_matches(rule.from, kind)
+
+part_holds(rule, kind, "operations") if operations_match(rule.operations, kind)
+
+part_holds(rule, kind, "when") if when_holds(rule.when, kind)
 
 # --- The rules of the destination ---------------------------------------------------------------------
 
@@ -146,18 +193,22 @@ rule_matches(rule, "allow") if {
 rule_matches(rule, "deny") if rule_body_matches(rule, "deny")
 
 rule_body_matches(rule, kind) if {
-	from_matches(rule.from)
+	from_matches(rule.from, kind)
 	operations_match(rule.operations, kind)
-	every condition in rule.when {
-		condition_holds(condition, kind)
-	}
+	when_holds(rule.when, kind)
 }
 
-from_matches(from) if count(from) == 0
+from_matches(from, _) if count(from) == 0
 
-from_matches(from) if {
+from_matches(from, kind) if {
 	some entry in from
-	source_entry_matches(entry)
+	source_entry_matches(entry, kind)
+}
+
+when_holds(conditions, kind) if {
+	every condition in conditions {
+		condition_holds(condition, kind)
+	}
 }
 
 operations_match(operations, _) if count(operations) == 0
@@ -169,11 +220,11 @@ operations_match(operations, kind) if {
 
 # --- Sources ------------------------------------------------------------------------------------------
 
-source_entry_matches(entry) if {
-	field_matches(entry.principals, entry.not_principals, source_principal)
-	field_matches(entry.trust_domains, entry.not_trust_domains, source_trust_domain)
-	field_matches(entry.namespaces, entry.not_namespaces, source_namespace)
-	field_matches(entry.service_accounts, entry.not_service_accounts, source_service_account)
+source_entry_matches(entry, kind) if {
+	field_matches(entry.principals, entry.not_principals, source_principal, kind)
+	field_matches(entry.trust_domains, entry.not_trust_domains, source_trust_domain, kind)
+	field_matches(entry.namespaces, entry.not_namespaces, source_namespace, kind)
+	field_matches(entry.service_accounts, entry.not_service_accounts, source_service_account, kind)
 }
 
 source_authenticated if {
@@ -212,18 +263,21 @@ source_service_account := concat("/", [input.source.namespace, input.source.serv
 	is_string(input.source.service_account)
 }
 
-# A pair of positive/negative fields over one value; null (absent) satisfies neither a non-empty positive
-# nor a non-empty negative field.
-field_matches(positive, negative, _) if {
+# A pair of positive/negative fields over one value. null (absent) never satisfies a non-empty positive
+# field. It satisfies a non-empty negative field only in a DENY rule: a negative condition never turns a
+# missing value into an allow, and a DENY fails closed on it (an absent value is not one of those listed).
+field_matches(positive, negative, _, _) if {
 	count(positive) == 0
 	count(negative) == 0
 }
 
-field_matches(positive, negative, value) if {
+field_matches(positive, negative, value, _) if {
 	value != null
 	listed_or_unconstrained(positive, value)
 	not value in negative
 }
+
+field_matches(positive, _, null, "deny") if count(positive) == 0
 
 listed_or_unconstrained(list, _) if count(list) == 0
 
@@ -232,9 +286,9 @@ listed_or_unconstrained(list, value) if value in list
 # --- Operations ---------------------------------------------------------------------------------------
 
 operation_matches(operation, kind) if {
-	field_matches(operation.methods, operation.not_methods, request_method)
-	field_matches(operation.ports, operation.not_ports, request_port)
-	hosts_match(operation.hosts, operation.not_hosts)
+	field_matches(operation.methods, operation.not_methods, request_method, kind)
+	field_matches(operation.ports, operation.not_ports, request_port, kind)
+	hosts_match(operation.hosts, operation.not_hosts, kind)
 	paths_match(operation.paths, operation.not_paths, kind)
 }
 
@@ -251,16 +305,24 @@ request_port := input.destination.port if {
 }
 
 # Hosts: lowercased, port and trailing dots removed (T-13).
-hosts_match(positive, negative) if {
+hosts_match(positive, negative, _) if {
 	count(positive) == 0
 	count(negative) == 0
 }
 
-hosts_match(positive, negative) if {
+hosts_match(positive, negative, _) if {
 	is_string(request_host)
 	matchers_allow(positive, request_host, true)
 	not any_matcher(negative, request_host, true)
 }
+
+hosts_match(positive, _, "deny") if {
+	count(positive) == 0
+	not has_host
+}
+
+# (`not is_string(x)` is undefined, not true, when x is undefined: hence these helper rules.)
+has_host if is_string(request_host)
 
 request_authority := input.attributes.request.http.host if {
 	is_string(input.attributes.request.http.host)
@@ -290,6 +352,13 @@ paths_match(positive, negative, kind) if {
 }
 
 paths_match(_, _, "deny") if path_unresolvable
+
+paths_match(positive, _, "deny") if {
+	count(positive) == 0
+	not has_path
+}
+
+has_path if is_string(raw_path)
 
 path_candidates("allow") := {raw_path | raw_path}
 
@@ -584,6 +653,19 @@ condition_holds(condition, "allow") if {
 condition_holds(condition, "deny") if {
 	some value in condition_values(condition)
 	value_satisfies(condition, value)
+}
+
+# A DENY fails closed on a missing key: it satisfies not_values (and never values).
+condition_holds(condition, "deny") if {
+	count(condition.values) == 0
+	not condition_present(condition)
+}
+
+condition_present(condition) if count(condition_values(condition)) > 0
+
+condition_present(condition) if {
+	condition.key == "jwt.claims"
+	count(claim_values(condition.name)) > 0
 }
 
 # jwt.claims: a claim array is a set of attributes (one listed element matches values; not_values needs none).

@@ -256,13 +256,30 @@ test_t02_missing_source_block if {
 	denied_by(doc, object.remove(request(analytics, "GET", "/"), ["source"]), "default", "no_allow_rule_matched")
 }
 
-test_t02_negative_deny_needs_an_identity if {
-	# Contract point 1: a not_* field never matches an unauthenticated source, in DENY rules too, so under
-	# default: allow such a DENY does not stop a plaintext caller; it does stop a foreign authenticated one.
-	doc := for_any([], [deny("mesh-only", {"from": [from({"not_namespaces": ["frontend"]})]})], true)
+test_t02_negative_deny_fails_closed_on_a_missing_identity if {
+	# A DENY with only not_* identity fields fires on a source without an identity: a plaintext caller is not
+	# in namespace frontend (Istio's DENY notPrincipals ["*"] idiom), and neither is a federated one.
+	every field_value in [["not_namespaces", "frontend"], ["not_service_accounts", "frontend/web"], ["not_principals", "spiffe://cluster.local/ns/frontend/sa/web"]] {
+		doc := for_any([], [deny("mesh-only", {"from": [from({field_value[0]: [field_value[1]]})]})], true)
+		denied_by(doc, request("", "GET", "/"), "mesh-only", "denied_by_rule")
+		denied_by(doc, object.union(request("spiffe://cluster.local/ns/frontend/sa/web", "GET", "/"), {"source": {"authenticated": false}}), "mesh-only", "denied_by_rule")
+		denied_by(doc, object.remove(request(analytics, "GET", "/"), ["source"]), "mesh-only", "denied_by_rule")
+		denied_by(doc, request("spiffe://cluster.local/ns/other/sa/other", "GET", "/"), "mesh-only", "denied_by_rule")
+		allowed_by(doc, request("spiffe://cluster.local/ns/frontend/sa/web", "GET", "/"), "default")
+	}
+	federated := for_any([], [deny("mesh-only", {"from": [from({"not_namespaces": ["frontend"]})]})], true)
+	denied_by(federated, request("spiffe://partner.example/ns/frontend/sa/web", "GET", "/"), "mesh-only", "denied_by_rule")
+	local_only := for_any([], [deny("local-only", {"from": [from({"not_trust_domains": ["cluster.local", "old.example"]})]})], true)
+	denied_by(local_only, request("", "GET", "/"), "local-only", "denied_by_rule")
+	denied_by(local_only, request("spiffe://partner.example/ns/frontend/sa/web", "GET", "/"), "local-only", "denied_by_rule")
+	allowed_by(local_only, request("spiffe://old.example/ns/frontend/sa/web", "GET", "/"), "default")
+}
+
+test_t02_positive_deny_needs_an_identity if {
+	# A positive identity field never matches a missing identity, in a DENY rule too.
+	doc := for_any([], [deny("no-frontend", {"from": [from({"namespaces": ["frontend"], "not_principals": [analytics]})]})], true)
 	allowed_by(doc, request("", "GET", "/"), "default")
-	denied_by(doc, request("spiffe://cluster.local/ns/other/sa/other", "GET", "/"), "mesh-only", "denied_by_rule")
-	allowed_by(doc, request("spiffe://cluster.local/ns/frontend/sa/web", "GET", "/"), "default")
+	denied_by(doc, request("spiffe://cluster.local/ns/frontend/sa/web", "GET", "/"), "no-frontend", "denied_by_rule")
 }
 
 test_entry_without_identity_fields_matches_everyone if {
@@ -325,9 +342,13 @@ test_t10_trust_domain_lookalikes if {
 }
 
 test_t10_foreign_namespace_not_in_negative_fields if {
-	# not_namespaces describes local workloads: a federated source is not a local workload at all.
+	# not_namespaces describes local workloads: a federated source is not a local workload at all, so it
+	# satisfies no ALLOW through not_namespaces, and a DENY with not_namespaces fires on it.
 	doc := for_data([allow("not-blocked", {"from": [from({"not_namespaces": ["blocked"]})]})], [])
 	denied_by(doc, request("spiffe://partner.example/ns/anything/sa/a", "GET", "/"), "default", "no_allow_rule_matched")
+	deny_doc := for_any([], [deny("local-only", {"from": [from({"not_namespaces": ["anything"]})]})], true)
+	denied_by(deny_doc, request("spiffe://partner.example/ns/anything/sa/a", "GET", "/"), "local-only", "denied_by_rule")
+	allowed_by(deny_doc, request("spiffe://cluster.local/ns/anything/sa/a", "GET", "/"), "default")
 }
 
 # --- T-11: path tricks --------------------------------------------------------------------------------------
@@ -544,6 +565,17 @@ test_tcp_check_without_http if {
 	every operation in [op({"paths": [{"any": true}]}), op({"not_paths": [{"exact": "/x"}]}), op({"methods": ["GET"]}), op({"not_methods": ["GET"]}), op({"hosts": [{"any": true}]})] {
 		denied_by(for_data([allow("http", {"operations": [operation]})], []), tcp, "default", "no_allow_rule_matched")
 	}
+
+	# A DENY: a negative field holds for the absent attribute (fail closed), a positive one does not.
+	every operation in [op({"not_paths": [{"exact": "/x"}]}), op({"not_methods": ["GET"]}), op({"not_hosts": [{"exact": "data.data.svc.cluster.local"}]})] {
+		denied_by(for_any([], [deny("http", {"operations": [operation]})], true), tcp, "http", "denied_by_rule")
+	}
+	every operation in [op({"paths": [{"any": true}]}), op({"methods": ["GET"]}), op({"hosts": [{"any": true}]}), op({"methods": ["GET"], "not_paths": [{"exact": "/x"}]})] {
+		allowed_by(for_any([], [deny("http", {"operations": [operation]})], true), tcp, "default")
+	}
+	no_port := json.remove(tcp, ["destination/port", "attributes/destination/address"])
+	denied_by(for_any([], [deny("port", {"operations": [op({"not_ports": [8080]})]})], true), no_port, "port", "denied_by_rule")
+	allowed_by(for_any([], [deny("port", {"operations": [op({"ports": [8080]})]})], true), no_port, "default")
 }
 
 # --- when conditions ----------------------------------------------------------------------------------------
@@ -562,16 +594,34 @@ test_when_request_headers if {
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 }
 
-test_when_not_values_missing_key_does_not_hold if {
+test_when_not_values_missing_key if {
+	# An ALLOW: not_values never holds for a missing key.
 	doc := when_doc([condition("request.headers", "x-team", [], ["red"])])
 	allowed_by(doc, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "when")
 	denied_by(doc, with_http(analytics, "GET", "/", {"headers": {"x-team": "red"}}), "default", "no_allow_rule_matched")
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 
-	# In a DENY rule too: the DENY does not fire on a missing key.
+	# A DENY fails closed: not_values holds for a missing key, values does not.
 	deny_doc := for_any([], [deny("not-blue", {"when": [condition("request.headers", "x-team", [], ["blue"])]})], true)
 	denied_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-team": "red"}}), "not-blue", "denied_by_rule")
-	allowed_by(deny_doc, request(analytics, "GET", "/"), "default")
+	denied_by(deny_doc, request(analytics, "GET", "/"), "not-blue", "denied_by_rule")
+	allowed_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "default")
+	red_doc := for_any([], [deny("red", {"when": [condition("request.headers", "x-team", ["red"], [])]})], true)
+	allowed_by(red_doc, request(analytics, "GET", "/"), "default")
+	both_doc := for_any([], [deny("both", {"when": [condition("context", "zone", ["eu"], ["us"])]})], true)
+	allowed_by(both_doc, request(analytics, "GET", "/"), "default")
+}
+
+test_when_deny_not_values_missing_claim_and_context if {
+	issuer_doc := for_any([], [deny("foreign-issuer", {"when": [condition("jwt.claims", "iss", [], ["https://login.example.com"])]})], true)
+	allowed_by(issuer_doc, jwt_request({"iss": "https://login.example.com"}, true), "default")
+	denied_by(issuer_doc, jwt_request({"iss": "https://evil.example"}, true), "foreign-issuer", "denied_by_rule")
+	every missing in [jwt_request({}, true), jwt_request({"iss": "https://login.example.com"}, false), jwt_request({"iss": []}, true), request(analytics, "GET", "/")] {
+		denied_by(issuer_doc, missing, "foreign-issuer", "denied_by_rule")
+	}
+	zone_doc := for_any([], [deny("not-eu", {"when": [condition("context", "zone", [], ["eu"])]})], true)
+	denied_by(zone_doc, request(analytics, "GET", "/"), "not-eu", "denied_by_rule")
+	allowed_by(zone_doc, object.union(request(analytics, "GET", "/"), {"attributes": {"contextExtensions": {"zone": "eu"}}}), "default")
 }
 
 test_when_values_and_not_values_together if {
@@ -606,7 +656,7 @@ test_when_request_query if {
 	# A parameter with no values is missing.
 	empty := object.union(request(analytics, "GET", "/"), {"parsed_query": {"team": []}})
 	denied_by(when_doc([condition("request.query", "team", [], ["red"])]), empty, "default", "no_allow_rule_matched")
-	allowed_by(not_blue, empty, "default")
+	denied_by(not_blue, empty, "only-blue", "denied_by_rule")
 }
 
 test_when_jwt_claims if {
@@ -724,4 +774,61 @@ test_deny_beats_allow_and_names_smallest if {
 	doc := for_data([everyone], [deny("z-deny", {}), deny("m-deny", {"from": [from({"principals": [analytics]})]})])
 	denied_by(doc, request(analytics, "GET", "/"), "m-deny", "denied_by_rule")
 	denied_by(doc, request("spiffe://cluster.local/ns/x/sa/x", "GET", "/"), "z-deny", "denied_by_rule")
+}
+
+# --- explain ------------------------------------------------------------------------------------------------
+
+explain_of(doc, request) := result if {
+	result := rules.explain with data.meshwarden.rules.default_allow as object.get(doc, "default_allow", false)
+		with data.meshwarden.rules.by_destination as object.get(doc, "by_destination", {})
+		with data.meshwarden.rules.any_destination as object.get(doc, "any_destination", {"allow": [], "deny": []})
+		with input as request
+}
+
+explained_doc := {
+	"default_allow": false,
+	"by_destination": {
+		"service_account:data/data": {
+			"allow": [analytics_reads_data, allow("analytics-gets", {"from": [from({"namespaces": ["analytics"]})], "operations": [op({"methods": ["GET"]})]})],
+			"deny": [deny("no-frontend", {"from": [from({"namespaces": ["frontend"]})]})],
+		},
+		"namespace:other": {"allow": [allow("other-only", {})], "deny": []},
+	},
+	"any_destination": {"allow": [], "deny": [shadowed(deny("no-debug", {"when": [condition("request.headers", "x-debug", ["1"], [])]}))]},
+}
+
+test_explain_lists_every_rule_of_the_destination if {
+	req := request(analytics, "GET", "/api/v1/data")
+	e := explain_of(explained_doc, req)
+	e.decision == decide(explained_doc, req)
+	e.decision.dynamic_metadata.rule == "analytics-gets"
+	e.matched == ["analytics-gets", "analytics-reads-data"]
+	e.path_ambiguous == false
+	e.destination_keys == ["namespace:data", "principal:spiffe://cluster.local/ns/data/sa/data", "service_account:data/data"]
+	e.rules == [
+		{"name": "analytics-gets", "action": "ALLOW", "shadow": false, "matched": true, "not_matched": []},
+		{"name": "analytics-reads-data", "action": "ALLOW", "shadow": false, "matched": true, "not_matched": []},
+		{"name": "no-debug", "action": "DENY", "shadow": true, "matched": false, "not_matched": ["when"]},
+		{"name": "no-frontend", "action": "DENY", "shadow": false, "matched": false, "not_matched": ["from"]},
+	]
+}
+
+test_explain_names_the_parts_that_did_not_match if {
+	e := explain_of(explained_doc, with_http("spiffe://cluster.local/ns/frontend/sa/web", "POST", "/api/v1//data", {"headers": {"x-debug": "1"}}))
+	e.decision.dynamic_metadata == {"rule": "no-frontend", "reason": "denied_by_rule", "shadow_denies": []}
+	e.matched == ["no-debug", "no-frontend"]
+	e.path_ambiguous == true
+	e.rules == [
+		{"name": "analytics-gets", "action": "ALLOW", "shadow": false, "matched": false, "not_matched": ["ambiguous_path", "from", "operations"]},
+		{"name": "analytics-reads-data", "action": "ALLOW", "shadow": false, "matched": false, "not_matched": ["ambiguous_path", "from", "operations"]},
+		{"name": "no-debug", "action": "DENY", "shadow": true, "matched": true, "not_matched": []},
+		{"name": "no-frontend", "action": "DENY", "shadow": false, "matched": true, "not_matched": []},
+	]
+}
+
+test_explain_without_rules_for_the_destination if {
+	e := explain_of(explained_doc, http_request(analytics, "spiffe://cluster.local/ns/web/sa/web", "GET", "/"))
+	e.decision.dynamic_metadata == {"rule": "default", "reason": "default_deny", "shadow_denies": []}
+	e.matched == []
+	e.rules == [{"name": "no-debug", "action": "DENY", "shadow": true, "matched": false, "not_matched": ["when"]}]
 }

@@ -91,6 +91,41 @@ describe('scenario 4: authentication required', () => {
   });
 });
 
+describe('negative conditions and missing identities (T-02)', () => {
+  it('an ALLOW with notNamespaces never admits a plaintext caller; a DENY with notNamespaces stops one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-negative-'));
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(
+      file,
+      `default: allow
+rules:
+  - name: data-from-frontend-only
+    action: DENY
+    to: {namespaces: [data]}
+    from: [{notNamespaces: [frontend]}]
+  - name: reports-not-from-batch
+    action: ALLOW
+    to: {namespaces: [reports]}
+    from: [{notNamespaces: [batch]}]
+`,
+    );
+    const server = await serveRules(file);
+    const data = id('cluster.local', 'data', 'data');
+    const reports = id('cluster.local', 'reports', 'reports');
+    const decided = async (source: string, destination: string): Promise<[boolean, string]> => {
+      const response = await check(server, source, destination, 'GET', '/');
+      return [allowed(response), response.dynamicMetadata.fields.rule.stringValue];
+    };
+    expect(await decided(id('cluster.local', 'frontend', 'web'), data)).toEqual([true, 'default']);
+    expect(await decided(id('cluster.local', 'batch', 'job'), data)).toEqual([false, 'data-from-frontend-only']);
+    expect(await decided('', data)).toEqual([false, 'data-from-frontend-only']);
+    expect(await decided('spiffe://evil.example/ns/frontend/sa/web', data)).toEqual([false, 'data-from-frontend-only']);
+    expect(await decided(id('cluster.local', 'web', 'web'), reports)).toEqual([true, 'reports-not-from-batch']);
+    expect(await decided(id('cluster.local', 'batch', 'job'), reports)).toEqual([false, 'default']);
+    expect(await decided('', reports)).toEqual([false, 'default']);
+  });
+});
+
 describe('scenario 5: rolling out a new rule in shadow mode, then enforcing it without a restart', () => {
   it('a shadow DENY lets the request pass, names the rule in the log and metrics; enforcing it is a live reload', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
