@@ -93,13 +93,9 @@ path_ambiguous_flag if path_ambiguous
 
 else := false
 
-rule_reports contains rule_report(rule, "allow") if some rule in destination_rules("allow")
+rule_reports contains rule_report(rule, "allow") if some rule in allow_candidates
 
-rule_reports contains rule_report(rule, "allow") if some rule in any_destination_rules("allow")
-
-rule_reports contains rule_report(rule, "deny") if some rule in destination_rules("deny")
-
-rule_reports contains rule_report(rule, "deny") if some rule in any_destination_rules("deny")
+rule_reports contains rule_report(rule, "deny") if some rule in deny_candidates
 
 rule_report(rule, kind) := {
 	"name": rule.name,
@@ -145,38 +141,31 @@ destination_known if {
 	input.destination.local == true
 }
 
-# The destination's rules of one list ("allow" or "deny"): direct lookups by key, plus any_destination.
-destination_rules(list) := rules if {
-	rules := [rule |
-		some key in destination_keys
-		some rule in data.meshwarden.rules.by_destination[key][list]
-	]
-}
+# The destination's rules of each list, computed once: direct lookups by key, then any_destination (a rule
+# listed under several keys appears once per key).
+allow_candidates := array.concat(keyed_rules("allow"), shared_rules("allow"))
 
-any_destination_rules(list) := rules if rules := data.meshwarden.rules.any_destination[list]
+deny_candidates := array.concat(keyed_rules("deny"), shared_rules("deny"))
+
+keyed_rules(list) := [rule |
+	some key in destination_keys
+	some rule in data.meshwarden.rules.by_destination[key][list]
+]
+
+shared_rules(list) := rules if {
+	rules := data.meshwarden.rules.any_destination[list]
+} else := []
 
 # [name, shadow] of every rule of the destination (a rule listed under several keys counts once).
-allow_rules contains [rule.name, shadow(rule)] if some rule in destination_rules("allow")
-
-allow_rules contains [rule.name, shadow(rule)] if some rule in any_destination_rules("allow")
+allow_rules contains [rule.name, shadow(rule)] if some rule in allow_candidates
 
 matched_allows contains [rule.name, shadow(rule)] if {
-	some rule in destination_rules("allow")
-	rule_matches(rule, "allow")
-}
-
-matched_allows contains [rule.name, shadow(rule)] if {
-	some rule in any_destination_rules("allow")
+	some rule in allow_candidates
 	rule_matches(rule, "allow")
 }
 
 matched_denies contains [rule.name, shadow(rule)] if {
-	some rule in destination_rules("deny")
-	rule_matches(rule, "deny")
-}
-
-matched_denies contains [rule.name, shadow(rule)] if {
-	some rule in any_destination_rules("deny")
+	some rule in deny_candidates
 	rule_matches(rule, "deny")
 }
 
@@ -360,7 +349,10 @@ paths_match(positive, _, "deny") if {
 
 has_path if is_string(raw_path)
 
-path_candidates("allow") := {raw_path | raw_path}
+path_candidates("allow") := allow_paths
+
+# ALLOW rules test the path as sent (when there is one).
+allow_paths contains raw_path
 
 path_candidates("deny") := deny_paths
 
@@ -546,11 +538,14 @@ decoded_once := percent_decode(raw_path)
 
 path_ambiguous if ambiguous_text(raw_path)
 
-path_ambiguous if ambiguous_text(decoded_once)
+path_ambiguous if {
+	contains(raw_path, "%")
+	ambiguous_text(decoded_once)
+}
 
 path_ambiguous if contains(raw_path, "#")
 
-path_ambiguous if contains(upper(raw_path), "%25")
+path_ambiguous if contains(raw_path, "%25")
 
 path_ambiguous if {
 	is_string(raw_path)
@@ -558,16 +553,15 @@ path_ambiguous if {
 }
 
 ambiguous_text(path) if {
-	some marker in ["%2F", "%2f", "%5C", "%5c", "//", "\\", ";", "%00", "\u0000"]
+	some marker in ["%2F", "%2f", "%5C", "%5c", "//", "\\", ";", "%00", "\u0000", "/./", "/../"]
 	contains(path, marker)
 }
 
-ambiguous_text(path) if {
-	some segment in split(replace(path, "\\", "/"), "/")
-	segment in {".", ".."}
-}
+ambiguous_text(path) if endswith(path, "/.")
 
-# DENY candidates: the raw path and every normalised form.
+ambiguous_text(path) if endswith(path, "/..")
+
+# DENY rules test the raw path and every normalised form.
 deny_paths contains raw_path
 
 deny_paths contains path if {

@@ -356,7 +356,8 @@ test_t10_foreign_namespace_not_in_negative_fields if {
 public_prefix := for_data([allow("public", {"operations": [op({"paths": [{"prefix": "/public"}]})]})], [])
 
 test_t11_allow_prefix_plain_paths if {
-	every path in ["/public", "/public/x", "/public/x?y=/../admin", "/public/a%20b", "/public/a+b"] {
+	# Dots inside a segment are not dot segments.
+	every path in ["/public", "/public/x", "/public/x?y=/../admin", "/public/a%20b", "/public/a+b", "/public/.well-known/x", "/public/.b", "/public/...", "/public/a.", "/public/a..", "/public/v1.2/x", "/public/%2e%2e%2e", "/public/a%2e"] {
 		allowed_by(public_prefix, request(analytics, "GET", path), "public")
 	}
 }
@@ -380,6 +381,9 @@ test_t11_allow_prefix_never_matches_ambiguous_paths if {
 		"/public/%2e%2e/admin",
 		"/public/%2E./admin",
 		"/public/%252e%252e/admin",
+		"/public/%2e",
+		"/public/%2E%2E",
+		"/public/x/.%2e",
 		"/public%252Fx",
 		"public",
 	] {
