@@ -43,7 +43,7 @@ function compileSource(source: Rule['from'][number], trustDomains: TrustDomains)
   const domains = (list: readonly string[]) => unique(list.flatMap((name) => expandTrustDomain(name, trustDomains)));
   const compiled: CompiledSource = {
     principals: principals(source.principals.filter((principal) => principal !== ANY_PRINCIPAL)),
-    not_principals: principals(source.notPrincipals),
+    not_principals: principals(source.notPrincipals.filter((principal) => principal !== ANY_PRINCIPAL)),
     namespaces: unique(source.namespaces),
     not_namespaces: unique(source.notNamespaces),
     service_accounts: unique(source.serviceAccounts),
@@ -54,12 +54,15 @@ function compileSource(source: Rule['from'][number], trustDomains: TrustDomains)
   // `*` = any authenticated caller. The contract has no wildcard principal, so it is written with what it has:
   // principals drop their constraint (the `*` admits them all) and, unless trust domains already demand an
   // identity, trust_domains lists every accepted one, which is exactly what `authenticated` means.
+  const accepted = () => unique([trustDomains.local, ...trustDomains.aliases, ...trustDomains.federated]);
   if (source.principals.includes(ANY_PRINCIPAL)) {
     compiled.principals = [];
-    if (compiled.trust_domains.length === 0) {
-      compiled.trust_domains = unique([trustDomains.local, ...trustDomains.aliases, ...trustDomains.federated]);
-    }
+    if (compiled.trust_domains.length === 0) compiled.trust_domains = accepted();
   }
+  // `notPrincipals: ["*"]` (DENY rules only, parse.ts) = every caller without an identity: no accepted trust
+  // domain. An absent identity satisfies a negative field of a DENY rule; an authenticated caller has one of
+  // these trust domains.
+  if (source.notPrincipals.includes(ANY_PRINCIPAL)) compiled.not_trust_domains = unique([...compiled.not_trust_domains, ...accepted()]);
   return compiled;
 }
 

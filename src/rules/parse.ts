@@ -373,7 +373,7 @@ class FileParser {
     const from =
       fromEntry === undefined
         ? []
-        : this.list(fromEntry.value, 'from', 'sources (mappings)', (item, where) => this.parseSource(item, where), fromEntry.key)?.map((item) => item.value);
+        : this.list(fromEntry.value, 'from', 'sources (mappings)', (item, where) => this.parseSource(item, where, action), fromEntry.key)?.map((item) => item.value);
     const operationsEntry = fields.get('operations');
     const operations =
       operationsEntry === undefined
@@ -438,12 +438,13 @@ class FileParser {
     return this.stringList(entry.value, `${where}.${key}`, what, check, entry.key);
   }
 
-  private checkPrincipal(value: string, field: 'to' | 'principals' | 'notPrincipals'): string | undefined {
+  /** `action` decides `notPrincipals: ["*"]`: in a DENY, every caller without an identity (Istio's idiom). */
+  private checkPrincipal(value: string, field: 'to' | 'principals' | 'notPrincipals', action?: RuleAction): string | undefined {
     if (value === ANY_PRINCIPAL) {
-      if (field === 'principals') return undefined;
+      if (field === 'principals' || (field === 'notPrincipals' && action !== 'ALLOW')) return undefined;
       return field === 'to'
         ? 'is not a destination; omit "to" for a rule that applies at every destination'
-        : 'would never match: negative conditions never match a caller without an identity, and every identity is excluded';
+        : 'would never match in an ALLOW rule: a negative condition never matches a caller without an identity, and every identity is excluded (in a DENY rule it denies every caller without one)';
     }
     if (value.toLowerCase().startsWith(SCHEME)) {
       return `must be written without "spiffe://", as in Istio: ${quote(value.slice(SCHEME.length))}`;
@@ -475,7 +476,7 @@ class FileParser {
     return error === undefined ? undefined : `is not a valid trust domain: ${error.message}`;
   }
 
-  private parseSource(node: Node | null, where: string): RuleSource | undefined {
+  private parseSource(node: Node | null, where: string, action: RuleAction | undefined): RuleSource | undefined {
     const fields = this.entries(node, SOURCE_KEYS, where, 'a mapping with principals, namespaces, serviceAccounts, trustDomains or their not* forms');
     if (fields === undefined) return undefined;
     if (isMap(node) && node.items.length === 0) {
@@ -484,7 +485,7 @@ class FileParser {
     }
     const lists = {
       principals: this.optionalStrings(fields, 'principals', where, 'principals', (value) => this.checkPrincipal(value, 'principals')),
-      notPrincipals: this.optionalStrings(fields, 'notPrincipals', where, 'principals', (value) => this.checkPrincipal(value, 'notPrincipals')),
+      notPrincipals: this.optionalStrings(fields, 'notPrincipals', where, 'principals', (value) => this.checkPrincipal(value, 'notPrincipals', action)),
       namespaces: this.optionalStrings(fields, 'namespaces', where, 'namespaces', (value) => this.checkNamespace(value)),
       notNamespaces: this.optionalStrings(fields, 'notNamespaces', where, 'namespaces', (value) => this.checkNamespace(value)),
       serviceAccounts: this.optionalStrings(fields, 'serviceAccounts', where, 'service accounts ("namespace/name")', (value) => this.checkServiceAccount(value)),

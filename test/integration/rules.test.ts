@@ -92,7 +92,7 @@ describe('scenario 4: authentication required', () => {
 });
 
 describe('negative conditions and missing identities (T-02)', () => {
-  it('an ALLOW with notNamespaces never admits a plaintext caller; a DENY with notNamespaces stops one', async () => {
+  it('an ALLOW with notNamespaces never admits a plaintext caller; a DENY with notNamespaces or notPrincipals "*" stops one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshwarden-negative-'));
     const file = join(dir, 'rules.yaml');
     writeFileSync(
@@ -107,6 +107,10 @@ rules:
     action: ALLOW
     to: {namespaces: [reports]}
     from: [{notNamespaces: [batch]}]
+  - name: vault-needs-mtls
+    action: DENY
+    to: {namespaces: [vault]}
+    from: [{notPrincipals: ["*"]}]
 `,
     );
     const server = await serveRules(file);
@@ -123,6 +127,10 @@ rules:
     expect(await decided(id('cluster.local', 'web', 'web'), reports)).toEqual([true, 'reports-not-from-batch']);
     expect(await decided(id('cluster.local', 'batch', 'job'), reports)).toEqual([false, 'default']);
     expect(await decided('', reports)).toEqual([false, 'default']);
+    const vault = id('cluster.local', 'vault', 'vault');
+    expect(await decided('', vault)).toEqual([false, 'vault-needs-mtls']);
+    expect(await decided('spiffe://evil.example/ns/a/sa/a', vault)).toEqual([false, 'vault-needs-mtls']);
+    expect(await decided(id('cluster.local', 'batch', 'job'), vault)).toEqual([true, 'default']);
   });
 });
 

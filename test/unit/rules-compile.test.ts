@@ -205,6 +205,14 @@ describe('cluster.local: the local trust domain and every alias', () => {
     expect(compiled.by_destination['principal:spiffe://old.example/ns/data/sa/data']!.deny[0]).toEqual(rule);
   });
 
+  it('compiles a DENY\'s notPrincipals "*" to "no identity": none of the accepted trust domains', () => {
+    const compile = (from: string) => compileRules(parseRules(`rules:\n  - name: r\n    action: DENY\n    from: [${from}]\n`, 'r.yaml'), MIGRATING).any_destination.deny[0]!.from[0];
+    expect(compile('{notPrincipals: ["*"]}')).toEqual(source({ not_trust_domains: ['new.example', 'old.example', 'partner.example'] }));
+    expect(compile('{notPrincipals: ["*", cluster.local/ns/a/sa/a], notTrustDomains: [partner.example]}')).toEqual(
+      source({ not_principals: ['spiffe://new.example/ns/a/sa/a', 'spiffe://old.example/ns/a/sa/a'], not_trust_domains: ['partner.example', 'new.example', 'old.example'] }),
+    );
+  });
+
   it('compiles principals "*" to "any authenticated caller": every accepted trust domain', () => {
     const compile = (from: string) => compileRules(parseRules(`rules:\n  - name: r\n    action: ALLOW\n    from: [${from}]\n`, 'r.yaml'), MIGRATING).any_destination.allow[0]!.from[0];
     expect(compile('{principals: ["*"]}')).toEqual(source({ trust_domains: ['new.example', 'old.example', 'partner.example'] }));

@@ -181,7 +181,7 @@ rules:
     ['empty operations entry', '    operations:\n      - {}\n', ['rules.yaml:5: rule "r": operations[0]: is empty; omit "operations" for a rule that matches every operation']],
     ['empty to', '    to: {}\n', ['rules.yaml:4: rule "r": to: names no destination; omit "to" for a rule that applies at every destination']],
     ['to principals *', '    to: {principals: ["*"]}\n', ['rules.yaml:4: rule "r": to.principals[0]: "*" is not a destination; omit "to" for a rule that applies at every destination']],
-    ['notPrincipals *', '    from: [{notPrincipals: ["*"]}]\n', ['rules.yaml:4: rule "r": from[0].notPrincipals[0]: "*" would never match: negative conditions never match a caller without an identity, and every identity is excluded']],
+    ['notPrincipals * in an ALLOW', '    from: [{notPrincipals: ["*"]}]\n', ['rules.yaml:4: rule "r": from[0].notPrincipals[0]: "*" would never match in an ALLOW rule: a negative condition never matches a caller without an identity, and every identity is excluded (in a DENY rule it denies every caller without one)']],
     ['suffix principal', '    from: [{principals: ["*/sa/admin"]}]\n', ['rules.yaml:4: rule "r": from[0].principals[0]: "*/sa/admin" is not an exact principal or "*" (Istio\'s prefix* and *suffix principals are not supported; use namespaces, serviceAccounts or trustDomains)']],
     ['invalid SPIFFE ID', '    from: [{principals: [Cluster.local/ns/a/sa/b, cluster.local/ns//sa/b]}]\n', [
       'rules.yaml:4: rule "r": from[0].principals[0]: "Cluster.local/ns/a/sa/b" is not a valid SPIFFE ID once prefixed with "spiffe://": character "C" (U+0043) at index 9 is not allowed in a trust domain: the trust domain must be lowercase',
