@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # meshwarden: the policies compiled with the pinned OPA and the TypeScript built with the full toolchain in
 # build stages; the runtime is the current Node LTS, non-root, with production dependencies only and no build
-# tools. The default command serves the embedded default policy: gRPC on :9191, admin endpoint on :9090.
+# tools. The default command serves the embedded default rules (policies/default/rules.yaml with the rules
+# library): gRPC on :9191, admin endpoint on :9090.
 #
 #   docker build -t meshwarden .
 #   docker run --rm -p 9191:9191 -p 9090:9090 meshwarden
@@ -20,7 +21,8 @@
 FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS opa
 RUN CGO_ENABLED=0 GOBIN=/opt/opa/bin go install github.com/open-policy-agent/opa@v1.22.2
 
-# `opa test`, then the Rego compiled to bundles, which must equal the committed policies/build ones.
+# `opa test`, then the Rego compiled to bundles, which must equal the committed policies/build ones; the
+# default rules file beside them in /out/policies/default.
 FROM --platform=$BUILDPLATFORM node:24-bookworm-slim AS policies
 WORKDIR /src
 COPY --from=opa /opt/opa/bin/opa /usr/local/bin/opa
@@ -47,7 +49,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and read-only to the server's user.
 COPY --from=build /out/ ./
-COPY --from=policies /out/policies/build/ policies/build/
+COPY --from=policies /out/policies/ policies/
 # The node image's unprivileged user, uid and gid 1000. Kubernetes' runAsNonRoot cannot check a user name:
 # pods that set it also set runAsUser: 1000, as the istio/ manifests do.
 USER node

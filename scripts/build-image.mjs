@@ -7,15 +7,18 @@
 // Steps (no step named = all four, in this order, which is what CI runs):
 //   policies  `opa test policies`, then compile each policy with the pinned opa (the version in
 //             scripts/tools.mjs; `--opa PATH` names the binary, else tools.mjs installs it) into
-//             DIR/policies/build/, and fail unless each bundle equals the committed policies/build/ one
-//             (the Dockerfile's `policies` stage)
+//             DIR/policies/build/, and fail unless each bundle equals the committed policies/build/ one;
+//             copy the embedded default rules file to DIR/policies/default/ (the Dockerfile's `policies`
+//             stage)
 //   build     copy package.json, package-lock.json, tsconfig.json and src/ into a scratch folder, `npm ci`
 //             there (dev dependencies included), `npm run build` (tsc), then a production-only
 //             `npm ci --omit=dev` into DIR and DIR/dist/src from the build (the Dockerfile's `build` stage)
 //   verify    DIR is exactly the runtime layout: package.json, node_modules with every production package
-//             of the lockfile and no dev-only one, dist/src, policies/build; no build tool in it
+//             of the lockfile and no dev-only one, dist/src, policies/build, policies/default/rules.yaml;
+//             no build tool in it
 //   smoke     start `node DIR/dist/src/cli.js serve` on 127.0.0.1 port 0 from DIR alone, wait for its
-//             `serving` log line, expect 200 from the admin endpoint's /healthz and /readyz and a
+//             `serving` log line (the embedded default rules from DIR), expect 200 from the admin
+//             endpoint's /healthz and /readyz and a
 //             listening gRPC port, then SIGTERM and expect exit code 0
 // The runtime stage runs `verify smoke` on /app as the image's user, so a broken image fails to build.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -31,6 +34,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** The compiled policies: the list and the `opa build` call are scripts/build-policies.mjs's. */
 export { POLICIES };
+
+/** The embedded default rules file, served when neither --rules nor --bundle is given (src/defaults.ts). */
+export const DEFAULT_RULES = 'policies/default/rules.yaml';
 
 /** What the runtime tree (the image's /app) holds at its top level, and nothing else. */
 export const RUNTIME_ENTRIES = ['dist', 'node_modules', 'package.json', 'policies'];
@@ -69,7 +75,9 @@ function checkOpaVersion(opa) {
 export function stepPolicies(out, opaPath) {
   const opa = opaPath ?? ensureTool('opa');
   checkOpaVersion(opa);
-  run(opa, ['test', 'policies', '--ignore', '*.tar.gz'], root);
+  // Left out of `opa test`: the compiled bundles (their manifests conflict) and the default rules file,
+  // which opa would load as data (its document is compiled by meshwarden, not read by any Rego).
+  run(opa, ['test', 'policies', '--ignore', '*.tar.gz', '--ignore', 'rules.yaml'], root);
   const outDir = join(out, 'policies', 'build');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -86,7 +94,10 @@ export function stepPolicies(out, opaPath) {
     if (!known.has(file)) problems.push(`policies/build/${file} is committed but scripts/build-image.mjs is not built (add it to POLICIES in scripts/build-policies.mjs)`);
   }
   if (problems.length > 0) fail(`${problems.join('; ')}: run npm run build:policies, commit the bundles, list it in POLICIES in scripts/build-policies.mjs`);
-  log(`policies: ${POLICIES.length} bundle(s) in ${outDir}, equal to the committed ones`);
+  rmSync(join(out, 'policies', 'default'), { recursive: true, force: true });
+  mkdirSync(join(out, 'policies', 'default'), { recursive: true });
+  cpSync(join(root, DEFAULT_RULES), join(out, DEFAULT_RULES));
+  log(`policies: ${POLICIES.length} bundle(s) in ${outDir}, equal to the committed ones; ${DEFAULT_RULES}`);
 }
 
 export function stepBuild(out) {
@@ -134,8 +145,10 @@ export function verifyRuntimeTree(out) {
   walk(join(out, 'dist'), (path, entry) => {
     if (entry.isFile() && !/\.js(\.map)?$/.test(entry.name)) problems.push(`${relative(out, path)}: only compiled .js (and source maps) belong in dist`);
   });
-  const bundles = readdirSync(join(out, 'policies')).sort();
-  if (bundles.join() !== 'build') problems.push(`policies holds ${bundles.join(', ')}, expected only build`);
+  const policyEntries = readdirSync(join(out, 'policies')).sort();
+  if (policyEntries.join() !== 'build,default') problems.push(`policies holds ${policyEntries.join(', ')}, expected build and default`);
+  const defaults = existsSync(join(out, 'policies', 'default')) ? readdirSync(join(out, 'policies', 'default')) : [];
+  if (defaults.join() !== 'rules.yaml') problems.push(`policies/default holds [${defaults.join(', ')}], expected [rules.yaml] (the embedded default rules)`);
   const wanted = POLICIES.map((policy) => `${policy.name}.tar.gz`).sort();
   const present = existsSync(join(out, 'policies', 'build')) ? readdirSync(join(out, 'policies', 'build')).sort() : [];
   if (present.join() !== wanted.join()) problems.push(`policies/build holds [${present.join(', ')}], expected [${wanted.join(', ')}]`);
@@ -261,8 +274,8 @@ export async function stepSmoke(out, { timeoutMs = 30_000 } = {}) {
   try {
     const serving = await waitFor('serving');
     const admin = await waitFor('admin endpoint listening');
-    const policy = join(app, 'policies', 'build', 'default.tar.gz');
-    if (serving.policy !== policy) fail(`the server serves ${serving.policy}, not the embedded default ${policy}`);
+    const rules = join(app, DEFAULT_RULES);
+    if (serving.rules !== rules) fail(`the server serves ${serving.rules ?? serving.policy}, not the embedded default rules ${rules}${output()}`);
     const adminAddress = splitAddress(String(admin.address));
     const grpcAddress = splitAddress(String(serving.address));
     for (const path of ['/healthz', '/readyz']) {
@@ -276,7 +289,7 @@ export async function stepSmoke(out, { timeoutMs = 30_000 } = {}) {
     clearTimeout(timer);
     if (code !== 0) fail(`after SIGTERM the server exited with ${code ?? signal}, expected 0${output()}`);
     if (!lines.some((line) => line.msg === 'stopped')) fail(`the server exited without its "stopped" log line${output()}`);
-    log(`smoke: served the embedded default policy (revision ${serving.revision}) on gRPC ${serving.address} and admin ${admin.address}; /readyz 200; SIGTERM, exit 0`);
+    log(`smoke: served the embedded default rules ${DEFAULT_RULES} (revision ${serving.revision}) on gRPC ${serving.address} and admin ${admin.address}; /readyz 200; SIGTERM, exit 0`);
     return { serving, admin, lines };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

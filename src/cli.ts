@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { startCheck } from './check.js';
 import { createCheckCodec } from './codec.js';
 import { grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, SERVE_OPTIONS, type ServeConfig } from './config.js';
-import { PACKAGE_ROOT } from './defaults.js';
+import { DEFAULT_RULES_FILE, PACKAGE_ROOT } from './defaults.js';
 import { ConfigError, describeError } from './errors.js';
-import { policySourceOf, runServe } from './main.js';
+import { policyPlanOf, runServe } from './main.js';
 import { loadPolicy, type Policy } from './policy.js';
 import { fromProtoJson } from './protojson.js';
 import { CONVERSION_OPTIONS, loadEnvoyApi } from './protos.js';
@@ -19,6 +19,7 @@ Usage:
   meshwarden serve [flags]                 serve envoy.service.auth.v3.Authorization/Check
   meshwarden eval --request FILE [flags]   decide one CheckRequest (proto JSON) and print
                                            the input document, the decision and the CheckResponse
+                                           (with the embedded default rules unless --rules or --bundle)
 ${RULES_USAGE}
   meshwarden --help | --version
 
@@ -27,8 +28,11 @@ ${Object.values(SERVE_OPTIONS)
   .map((spec) => `  --${spec.flag.padEnd(20)} ${spec.env.padEnd(30)} ${spec.help}`)
   .join('\n')}
 
-eval flags: --request FILE, and the serve settings that shape a decision (--bundle, --data, --decision,
---shadow, --skip-body-parse, --proto-descriptor, --trust-domain…, --xfcc, --config).
+Without --rules or --bundle, serve and eval decide with the embedded default rules
+(${DEFAULT_RULES_FILE}: only the analytics service may GET /api/v1/data on the data service).
+
+eval flags: --request FILE, and the serve settings that shape a decision (--rules, --bundle, --data,
+--decision, --shadow, --skip-body-parse, --proto-descriptor, --trust-domain…, --xfcc, --config).
 `;
 
 const EVAL_VERIFY_BUDGET_MS = 5_000;
@@ -68,7 +72,10 @@ async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) 
   } catch (error) {
     throw new ConfigError([`${requestPath}: not a CheckRequest: ${describeError(error)}`]);
   }
-  const policy = preparePolicy(await loadPolicy(policySourceOf(config)));
+  const identity = identityOptionsOf(config);
+  const plan = policyPlanOf(config, identity.trustDomains);
+  const loaded = await loadPolicy(plan.source);
+  const policy = preparePolicy(plan.prepare === undefined ? loaded : plan.prepare(loaded));
   // The request takes the same path as on the wire: encoded, then decoded by the server's codec.
   const codec = createCheckCodec(api, Number.MAX_SAFE_INTEGER);
   // Bearer tokens are verified as in serve; one request from the command line can wait for its keys.
@@ -78,7 +85,7 @@ async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) 
     skipBodyParse: config.skipBodyParse,
     grpcDescriptor: grpcBodyDecoderOf(config),
     validStatuses: api.envoyStatusCodes,
-    identity: identityOptionsOf(config),
+    identity,
   }, EVAL_VERIFY_BUDGET_MS);
   const decoded = api.CheckResponse.toObject(api.CheckResponse.decode(codec.encode(outcome.response)), {
     ...CONVERSION_OPTIONS,
@@ -87,7 +94,7 @@ async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) 
   });
   decoded['dynamicMetadata'] = fromStruct(decoded['dynamicMetadata']);
   const printed =
-    '{"policy":' + JSON.stringify({ source: policy.source, decision: policy.decision, revision: policy.revision }) +
+    '{"policy":' + JSON.stringify({ source: policy.source, ...(plan.rulesFile === undefined ? {} : { rules: plan.rulesFile }), decision: policy.decision, revision: policy.revision }) +
     ',"input":' + (outcome.inputJson ?? 'null') +
     ',"result":' + JSON.stringify(outcome.resultSet ?? null) +
     ',"reason":' + JSON.stringify(outcome.reason) +

@@ -22,13 +22,13 @@ export interface ServeConfig {
   httpAddr: Address | undefined;
   /** The provider's pathPrefix, stripped from HTTP check requests. */
   httpPathPrefix: string;
-  /** Policy bundle or .wasm; undefined = the embedded default policy. */
+  /** Policy bundle or .wasm; undefined = a rules file (--rules, else the embedded default rules) with the rules library. */
   bundle: string | undefined;
-  /** A rules file (YAML/JSON) served with the rules library instead of a policy bundle; watched and reloaded. */
+  /** A rules file (YAML/JSON) served with the rules library instead of a policy bundle; watched and reloaded. Undefined = the embedded default rules unless --bundle is set. */
   rules: string | undefined;
   /** JSON data for a bare .wasm policy. */
   data: string | undefined;
-  /** Decision path (entrypoint); undefined = the policy's single entrypoint. */
+  /** Decision path (entrypoint) of --bundle; undefined = the policy's single entrypoint. */
   decision: string | undefined;
   shadow: boolean;
   logLevel: Level;
@@ -77,10 +77,10 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
   adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
-  rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes' },
-  bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'policy bundle (.tar.gz) or .wasm from opa build -t wasm (default: embedded policy)' },
+  rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes (default: the embedded default rules)' },
+  bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'serve this policy bundle (.tar.gz) or .wasm from opa build -t wasm instead of rules (default: none)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
-  decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path, e.g. envoy/authz/allow (default: the policy's single entrypoint)" },
+  decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path of --bundle, e.g. envoy/authz/allow (default: the bundle's single entrypoint)" },
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
@@ -208,6 +208,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
+  }
+  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined) {
+    problems.push('--decision names an entrypoint of --bundle: without --bundle the embedded default rules are served with the built-in rules library');
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

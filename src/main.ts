@@ -2,7 +2,7 @@
 import { startAdminServer, type AdminServer } from './admin.js';
 import { startHttpService, type HttpService } from './http-service.js';
 import { formatAddress, grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, type ServeConfig } from './config.js';
-import { DEFAULT_POLICY_BUNDLE, RULES_DECISION, RULES_POLICY_BUNDLE } from './defaults.js';
+import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_POLICY_BUNDLE } from './defaults.js';
 import { describeError } from './errors.js';
 import { createLogger, flushLogger, type Logger } from './logger.js';
 import { createDecisionMetrics } from './metrics.js';
@@ -12,12 +12,35 @@ import { PolicyStore, type Policy, type PolicySource } from './policy.js';
 import { rulesPreparer } from './rules/load.js';
 import { loadEnvoyApi } from './protos.js';
 import { startServer, type RunningServer } from './server.js';
+import type { TrustDomains } from './spiffe.js';
 
-export function policySourceOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision'>): PolicySource {
+/** What serve and eval decide with: a Rego bundle (--bundle), a rules file (--rules) or the embedded default rules. */
+export interface PolicyPlan {
+  source: PolicySource;
+  /** Sets the rules file's compiled document on the freshly loaded rules library; undefined for a bundle. */
+  prepare: ((policy: Policy) => Policy) | undefined;
+  /** The rules file served, if any. */
+  rulesFile: string | undefined;
+  /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
+  watch: boolean;
+}
+
+/** `cluster.local` in the rules means the local trust domain and its aliases, so the rules compile against them. */
+export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision' | 'rules'>, trustDomains: TrustDomains): PolicyPlan {
+  if (config.bundle !== undefined) {
+    const source: PolicySource = {
+      path: config.bundle,
+      ...(config.data === undefined ? {} : { dataPath: config.data }),
+      ...(config.decision === undefined ? {} : { decision: config.decision }),
+    };
+    return { source, prepare: undefined, rulesFile: undefined, watch: false };
+  }
+  const rulesFile = config.rules ?? DEFAULT_RULES_FILE;
   return {
-    path: config.bundle ?? DEFAULT_POLICY_BUNDLE,
-    ...(config.data === undefined ? {} : { dataPath: config.data }),
-    ...(config.decision === undefined ? {} : { decision: config.decision }),
+    source: { path: RULES_POLICY_BUNDLE, decision: RULES_DECISION },
+    prepare: rulesPreparer(rulesFile, trustDomains),
+    rulesFile,
+    watch: config.rules !== undefined,
   };
 }
 
@@ -42,9 +65,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const log = logger ?? createLogger(config.logLevel);
   const policies = new PolicyStore();
   const identity = identityOptionsOf(config);
-  // A rules file is served by the rules library's bundle, with the file's compiled document as its data.
-  const source: PolicySource = config.rules === undefined ? policySourceOf(config) : { path: RULES_POLICY_BUNDLE, decision: RULES_DECISION };
-  const prepare: ((policy: Policy) => Policy) | undefined = config.rules === undefined ? undefined : rulesPreparer(config.rules, identity.trustDomains);
+  // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
+  // file's compiled document as its data; --bundle serves a Rego bundle as it is.
+  const { source, prepare, rulesFile, watch: watchRules } = policyPlanOf(config, identity.trustDomains);
   const policy = await policies.load(source, prepare);
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
@@ -76,7 +99,14 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   server.setServing(true);
   let watcher: FSWatcher | undefined;
   log.info(
-    { address: formatAddress({ ...config.grpcAddr, port: server.port }), policy: policy.source, decision: policy.decision, revision: policy.revision, shadow: config.shadow },
+    {
+      address: formatAddress({ ...config.grpcAddr, port: server.port }),
+      policy: policy.source,
+      ...(rulesFile === undefined ? {} : { rules: rulesFile }),
+      decision: policy.decision,
+      revision: policy.revision,
+      shadow: config.shadow,
+    },
     'serving',
   );
   const serving: Serving = {
@@ -90,7 +120,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       try {
         const next = await policies.load(source, prepare);
         metrics.policyLoaded('success', next.revision);
-        log.info({ policy: next.source, decision: next.decision, revision: next.revision }, 'policy reloaded');
+        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
         return true;
       } catch (error) {
         metrics.policyLoaded('failure');
@@ -109,7 +139,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (config.rules !== undefined) watcher = watchFile(config.rules, () => void serving.reload(), log);
+  if (rulesFile !== undefined && watchRules) watcher = watchFile(rulesFile, () => void serving.reload(), log);
   return serving;
 }
 

@@ -56,7 +56,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
     expect(run.stderr).toMatch(/npm run build/);
     expect(run.stderr).toMatch(/npm ci --omit=dev/);
     expect(run.stderr).toMatch(/verify: .* no dev dependency, no build tool/);
-    expect(run.stderr).toMatch(/smoke: served the embedded default policy .*\/readyz 200; SIGTERM, exit 0/);
+    expect(run.stderr).toMatch(/smoke: served the embedded default rules policies\/default\/rules\.yaml .*\/readyz 200; SIGTERM, exit 0/);
     expect(run.stderr).toMatch(/done \(policies, build, verify, smoke\)/);
   });
 
@@ -65,8 +65,15 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
     expect(readFileSync(join(out, 'package.json'), 'utf8')).toBe(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     expect(existsSync(join(out, 'dist', 'src', 'cli.js'))).toBe(true);
     expect(readdirSync(join(out, 'dist'))).toEqual(['src']);
+    expect(readdirSync(join(out, 'policies')).sort()).toEqual(['build', 'default']);
     expect(readdirSync(join(out, 'policies', 'build'))).toEqual(POLICIES.map((policy) => `${policy.name}.tar.gz`).sort());
-    expect(readFileSync(join(out, 'policies', 'build', 'default.tar.gz')).equals(readFileSync(join(ROOT, 'policies', 'build', 'default.tar.gz')))).toBe(true);
+    for (const policy of POLICIES) {
+      const bundle = join('policies', 'build', `${policy.name}.tar.gz`);
+      expect(readFileSync(join(out, bundle)).equals(readFileSync(join(ROOT, bundle))), bundle).toBe(true);
+    }
+    // The embedded default rules, served by `serve` without --rules or --bundle.
+    expect(readdirSync(join(out, 'policies', 'default'))).toEqual(['rules.yaml']);
+    expect(readFileSync(join(out, 'policies', 'default', 'rules.yaml'), 'utf8')).toBe(readFileSync(join(ROOT, 'policies', 'default', 'rules.yaml'), 'utf8'));
   });
 
   it('has every production dependency and no devDependency or build tool', () => {
@@ -85,7 +92,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
     expect(installed.length).toBeGreaterThan(Object.keys(pkg.dependencies).length);
   });
 
-  it('decides with the embedded default policy from the tree alone (meshwarden eval, production packages only)', () => {
+  it('decides with the embedded default rules from the tree alone (meshwarden eval, production packages only)', () => {
     const evaluate = (request: string): any =>
       JSON.parse(
         execFileSync(process.execPath, [join(out, 'dist', 'src', 'cli.js'), 'eval', '--request', join(ROOT, 'examples', 'requests', request)], {
@@ -95,11 +102,14 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
         }),
       );
     const allowed = evaluate('analytics-get-data.json');
-    expect(allowed.policy.source).toBe(join(realpathSync(out), 'policies', 'build', 'default.tar.gz'));
+    expect(allowed.policy.source).toBe(join(realpathSync(out), 'policies', 'build', 'rules.tar.gz'));
+    expect(allowed.policy.rules).toBe(join(realpathSync(out), 'policies', 'default', 'rules.yaml'));
     expect(allowed.allowed).toBe(true);
+    expect(allowed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
     const denied = evaluate('analytics-post-data.json');
     expect(denied.allowed).toBe(false);
     expect(denied.reason).toBe('policy_denied');
+    expect(denied.response.dynamicMetadata).toMatchObject({ rule: 'default', reason: 'no_allow_rule_matched' });
   });
 });
 
@@ -113,7 +123,8 @@ describe('scripts/build-image.mjs verify', () => {
       writeFileSync(join(fake, 'dist', 'src', 'cli.js'), '');
       writeFileSync(join(fake, 'dist', 'src', 'cli.ts'), '');
       mkdirSync(join(fake, 'policies', 'build'), { recursive: true });
-      writeFileSync(join(fake, 'policies', 'build', 'default.tar.gz'), '');
+      for (const policy of POLICIES) writeFileSync(join(fake, 'policies', 'build', `${policy.name}.tar.gz`), '');
+      mkdirSync(join(fake, 'policies', 'default'), { recursive: true }); // without the default rules file
       mkdirSync(join(fake, 'node_modules', 'typescript'), { recursive: true });
       writeFileSync(join(fake, 'node_modules', 'typescript', 'package.json'), '{"version":"5.0.0"}');
       mkdirSync(join(fake, 'node_modules', '.bin'), { recursive: true });
@@ -127,6 +138,7 @@ describe('scripts/build-image.mjs verify', () => {
           'build tool typescript is in node_modules',
           'build tool node_modules/.bin/tsc',
           'node_modules/pino (production) is missing',
+          'policies/default holds [], expected [rules.yaml] (the embedded default rules)',
         ]),
       );
       writeFileSync(join(fake, 'tsconfig.json'), '{}');

@@ -195,14 +195,14 @@ export function checkProjectRules(text: string, pins: { opaVersion: string; step
   }
   const copies = runtimeOf('COPY').map((copy) => `${flag(copy as Copy, 'from')} ${words(copy).join(' ')}`);
   if (!copies.includes('build /out/ ./')) problems.push('the runtime takes /out (package.json, node_modules, dist) from the build stage');
-  if (!copies.includes('policies /out/policies/build/ policies/build/')) problems.push('the runtime takes policies/build from the policies stage');
+  if (!copies.includes('policies /out/policies/ policies/')) problems.push('the runtime takes policies (the bundles and the default rules file) from the policies stage');
   if (words(runtimeOf('WORKDIR').at(-1) ?? runtime.from)[0] !== '/app') problems.push('the runtime WORKDIR is /app');
   const user = words(runtimeOf('USER').at(-1) ?? runtime.from)[0];
   if (user !== 'node' && user !== '1000' && user !== '1000:1000') problems.push(`the runtime runs as the node image's node user (uid 1000), not ${user}`);
   if (!runtimeOf('ENV').some((env) => words(env).join(' ') === 'NODE_ENV=production')) problems.push('the runtime sets NODE_ENV=production');
   const jsonOf = (keyword: string): string[] | undefined => (runtimeOf(keyword).at(-1) as JSONInstruction | undefined)?.getJSONStrings().map((value) => value.getJSONValue());
   if (JSON.stringify(jsonOf('ENTRYPOINT')) !== JSON.stringify(['node', '/app/dist/src/cli.js'])) problems.push('ENTRYPOINT ["node", "/app/dist/src/cli.js"]');
-  if (JSON.stringify(jsonOf('CMD')) !== JSON.stringify(['serve'])) problems.push('CMD ["serve"]: the default command serves the embedded default policy');
+  if (JSON.stringify(jsonOf('CMD')) !== JSON.stringify(['serve'])) problems.push('CMD ["serve"]: the default command serves the embedded default rules');
   const exposed = runtimeOf('EXPOSE').flatMap(words).sort();
   if (exposed.join(' ') !== '9090 9191') problems.push(`EXPOSE 9191 (gRPC) and 9090 (admin), found ${exposed.join(' ') || 'none'}`);
   return problems;
@@ -372,7 +372,7 @@ describe('.dockerignore', () => {
       .flatMap((copy) => words(copy).slice(0, -1));
     expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'src/', 'policies/', 'scripts/build-image.mjs', 'scripts/tools.mjs']));
     const tracked = execFileSync('git', ['ls-files', '-z', '--', ...sources], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
-    expect(tracked).toEqual(expect.arrayContaining(['src/cli.ts', 'policies/build/default.tar.gz', 'policies/default/authz.rego']));
+    expect(tracked).toEqual(expect.arrayContaining(['src/cli.ts', 'policies/build/rules.tar.gz', 'policies/rules/authz.rego', 'policies/default/rules.yaml']));
     for (const path of tracked) expect(dockerIgnored(patterns(), path), path).toBe(false);
   });
 });

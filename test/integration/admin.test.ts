@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEFAULT_POLICY_BUNDLE } from '../../src/defaults.js';
+import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -12,7 +12,8 @@ let bundle: string;
 
 beforeAll(async () => {
   bundle = join(mkdtempSync(join(tmpdir(), 'meshwarden-admin-')), 'policy.tar.gz');
-  copyFileSync(DEFAULT_POLICY_BUNDLE, bundle);
+  // A policy file of its own, so that the test can break it: GET is allowed, anything else denied.
+  copyFileSync(compileRego('package envoy.authz\ndefault allow := false\nallow if input.attributes.request.http.method == "GET"\n'), bundle);
   server = await startTestServer(['--shadow', '--bundle', bundle]);
   base = `http://127.0.0.1:${server.serving.admin!.port}`;
 });

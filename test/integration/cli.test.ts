@@ -55,8 +55,11 @@ describe('meshwarden eval', () => {
     const printed = JSON.parse(stdout);
     expect(printed.allowed).toBe(true);
     expect(printed.reason).toBe('allowed');
-    expect(printed.result).toEqual([{ result: true }]);
-    expect(printed.policy.decision).toBe('envoy/authz/allow');
+    // Without --rules or --bundle: the embedded default rules file with the rules library.
+    expect(printed.policy).toMatchObject({ source: join(ROOT, 'policies', 'build', 'rules.tar.gz'), rules: join(ROOT, 'policies', 'default', 'rules.yaml'), decision: 'meshwarden/rules/decision' });
+    expect(printed.result).toEqual([
+      { result: { allowed: true, dynamic_metadata: { rule: 'analytics-reads-data', reason: 'allowed_by_rule', shadow_denies: [] } } },
+    ]);
     expect(printed.input.parsed_path).toEqual(['api', 'v1', 'data']);
     expect(printed.input.parsed_query).toEqual({ from: ['2026-11-01'] });
     expect(printed.input.source_principal).toBe(ANALYTICS);
@@ -64,6 +67,7 @@ describe('meshwarden eval', () => {
     expect(printed.input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
     expect(printed.response.status).toEqual({ code: 0 });
     expect(printed.response.dynamicMetadata.decision_id).toHaveLength(36);
+    expect(printed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
   });
 
   it('shows a deny with its HTTP status', async () => {
@@ -71,7 +75,25 @@ describe('meshwarden eval', () => {
     expect(code).toBe(0);
     const printed = JSON.parse(stdout);
     expect(printed).toMatchObject({ allowed: false, reason: 'policy_denied', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
+    expect(printed.result[0].result.dynamic_metadata).toEqual({ rule: 'default', reason: 'no_allow_rule_matched', shadow_denies: [] });
+    expect(printed.response.deniedResponse.headers).toEqual(expect.arrayContaining([expect.objectContaining({ header: { key: 'x-ext-authz-reason', value: 'no_allow_rule_matched' } })]));
     expect(printed.input.parsed_body).toEqual({ query: 'all' });
+  });
+
+  it('decides with a Rego bundle instead when --bundle is given', async () => {
+    const bundle = compileRego('package envoy.authz\nallow := input.attributes.request.http.method == "POST"\n');
+    const { code, stdout } = await runCli(['eval', '--bundle', bundle, '--request', join(ROOT, 'examples/requests/analytics-post-data.json')]);
+    expect(code).toBe(0);
+    const printed = JSON.parse(stdout);
+    expect(printed.policy).toEqual({ source: bundle, decision: 'envoy/authz/allow', revision: expect.any(String) });
+    expect(printed).toMatchObject({ allowed: true, reason: 'allowed', result: [{ result: true }] });
+  });
+
+  it('decides with the trust domains it is given: cluster.local in the default rules means the local trust domain', async () => {
+    const { code, stdout } = await runCli(['eval', '--trust-domain', 'prod.example', '--request', join(ROOT, 'examples/requests/analytics-get-data.json')]);
+    expect(code).toBe(0);
+    // The example request's identities are in cluster.local, now a foreign trust domain: no rule applies.
+    expect(JSON.parse(stdout)).toMatchObject({ allowed: false, reason: 'policy_denied', response: { dynamicMetadata: { rule: 'default', reason: 'default_deny' } } });
   });
 
   it('rejects a request file that is not a CheckRequest, naming the field', async () => {
@@ -104,13 +126,44 @@ describe('configuration errors', () => {
   });
 
   it('rejects a decision path the policy does not have', async () => {
-    const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--decision', 'istio/authz/allow']);
+    const bundle = compileRego('package envoy.authz\nallow := true\n');
+    const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--bundle', bundle, '--decision', 'istio/authz/allow']);
     expect(code).toBe(2);
     expect(stderr).toContain('is not an entrypoint of this policy (it has: envoy/authz/allow)');
+  });
+
+  it('rejects --decision without --bundle: the embedded default is a rules file', async () => {
+    const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--decision', 'envoy/authz/allow']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--decision names an entrypoint of --bundle');
   });
 });
 
 describe('meshwarden serve as a process', () => {
+  it('serves the embedded default rules without --rules or --bundle, reloads them on SIGHUP and exits 0 on SIGTERM', async () => {
+    const { child, address, lines } = await startServe([]);
+    const client = createClient(address);
+    try {
+      expect(lines.find((line) => line.msg === 'serving')).toMatchObject({ rules: join(ROOT, 'policies', 'default', 'rules.yaml'), decision: 'meshwarden/rules/decision' });
+      const allowed = await client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data' }));
+      expect(allowed.status?.code ?? 0).toBe(0);
+      expect(allowed.dynamicMetadata.fields.rule.stringValue).toBe('analytics-reads-data');
+      const denied = await client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, method: 'POST', path: '/api/v1/data' }));
+      expect(denied.status.code).toBe(7);
+      expect(denied.dynamicMetadata.fields.reason.stringValue).toBe('no_allow_rule_matched');
+
+      child.kill('SIGHUP');
+      await waitFor(() => lines.some((line) => line.msg === 'policy reloaded'));
+      expect(lines.find((line) => line.msg === 'policy reloaded')).toMatchObject({ rules: join(ROOT, 'policies', 'default', 'rules.yaml') });
+      expect((await client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data' }))).status?.code ?? 0).toBe(0);
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+
   it('reloads on SIGHUP, keeps the last good policy when the new file is bad, and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshwarden-reload-'));
     const bundle = join(dir, 'policy.tar.gz');

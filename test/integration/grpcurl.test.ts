@@ -53,11 +53,11 @@ describe('grpcurl against meshwarden serve (reflection, no proto files)', () => 
     expect(await grpcurlJson([server.address, 'grpc.health.v1.Health/Check'])).toEqual({ status: 'SERVING' });
   });
 
-  it('allows examples/requests/analytics-get-data.json', async () => {
+  it('allows examples/requests/analytics-get-data.json by the default rules\' analytics-reads-data', async () => {
     const response = await check('analytics-get-data.json');
     expect(response.status).toEqual({});
     expect(response.deniedResponse).toBeUndefined();
-    expect(response.dynamicMetadata.decision_id).toHaveLength(36);
+    expect(response.dynamicMetadata).toEqual({ decision_id: expect.stringMatching(/^[0-9a-f-]{36}$/), rule: 'analytics-reads-data', reason: 'allowed_by_rule', shadow_denies: [] });
   });
 
   it.each([
@@ -66,10 +66,12 @@ describe('grpcurl against meshwarden serve (reflection, no proto files)', () => 
     'default-sa-get-data.json',
     'plaintext-spoofed-identity.json',
     'foreign-trust-domain.json',
-  ])('denies examples/requests/%s with 403', async (file) => {
+  ])('denies examples/requests/%s with 403: no rule of the default rules allows it', async (file) => {
     const response = await check(file);
     expect(response.status).toEqual({ code: 7 });
     expect(response.deniedResponse.status).toEqual({ code: 'Forbidden' });
+    expect(response.deniedResponse.headers[0].header).toEqual({ key: 'x-ext-authz-reason', value: 'no_allow_rule_matched' });
+    expect(response.dynamicMetadata).toMatchObject({ rule: 'default', reason: 'no_allow_rule_matched' });
   });
 
   it('answers examples/requests/invalid-json-body.json with a 400 deny', async () => {

@@ -57,7 +57,7 @@ function viewOfGrpc(response: CheckResponseObject): { allowed: boolean; status: 
   return { allowed: false, status: names[response.deniedResponse.status.code] ?? -1 };
 }
 
-describe('HTTP mode decides as gRPC mode does (default policy, identity from the last XFCC element)', () => {
+describe('HTTP mode decides as gRPC mode does (default rules, identity from the last XFCC element)', () => {
   const cases: [string, { source: string; method?: string; path: string; headers?: Record<string, string>; body?: string }][] = [
     ['analytics GET /api/v1/data', { source: ANALYTICS, path: '/api/v1/data?from=2026-11-01' }],
     ['analytics POST /api/v1/data', { source: ANALYTICS, method: 'POST', path: '/api/v1/data', headers: { 'content-type': 'application/json' }, body: '{"q":1}' }],

@@ -1,4 +1,4 @@
-// Identity through the real server and the default policy: every spoofing and malformed-identity case of
+// Identity through the real server and the embedded default rules: every spoofing and malformed-identity case of
 // reference §6 that concerns the peer identity is denied, and the identity blocks reach the policy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileRego } from '../helpers/policies.js';
@@ -8,8 +8,8 @@ import { structToJson } from '../helpers/struct.js';
 
 const ECHO = 'package envoy.authz\nallow := {"allowed": true, "dynamic_metadata": {"source": input.source, "destination": input.destination}}\n';
 
-let plain: TestServer; // default policy, defaults (no XFCC), alias old.example
-let xfcc: TestServer; // default policy with --xfcc
+let plain: TestServer; // default rules, defaults (no XFCC), alias old.example
+let xfcc: TestServer; // default rules with --xfcc
 let echo: TestServer;
 
 beforeAll(async () => {
@@ -62,7 +62,7 @@ describe('the identity blocks reach the policy', () => {
   });
 });
 
-describe('default policy: identity cases (reference §6)', () => {
+describe('default rules: identity cases (reference §6)', () => {
   it('allows the analytics identity, and the same identity under a configured alias', async () => {
     expectAllowed(await plain.client.check(getData(ANALYTICS)));
     expectAllowed(await plain.client.check(getData('spiffe://old.example/ns/analytics/sa/analytics')));

@@ -44,7 +44,7 @@ let hangingJwks: JwksServer;
 let issuerFile: string;
 let bundleFile: string;
 let echo: TestServer; // echo policy; issuers from a file and a URL; JWT-SVIDs from a bundle file
-let svid: TestServer; // the default policy, with JWT-SVIDs accepted
+let svid: TestServer; // the embedded default rules, with JWT-SVIDs accepted
 let readers: TestServer; // input.jwt.valid and a claim; also the HTTP service
 
 function configFile(settings: { issuers?: { issuer: string; source: string }[]; svid?: boolean }): string {
@@ -154,7 +154,7 @@ describe('input.jwt (end-user JWTs)', () => {
 describe('JWT-SVIDs as the source identity', () => {
   const svidClaims = { sub: ANALYTICS, aud: DATA_SERVICE };
 
-  it('a valid JWT-SVID gives input.source.via "jwt-svid", authenticated, and the default policy allows it', async () => {
+  it('a valid JWT-SVID gives input.source.via "jwt-svid", authenticated, and the default rules allow it', async () => {
     const token = await signToken(svidKey, svidClaims, { header: { typ: 'JWT' } });
     const source = metadataOf(await echo.client.check(withToken(token))).source;
     expect(source).toMatchObject({ principal: ANALYTICS, spiffe_id: ANALYTICS, namespace: 'analytics', service_account: 'analytics', authenticated: true, local: true, via: 'jwt-svid' });

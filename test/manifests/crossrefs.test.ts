@@ -492,7 +492,9 @@ describe('container settings ↔ meshwarden’s own command line parser', () => 
     expect(config.httpPathPrefix).toBe(provider(mainProviders(), 'meshwarden-http').pathPrefix);
     expect(config.xfcc).toBe(true);
     expect(config.shadow).toBe(false);
+    // Neither --bundle nor --rules: the embedded default rules.
     expect(config.bundle).toBeUndefined();
+    expect(config.rules).toBeUndefined();
   });
 
   it('the in-pod container serves gRPC on the ServiceEntry port, admin on loopback, no HTTP', () => {

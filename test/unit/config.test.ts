@@ -60,7 +60,7 @@ describe('parseServeConfig', () => {
     ['MESHWARDEN_ADMIN_ADDR=off', { MESHWARDEN_ADMIN_ADDR: 'off' }, { adminAddr: undefined }],
     ['MESHWARDEN_BUNDLE', { MESHWARDEN_BUNDLE: '/p/b.tar.gz' }, { bundle: '/p/b.tar.gz' }],
     ['MESHWARDEN_DATA with a bundle', { MESHWARDEN_BUNDLE: '/p/a.wasm', MESHWARDEN_DATA: '/p/d.json' }, { bundle: '/p/a.wasm', data: '/p/d.json' }],
-    ['MESHWARDEN_DECISION', { MESHWARDEN_DECISION: 'istio/authz/allow' }, { decision: 'istio/authz/allow' }],
+    ['MESHWARDEN_DECISION with a bundle', { MESHWARDEN_BUNDLE: '/p/b.tar.gz', MESHWARDEN_DECISION: 'istio/authz/allow' }, { bundle: '/p/b.tar.gz', decision: 'istio/authz/allow' }],
     ['MESHWARDEN_SHADOW=true', { MESHWARDEN_SHADOW: 'true' }, { shadow: true }],
     ['MESHWARDEN_SHADOW=1', { MESHWARDEN_SHADOW: '1' }, { shadow: true }],
     ['MESHWARDEN_SHADOW=YES', { MESHWARDEN_SHADOW: 'YES' }, { shadow: true }],
@@ -85,7 +85,7 @@ describe('parseServeConfig', () => {
     ['--admin-addr off', ['--admin-addr=off'], { adminAddr: undefined }],
     ['--bundle', ['--bundle', 'policy.tar.gz'], { bundle: 'policy.tar.gz' }],
     ['--bundle and --data', ['--bundle', 'p.wasm', '--data=d.json'], { bundle: 'p.wasm', data: 'd.json' }],
-    ['--decision', ['--decision', 'envoy/authz/allow'], { decision: 'envoy/authz/allow' }],
+    ['--bundle and --decision', ['--bundle', 'p.tar.gz', '--decision', 'envoy/authz/allow'], { bundle: 'p.tar.gz', decision: 'envoy/authz/allow' }],
     ['bare --shadow', ['--shadow'], { shadow: true }],
     ['--shadow=false', ['--shadow=false'], { shadow: false }],
     ['--shadow=no', ['--shadow=no'], { shadow: false }],
@@ -112,6 +112,7 @@ describe('parseServeConfig', () => {
       MESHWARDEN_MAX_REQUEST_BYTES: '2048',
       MESHWARDEN_DECISION: 'from/env',
       MESHWARDEN_SKIP_BODY_PARSE: 'true',
+      MESHWARDEN_BUNDLE: 'env.tar.gz',
     };
     const config = parseServeConfig(
       ['--grpc-addr', '5.6.7.8:2', '--admin-addr', '127.0.0.1:3', '--shadow=false', '--log-level', 'warn', '--max-request-bytes', '4096', '--decision', 'from/flag'],
@@ -127,6 +128,7 @@ describe('parseServeConfig', () => {
       decision: 'from/flag',
       // no flag, so the environment applies
       skipBodyParse: true,
+      bundle: 'env.tar.gz',
     });
   });
 
@@ -236,6 +238,16 @@ describe('parseServeConfig', () => {
     expect(problems[0]).toContain('--data needs --bundle');
     expect(problemsOf([], { MESHWARDEN_DATA: 'd.json' })).toHaveLength(1);
     expect(problemsOf(['--data', 'd.json'], { MESHWARDEN_BUNDLE: 'p.wasm' })).toEqual([]);
+  });
+
+  it('needs --bundle for --decision: without it the embedded default rules are served with the rules library', () => {
+    const problems = problemsOf(['--decision', 'envoy/authz/allow']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('--decision names an entrypoint of --bundle');
+    expect(problemsOf([], { MESHWARDEN_DECISION: 'envoy/authz/allow' })).toHaveLength(1);
+    expect(problemsOf(['--decision', 'envoy/authz/allow'], { MESHWARDEN_BUNDLE: 'p.tar.gz' })).toEqual([]);
+    // With --rules, the one problem is the rules one.
+    expect(problemsOf(['--rules', 'r.yaml', '--decision', 'envoy/authz/allow'])).toEqual(['--rules serves the built-in rules library: leave out --bundle and --decision']);
   });
 
   it('reports a string flag given no value', () => {
