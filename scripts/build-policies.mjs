@@ -12,9 +12,10 @@ import { ensureTool } from './tools.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** Each compiled policy: its Rego folder (tests beside it are left out of the bundle) and entrypoint. */
+/** Each compiled policy: its Rego folder (tests beside it are left out of the bundle) and entrypoint(s). */
 export const POLICIES = [
-  { name: 'rules', dir: 'policies/rules', entrypoint: 'meshwarden/rules/decision' },
+  // explain: every rule of the destination and why it matched or not, for `meshwarden rules explain`.
+  { name: 'rules', dir: 'policies/rules', entrypoints: ['meshwarden/rules/decision', 'meshwarden/rules/explain'] },
 ];
 
 /** The Rego files of a policy folder that go into its bundle (tests stay out). */
@@ -28,7 +29,8 @@ export function sources(dir) {
 /** Compiles one policy into outDir/<name>.tar.gz with the given opa; returns the bundle's path. */
 export function build(opa, policy, outDir) {
   const out = join(outDir, `${policy.name}.tar.gz`);
-  execFileSync(opa, ['build', '-t', 'wasm', '-e', policy.entrypoint, '-o', out, ...sources(policy.dir)], { cwd: root, stdio: 'inherit' });
+  const entrypoints = policy.entrypoints.flatMap((entrypoint) => ['-e', entrypoint]);
+  execFileSync(opa, ['build', '-t', 'wasm', ...entrypoints, '-o', out, ...sources(policy.dir)], { cwd: root, stdio: 'inherit' });
   return out;
 }
 
@@ -36,6 +38,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const check = process.argv.includes('--check');
   const opa = ensureTool('opa');
   if (check) {
+    // Rego as `opa fmt` writes it, and strict compile checks (unused variables, imports, deprecated builtins).
+    execFileSync(opa, ['fmt', '--list', '--fail', ...POLICIES.map((policy) => policy.dir)], { cwd: root, stdio: 'inherit' });
+    execFileSync(opa, ['check', '--strict', ...POLICIES.map((policy) => policy.dir)], { cwd: root, stdio: 'inherit' });
     // The compiled bundles under policies/build are left out: loaded together, their manifests conflict. So
     // is the default rules file, which opa would load as data: meshwarden compiles it, no Rego reads it.
     execFileSync(opa, ['test', 'policies', '--ignore', '*.tar.gz', '--ignore', 'rules.yaml'], { cwd: root, stdio: 'inherit' });

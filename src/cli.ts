@@ -37,8 +37,15 @@ eval flags: --request FILE, and the serve settings that shape a decision (--rule
 
 const EVAL_VERIFY_BUDGET_MS = 5_000;
 
-/** `preparePolicy` adjusts the loaded policy before the request is decided (`rules explain` sets its data). */
-async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) => Policy = (policy) => policy): Promise<number> {
+/**
+ * `preparePolicy` adjusts the loaded policy before the request is decided (`rules explain` sets its data);
+ * `explain`, given the input document, returns what is printed as "explanation" (`rules explain`).
+ */
+async function runEval(
+  argv: readonly string[],
+  preparePolicy: (policy: Policy) => Policy = (policy) => policy,
+  explain?: (inputJson: string) => unknown,
+): Promise<number> {
   // `eval` takes --request FILE and the serve settings that shape a decision (policy, identity, shadow).
   const problems: string[] = [];
   const rest: string[] = [];
@@ -93,6 +100,7 @@ async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) 
     json: true,
   });
   decoded['dynamicMetadata'] = fromStruct(decoded['dynamicMetadata']);
+  const explanation = explain === undefined ? undefined : outcome.inputJson === undefined ? null : explain(outcome.inputJson);
   const printed =
     '{"policy":' + JSON.stringify({ source: policy.source, ...(plan.rulesFile === undefined ? {} : { rules: plan.rulesFile }), decision: policy.decision, revision: policy.revision }) +
     ',"input":' + (outcome.inputJson ?? 'null') +
@@ -100,6 +108,7 @@ async function runEval(argv: readonly string[], preparePolicy: (policy: Policy) 
     ',"reason":' + JSON.stringify(outcome.reason) +
     ',"allowed":' + String(outcome.allowed) +
     (outcome.error === undefined ? '' : ',"error":' + JSON.stringify(outcome.error)) +
+    (explanation === undefined ? '' : ',"explanation":' + JSON.stringify(explanation)) +
     ',"response":' + JSON.stringify(decoded) + '}';
   process.stdout.write(JSON.stringify(JSON.parse(printed), null, 2) + '\n');
   return 0;

@@ -1,8 +1,8 @@
 // `meshwarden rules validate|compile`: check a rules file, or print the data document it compiles to.
 import { parseServeConfig } from '../config.js';
-import { RULES_DECISION, RULES_POLICY_BUNDLE } from '../defaults.js';
+import { RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../defaults.js';
 import { ConfigError } from '../errors.js';
-import { withData, type Policy } from '../policy.js';
+import { loadPolicy, withData, type Policy } from '../policy.js';
 import { createTrustDomains, type TrustDomains } from '../spiffe.js';
 import { compileRules, toDataDocument } from './compile.js';
 import { readRulesFile } from './parse.js';
@@ -14,13 +14,20 @@ export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a r
   meshwarden rules compile FILE [flags]    print the data document the rules compile to ({"meshwarden":{"rules":…}})
   meshwarden rules explain --rules FILE --request FILE [flags]
                                            decide one CheckRequest (proto JSON) with the rules library and
-                                           these rules, printed as by eval (the decision names the rule)
+                                           these rules, printed as by eval (the decision names the rule),
+                                           with "explanation": every rule of the destination, which
+                                           matched, and the parts (from, operations, when,
+                                           ambiguous_path) of the others that did not
       rules flags: --trust-domain, --trust-domain-aliases, --federated-trust-domains, --config (as for serve)`;
 
 /** The rules library compiled to wasm (policies/rules, built by scripts/build-policies.mjs). */
 
 /** `meshwarden eval`, handed in by the command line so that this module does not import it. */
-export type EvalCommand = (argv: readonly string[], preparePolicy: (policy: Policy) => Policy) => Promise<number>;
+export type EvalCommand = (
+  argv: readonly string[],
+  preparePolicy: (policy: Policy) => Policy,
+  explain: (inputJson: string) => unknown,
+) => Promise<number>;
 
 // Flags of serve that stand alone; every other flag takes a value, inline (`--x=v`) or as the next argument.
 const BOOLEAN_FLAGS = new Set(['--shadow', '--skip-body-parse', '--xfcc']);
@@ -56,6 +63,31 @@ function trustDomainsOf(settings: readonly string[], problems: string[]): TrustD
   }
 }
 
+/** What the rules library's explain entrypoint returns (policies/rules/authz.rego). */
+interface Explanation {
+  decision: { dynamic_metadata: { rule: string; reason: string; shadow_denies: string[] } };
+  matched: string[];
+  rules: Array<{ name: string; action: string; shadow: boolean; matched: boolean; not_matched: string[] }>;
+  destination_keys: string[];
+  path_ambiguous: boolean;
+}
+
+/** The explanation with its keys in reading order (wasm objects come out in hash order), rules by name. */
+function ordered(explanation: Explanation): unknown {
+  const { rule, reason, shadow_denies } = explanation.decision.dynamic_metadata;
+  return {
+    decided_by: rule,
+    reason,
+    shadow_denies,
+    matched: explanation.matched,
+    rules: explanation.rules
+      .map(({ name, action, shadow, matched, not_matched }) => ({ name, action, shadow, matched, not_matched }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    destination_keys: explanation.destination_keys,
+    path_ambiguous: explanation.path_ambiguous,
+  };
+}
+
 /** `explain`: compile the rules, then run eval on the rules bundle with the compiled document as its data. */
 async function explain(argv: readonly string[], runEval: EvalCommand): Promise<number> {
   let rulesPath: string | undefined;
@@ -72,8 +104,14 @@ async function explain(argv: readonly string[], runEval: EvalCommand): Promise<n
   const trustDomains = trustDomainsOf(settings, problems);
   if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
   const dataJson = compileRulesFile(rulesPath!, trustDomains);
+  // The same bundle and data, at the entrypoint that reports every rule of the destination.
+  const explainer = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson);
+  const explain = (inputJson: string): unknown => {
+    const [first] = explainer.evaluate(inputJson) as Array<{ result: Explanation }>;
+    return first === undefined ? null : ordered(first.result);
+  };
   // Later flags win, so --bundle or --decision given by the caller replace these.
-  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson));
+  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson), explain);
 }
 
 export async function runRulesCommand(argv: readonly string[], runEval: EvalCommand): Promise<number> {

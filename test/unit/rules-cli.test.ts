@@ -1,6 +1,6 @@
 // `meshwarden rules validate|compile` through the built command (build with `npx tsc -p tsconfig.json` first).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -107,13 +107,101 @@ describe('meshwarden rules compile', () => {
   });
 });
 
-describe.skipIf(!existsSync(join(ROOT, 'policies', 'build', 'rules.tar.gz')))('meshwarden rules explain', () => {
+describe('meshwarden rules explain', () => {
   it('evaluates the request on the rules bundle with the compiled rules as data', async () => {
     const result = await runCli(['rules', 'explain', '--rules', 'examples/rules/regulated-data.yaml', '--request', 'examples/requests/analytics-get-data.json']);
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
     expect(printed.policy).toMatchObject({ source: join(ROOT, 'policies', 'build', 'rules.tar.gz'), decision: 'meshwarden/rules/decision' });
     expect(printed.input.source.spiffe_id).toBe('spiffe://cluster.local/ns/analytics/sa/analytics');
+    expect(printed.allowed).toBe(true);
+    expect(printed.explanation).toEqual({
+      decided_by: 'analytics-reads-data',
+      reason: 'allowed_by_rule',
+      shadow_denies: [],
+      matched: ['analytics-reads-data'],
+      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] }],
+      destination_keys: ['namespace:data', 'principal:spiffe://cluster.local/ns/data/sa/data', 'service_account:data/data'],
+      path_ambiguous: false,
+    });
+  });
+
+  // Every rule of the destination, whether it matched, and for the others the parts that did not.
+  const SEVERAL_RULES = `rules:
+  - name: analytics-reads-data
+    action: ALLOW
+    to: {principals: [cluster.local/ns/data/sa/data]}
+    from: [{principals: [cluster.local/ns/analytics/sa/analytics]}]
+    operations: [{methods: [GET], paths: [/api/v1/data]}]
+  - name: analytics-namespace-gets
+    action: ALLOW
+    to: {namespaces: [data]}
+    from: [{namespaces: [analytics]}]
+    operations: [{methods: [GET]}]
+  - name: writers-post
+    action: ALLOW
+    to: {namespaces: [data]}
+    from: [{namespaces: [writers]}]
+    operations: [{methods: [POST]}]
+  - name: no-debug-header
+    action: DENY
+    shadow: true
+    when: [{key: "request.headers[x-debug]", values: ["1"]}]
+  - name: frontend-never
+    action: DENY
+    to: {serviceAccounts: [data/data]}
+    from: [{namespaces: [frontend]}]
+  - name: other-service
+    action: ALLOW
+    to: {namespaces: [other]}
+`;
+
+  it('lists every rule of the destination: which matched, which decided, and why the others did not', async () => {
+    const rules = write('several.yaml', SEVERAL_RULES);
+    const result = await runCli(['rules', 'explain', '--rules', rules, '--request', 'examples/requests/analytics-get-data.json']);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.response.dynamicMetadata.rule).toBe('analytics-namespace-gets');
+    expect(printed.explanation).toMatchObject({
+      decided_by: 'analytics-namespace-gets',
+      reason: 'allowed_by_rule',
+      matched: ['analytics-namespace-gets', 'analytics-reads-data'],
+      rules: [
+        { name: 'analytics-namespace-gets', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
+        { name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
+        { name: 'frontend-never', action: 'DENY', shadow: false, matched: false, not_matched: ['from'] },
+        { name: 'no-debug-header', action: 'DENY', shadow: true, matched: false, not_matched: ['when'] },
+        { name: 'writers-post', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from', 'operations'] },
+      ],
+      path_ambiguous: false,
+    });
+  });
+
+  it('names an ambiguous path as the reason an ALLOW did not match, and the DENY that decided', async () => {
+    const rules = write('several-ambiguous.yaml', SEVERAL_RULES);
+    const request = JSON.parse(readFileSync(join(ROOT, 'examples', 'requests', 'analytics-get-data.json'), 'utf8'));
+    request.attributes.source.principal = 'spiffe://cluster.local/ns/frontend/sa/web';
+    request.attributes.request.http.path = '/api/v1//data';
+    request.attributes.request.http.headers['x-debug'] = '1';
+    const requestFile = write('ambiguous-request.json', JSON.stringify(request));
+    const result = await runCli(['rules', 'explain', '--rules', rules, '--request', requestFile]);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.allowed).toBe(false);
+    expect(printed.explanation).toMatchObject({
+      decided_by: 'frontend-never',
+      reason: 'denied_by_rule',
+      matched: ['frontend-never', 'no-debug-header'],
+      rules: [
+        { name: 'analytics-namespace-gets', matched: false, not_matched: ['ambiguous_path', 'from'] },
+        // its path, as sent, is not /api/v1/data either
+        { name: 'analytics-reads-data', matched: false, not_matched: ['ambiguous_path', 'from', 'operations'] },
+        { name: 'frontend-never', matched: true, not_matched: [] },
+        { name: 'no-debug-header', shadow: true, matched: true, not_matched: [] },
+        { name: 'writers-post', matched: false, not_matched: ['ambiguous_path', 'from', 'operations'] },
+      ],
+      path_ambiguous: true,
+    });
   });
 
   it('needs --rules', async () => {
