@@ -2,10 +2,10 @@
 // selectors ↔ labels, ports ↔ probes, ServiceEntry ↔ in-pod provider. Each check names what breaks
 // in the cluster when it fails.
 import { describe, expect, it } from 'vitest';
-import { objectsIn, selects, serviceSelects, strategicMerge, the, type K8sObject } from './helpers/manifests.js';
+import { GUIDE, objectsIn, PATCH_FILES, selects, serviceSelects, strategicMerge, the, type K8sObject } from './helpers/manifests.js';
 import { providerProblems, readIstioOperatorSpec, type ExtensionProvider } from './helpers/mesh-config.js';
 import { clone, loadYamlFile, parseYamlDocuments, readRepoFile } from './helpers/yaml.js';
-import { parseServeConfig } from '../../src/config.js';
+import { parseServeConfig, SERVE_OPTIONS } from '../../src/config.js';
 import { REASON_HEADER } from '../../src/response.js';
 
 const CENTRAL = 'istio/meshwarden.yaml';
@@ -513,5 +513,106 @@ describe('container settings ↔ meshwarden’s own command line parser', () => 
     // The patch leaves the HTTP service and XFCC identities as they were.
     expect(config.httpAddr).toEqual({ host: '0.0.0.0', port: 8181 });
     expect(config.xfcc).toBe(true);
+  });
+
+  it('the rules patch serves the mounted rules file, watched, instead of the embedded default', () => {
+    const [patch] = loadYamlFile('istio/rules-patch.yaml');
+    const { container, config } = settings(strategicMerge(the(CENTRAL, 'Deployment', 'meshwarden'), patch!.value) as K8sObject);
+    // A variable meshwarden reads (the parser above would also reject an unknown MESHWARDEN_* one).
+    const rulesVariable = (patch!.value as K8sObject)['spec'].template.spec.containers[0].env.map((e: { name: string }) => e.name);
+    expect(rulesVariable).toEqual([SERVE_OPTIONS.rules.env]);
+    expect(config.rules).toBe(container.env.find((e: { name: string }) => e.name === 'MESHWARDEN_RULES').value);
+    expect(config.bundle).toBeUndefined();
+    expect(config.shadow).toBe(false);
+    expect(config.httpAddr).toEqual({ host: '0.0.0.0', port: 8181 });
+    expect(config.xfcc).toBe(true);
+  });
+
+  it('the rules and shadow patches together would not start (--rules excludes --bundle), as the guide says', () => {
+    const both = ['istio/rules-patch.yaml', 'istio/shadow-patch.yaml'].reduce<unknown>((deployment, file) => strategicMerge(deployment, loadYamlFile(file)[0]!.value), the(CENTRAL, 'Deployment', 'meshwarden'));
+    expect(() => settings(both as K8sObject)).toThrow(/--rules serves the built-in rules library: leave out --bundle/);
+    expect(readRepoFile('istio/rules-patch.yaml')).toMatch(/Not together with shadow-patch\.yaml/);
+    expect(readRepoFile(GUIDE)).toMatch(/Do not apply `rules-patch\.yaml` together with `shadow-patch\.yaml`/);
+  });
+});
+
+/** A file the container reads from a mounted ConfigMap, found through the settings variable that names it. */
+interface ConfigMapFile {
+  variable: string;
+  configMap: string;
+  key: string;
+}
+
+/**
+ * The settings variables of a patched Deployment whose value lies in a ConfigMap volume, resolved to the
+ * ConfigMap and key. Problems: a writable mount, a subPath mount (the kubelet never updates those, so live
+ * reload would never see an update), a path that is no key of the volume.
+ */
+function configMapFiles(deployment: K8sObject): { files: ConfigMapFile[]; problems: string[] } {
+  const pod = podSpec(deployment);
+  const container = meshwardenContainer(deployment);
+  const files: ConfigMapFile[] = [];
+  const problems: string[] = [];
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    if (!volume?.configMap) continue;
+    if (mount.readOnly !== true) problems.push(`${mount.name}: the ConfigMap mount is not readOnly`);
+    if (mount.subPath !== undefined || mount.subPathExpr !== undefined) problems.push(`${mount.name}: a subPath mount is never updated by the kubelet`);
+    if (volume.configMap.items !== undefined) problems.push(`${mount.name}: items remap keys to other paths`);
+    for (const { name, value } of container.env ?? []) {
+      if (typeof value !== 'string' || !value.startsWith(`${mount.mountPath}/`)) continue;
+      const key = value.slice(mount.mountPath.length + 1);
+      if (!/^[-._a-zA-Z0-9]+$/.test(key)) problems.push(`${name}: ${value} is not <mountPath>/<key> of ${mount.name}`);
+      files.push({ variable: name, configMap: volume.configMap.name, key });
+    }
+  }
+  return { files, problems };
+}
+
+describe('patches ↔ ConfigMaps ↔ the guide’s commands', () => {
+  const patched = (file: string) => strategicMerge(the(CENTRAL, 'Deployment', 'meshwarden'), loadYamlFile(file)[0]!.value) as K8sObject;
+  const guide = () => readRepoFile(GUIDE);
+  /** `kubectl -n NS create configmap NAME --from-file=KEY` commands in a text. */
+  const createCommands = (text: string) => [...text.matchAll(/kubectl -n ([a-z0-9-]+) create configmap ([a-z0-9-]+) --from-file=(\S+)/g)].map((m) => ({ namespace: m[1], configMap: m[2], key: m[3] }));
+
+  it('the rules patch: MESHWARDEN_RULES is <mountPath>/<key> of ConfigMap meshwarden-rules, read-only, no subPath', () => {
+    const { files, problems } = configMapFiles(patched('istio/rules-patch.yaml'));
+    expect(problems).toEqual([]);
+    expect(files).toEqual([{ variable: 'MESHWARDEN_RULES', configMap: 'meshwarden-rules', key: 'rules.yaml' }]);
+  });
+
+  it('every patch reads its file from a ConfigMap the guide creates, in the Deployment’s namespace, under that key', () => {
+    const namespace = the(CENTRAL, 'Deployment', 'meshwarden').metadata.namespace;
+    for (const file of PATCH_FILES) {
+      const { files, problems } = configMapFiles(patched(file));
+      expect(problems, file).toEqual([]);
+      expect(files.length, file).toBeGreaterThan(0);
+      const variables = new Set(Object.values(SERVE_OPTIONS).map((option) => option.env));
+      for (const found of files) {
+        expect(variables.has(found.variable), `${file}: ${found.variable}`).toBe(true);
+        const wanted = { namespace, configMap: found.configMap, key: found.key };
+        expect(createCommands(guide()), `${GUIDE} creates ${found.configMap}`).toContainEqual(wanted);
+      }
+      expect(guide(), `${GUIDE} applies ${file}`).toContain(`kubectl -n ${namespace} patch deployment meshwarden --patch-file ${file}`);
+    }
+  });
+
+  it('the rules patch’s own header repeats the guide’s commands', () => {
+    const header = readRepoFile('istio/rules-patch.yaml');
+    const { files } = configMapFiles(patched('istio/rules-patch.yaml'));
+    expect(createCommands(header)).toEqual([{ namespace: 'meshwarden', configMap: files[0]!.configMap, key: files[0]!.key }]);
+    expect(header).toContain('kubectl -n meshwarden patch deployment meshwarden --patch-file istio/rules-patch.yaml');
+    expect(header).toMatch(/NOT `subPath: rules\.yaml`: the kubelet never updates/);
+  });
+
+  it('the checks catch a subPath mount, a writable mount and a path outside the volume', () => {
+    const deployment = clone(patched('istio/rules-patch.yaml'));
+    const mount = meshwardenContainer(deployment).volumeMounts.find((m: { name: string }) => m.name === 'rules');
+    mount.subPath = 'rules.yaml';
+    delete mount.readOnly;
+    expect(configMapFiles(deployment).problems).toEqual(['rules: the ConfigMap mount is not readOnly', 'rules: a subPath mount is never updated by the kubelet']);
+    const elsewhere = clone(patched('istio/rules-patch.yaml'));
+    meshwardenContainer(elsewhere).env.find((e: { name: string }) => e.name === 'MESHWARDEN_RULES').value = '/etc/meshwarden/rules.yaml';
+    expect(configMapFiles(elsewhere).files).toEqual([]);
   });
 });

@@ -76,6 +76,23 @@ describe('every object matches its schema', () => {
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
   });
 
+  it('the rules patch applied to the Deployment still matches the schema', () => {
+    const [patch] = loadYamlFile('istio/rules-patch.yaml');
+    const patched = strategicMerge(the('istio/meshwarden.yaml', 'Deployment'), patch!.value) as K8sObject;
+    assertValidObject(patched, 'meshwarden.yaml Deployment + rules-patch.yaml');
+    const pod = patched['spec'].template.spec;
+    const container = pod.containers.find((c: { name: string }) => c.name === 'meshwarden');
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env['MESHWARDEN_RULES']).toBe('/etc/meshwarden/rules/rules.yaml');
+    const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'rules');
+    expect(mount).toEqual({ name: 'rules', mountPath: '/etc/meshwarden/rules', readOnly: true });
+    expect(pod.volumes.find((v: { name: string }) => v.name === 'rules')).toEqual({ name: 'rules', configMap: { name: 'meshwarden-rules' } });
+    // The patch merged into the existing container and kept its volumes.
+    expect(pod.containers).toHaveLength(1);
+    expect(container.volumeMounts.map((m: { name: string }) => m.name).sort()).toEqual(['rules', 'tmp']);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
   it(`the YAML blocks in ${GUIDE} are valid objects`, () => {
     const blocks = markdownYamlBlocks(GUIDE);
     expect(blocks.length).toBeGreaterThan(0);

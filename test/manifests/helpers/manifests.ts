@@ -16,7 +16,7 @@ export const OBJECT_FILES = [
 ] as const;
 
 /** Files that are patches, not objects. */
-export const PATCH_FILES = ['istio/shadow-patch.yaml'] as const;
+export const PATCH_FILES = ['istio/rules-patch.yaml', 'istio/shadow-patch.yaml'] as const;
 
 export const GUIDE = 'istio/README.md';
 
