@@ -133,11 +133,16 @@ function attributesOf(request: DecodedCheckRequest): Attributes {
     case 'undecodable':
       throw new CheckFailure('request_parse_error', `CheckRequest does not decode: ${request.error}`);
     case 'request':
-      if (request.attributes === undefined || Object.keys(request.attributes).length === 0) {
+      if (request.attributes === undefined || isEmpty(request.attributes)) {
         throw new CheckFailure('missing_attributes', 'CheckRequest has no attributes');
       }
       return request.attributes;
   }
+}
+
+function isEmpty(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return false;
+  return true;
 }
 
 export interface CheckHandlerDependencies {
@@ -175,11 +180,26 @@ export function recordDecision(dependencies: CheckHandlerDependencies, request: 
   logDecision(dependencies.logger, request, outcome, elapsedMs);
 }
 
+/** The fields of the decision log line, in their order on the line. */
+interface DecisionLine {
+  decision_id: string;
+  allowed: boolean;
+  reason: Reason;
+  source_principal: string;
+  method: string;
+  path: string;
+  duration_us: number;
+  rule?: string;
+  shadow_rules?: string[];
+  error?: string;
+}
+
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
   const path = http?.path;
   const queryAt = path === undefined ? -1 : path.indexOf('?');
-  const line = {
+  // One object literal in one shape, optional keys assigned after (same key order as the line always had).
+  const line: DecisionLine = {
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
@@ -187,14 +207,15 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     method: http?.method ?? '',
     path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
     duration_us: Math.round(elapsedMs * 1000),
-    ...(outcome.rule === undefined ? {} : { rule: outcome.rule }),
-    ...(outcome.shadowRules === undefined ? {} : { shadow_rules: outcome.shadowRules }),
   };
+  if (outcome.rule !== undefined) line.rule = outcome.rule;
+  if (outcome.shadowRules !== undefined) line.shadow_rules = outcome.shadowRules;
   if (outcome.error === undefined) {
     logger.info(line, 'decision');
   } else {
     const level = outcome.reason in FAILURE_ANSWERS ? FAILURE_ANSWERS[outcome.reason as keyof typeof FAILURE_ANSWERS].logLevel : 'error';
-    logger[level]({ ...line, error: outcome.error }, 'decision');
+    line.error = outcome.error;
+    logger[level](line, 'decision');
   }
   if (outcome.identityProblems !== undefined) {
     logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');

@@ -36,8 +36,9 @@ export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number): CheckC
       }
     },
     encode(response: CheckResponse): Buffer {
-      const writer = CheckResponse.encode(response as unknown as protobuf.Message);
-      return Buffer.from(writer.finish());
+      const bytes = CheckResponse.encode(response as unknown as protobuf.Message).finish();
+      // protobufjs hands out a Buffer on Node already; copy only when it did not.
+      return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
     },
   };
 }

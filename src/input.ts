@@ -72,7 +72,7 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
   const queryAt = rawPath.indexOf('?');
   const pathOnly = queryAt === -1 ? rawPath : rawPath.slice(0, queryAt);
   const parsedPath = parsePath(pathOnly);
-  const parsedQuery = queryAt === -1 ? {} : parseQuery(rawPath.slice(queryAt + 1));
+  const parsedQueryJson = queryAt === -1 ? '{}' : queryJson(rawPath.slice(queryAt + 1));
 
   let json =
     '{"attributes":' +
@@ -82,7 +82,7 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
     ',"parsed_path":' +
     JSON.stringify(parsedPath) +
     ',"parsed_query":' +
-    JSON.stringify(parsedQuery);
+    parsedQueryJson;
   if (!options.skipBodyParse) {
     const body = parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath });
     json += ',"parsed_body":' + body.json + ',"truncated_body":' + (body.truncated ? 'true' : 'false');
@@ -112,6 +112,39 @@ const MAX_QUERY_PARAMS = 10_000;
 /** Go's url.ParseQuery: values as arrays in order, `+` is a space, `;`, a bad escape or too many settings is an error. */
 export function parseQuery(query: string): Values {
   const values: Values = Object.create(null) as Values;
+  for (const [key, list] of queryValues(query)) values[key] = list;
+  return values;
+}
+
+/**
+ * `JSON.stringify(parseQuery(query))`, byte for byte, without the intermediate object (a prototype-less
+ * object is a slow dictionary to build and to stringify): the keys in JSON.stringify's order, array
+ * indexes ascending first, then the other keys in insertion order.
+ */
+export function queryJson(query: string): string {
+  const values = queryValues(query);
+  let keys: Iterable<string> = values.keys();
+  let indexes: string[] | undefined;
+  for (const key of values.keys()) if (isArrayIndex(key)) (indexes ??= []).push(key);
+  if (indexes !== undefined) {
+    indexes.sort((a, b) => Number(a) - Number(b));
+    keys = [...indexes, ...[...values.keys()].filter((key) => !isArrayIndex(key))];
+  }
+  let json = '';
+  for (const key of keys) json += (json === '' ? '{' : ',') + JSON.stringify(key) + ':' + JSON.stringify(values.get(key));
+  return json === '' ? '{}' : json + '}';
+}
+
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
+const MAX_ARRAY_INDEX = 2 ** 32 - 2;
+
+/** A key that an object orders before all others (an ECMAScript array index). */
+function isArrayIndex(key: string): boolean {
+  return ARRAY_INDEX.test(key) && Number(key) <= MAX_ARRAY_INDEX;
+}
+
+function queryValues(query: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
   const pairs = query.split('&');
   if (pairs.length > MAX_QUERY_PARAMS) throw new CheckFailure('request_parse_error', 'too many query parameters');
   for (const pair of pairs) {
@@ -120,9 +153,9 @@ export function parseQuery(query: string): Values {
     const eq = pair.indexOf('=');
     const key = unescapeOrFail(eq === -1 ? pair : pair.slice(0, eq), true, 'query');
     const value = eq === -1 ? '' : unescapeOrFail(pair.slice(eq + 1), true, 'query');
-    const list = values[key];
+    const list = values.get(key);
     if (list) list.push(value);
-    else values[key] = [value];
+    else values.set(key, [value]);
   }
   return values;
 }

@@ -77,10 +77,10 @@ export function hasAdminEndpoint() {
 /**
  * meshwarden as deployed: info-level decision logging on, stdout going to a file (read later to verify
  * decisions), the admin endpoint (if any) kept on but moved to a free loopback port. `extraArgs` are
- * further serve flags (e.g. --rules FILE).
+ * further serve flags (e.g. --rules FILE); `cli` another build's dist/src/cli.js (a baseline to compare with).
  */
-export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [] } = {}) {
-  const args = [CLI, 'serve', '--grpc-addr', `${HOST}:${port}`, '--log-level', 'info', ...extraArgs];
+export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [], cli = CLI } = {}) {
+  const args = [cli, 'serve', '--grpc-addr', `${HOST}:${port}`, '--log-level', 'info', ...extraArgs];
   if (adminPort !== undefined) args.push('--admin-addr', `${HOST}:${adminPort}`);
   const logFd = openSync(logPath, 'a');
   const child = startChild(label, args, ['ignore', logFd, 'pipe']);

@@ -20,10 +20,14 @@
 // Usage: npm run bench:rules   (or: npx tsc -p tsconfig.json && node test/bench/rules-bench.mjs)
 // Tuning (environment, as for check-bench.mjs): BENCH_ROUNDS (3), BENCH_SECONDS per run (5),
 // BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps server logs and raw ghz reports.
+// BENCH_SIZES=10,10000 picks the rules file sizes (default 10, 1000 and 10000; the measured request's rule is
+// always added, so a size counts it). BENCH_BASELINE=DIR also serves every size with the meshwarden built in DIR (DIR/dist/src/cli.js, e.g. a
+// worktree of the base branch after `npm ci && npm run build`), alternating with this build in every round,
+// and reports this build against it: the only fair comparison on a shared machine is side by side.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
   measureRun, ALLOWED_REQUEST, CLI, HOST, ROOT, benchSettings, fetchDecisionMetrics, freePort, grpcurlCheck,
@@ -32,7 +36,9 @@ import {
 } from './harness.mjs';
 
 const SETTINGS = benchSettings();
-const SIZES = [10, 1_000, 10_000];
+const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [10, 1_000, 10_000];
+const BASELINE_CLI = process.env.BENCH_BASELINE ? join(resolve(process.env.BENCH_BASELINE), 'dist', 'src', 'cli.js') : undefined;
+const BUILDS = BASELINE_CLI === undefined ? 1 : 2;
 const DESTINATIONS = 1_000;
 const REGULATED_RULES = join(ROOT, 'examples', 'rules', 'regulated-data.yaml');
 const EXPECTED_RULE = 'analytics-reads-data';
@@ -40,7 +46,7 @@ const TARGET_COST_RATIO = 1.3; // cost(10,000 rules) / cost(10 rules) at most th
 const TARGET_FLOOR_RATIO = 0.55; // 10,000 rules: at least this share of the no-op floor's throughput
 // Hard ceiling for the whole run: twice the planned load time plus three minutes for generating and
 // validating the files, four start-ups, log checks and shutdown.
-const OVERALL_LIMIT_MS = (180 + 2 * (SIZES.length + 1) * (SETTINGS.warmupSeconds + SETTINGS.rounds * SETTINGS.seconds)) * 1000;
+const OVERALL_LIMIT_MS = (180 * BUILDS + 2 * (BUILDS * SIZES.length + 1) * (SETTINGS.warmupSeconds + SETTINGS.rounds * SETTINGS.seconds)) * 1000;
 
 // ---------------------------------------------------------------------------------------------------
 // Synthetic rules files
@@ -198,6 +204,15 @@ async function runCase(ghz, benchCase, { seconds, round, dir, servers }) {
   return result;
 }
 
+/** This build against the baseline at one size: above 1 is faster for throughput, below 1 is cheaper for CPU and p99. */
+function overBaseline(mine, baseline) {
+  return {
+    throughput: round2(mine.rps / baseline.rps),
+    cpuPerCall: round2(mine.serverCpuUsPerCall / baseline.serverCpuUsPerCall),
+    p99: round2(mine.p99Ms / baseline.p99Ms),
+  };
+}
+
 function summarizeCases(cases, runs) {
   return cases.map((benchCase) => {
     const mine = runs.filter((run) => run.case === benchCase.id);
@@ -205,6 +220,7 @@ function summarizeCases(cases, runs) {
       case: benchCase.id,
       name: benchCase.name,
       rules: benchCase.rules?.size,
+      baseline: benchCase.baseline === true,
       rounds: mine.length,
       rps: Math.round(median(mine.map((run) => run.rps))),
       p50Ms: median(mine.map((run) => run.p50Ms)),
@@ -218,17 +234,24 @@ function summarizeCases(cases, runs) {
   });
 }
 
-async function startRulesServer(rules, dir, adminAvailable) {
+/** `baseline`: serve with the BENCH_BASELINE build instead of this one. */
+async function startRulesServer(rules, dir, adminAvailable, baseline = false) {
   const [port, adminPort] = [await freePort(), adminAvailable ? await freePort() : undefined];
-  const logPath = join(dir, `meshwarden-${rules.size}.log`);
+  const prefix = baseline ? 'baseline' : 'meshwarden';
+  const logPath = join(dir, `${prefix}-${rules.size}.log`);
   writeFileSync(logPath, '');
   const started = Date.now();
-  const server = startMeshwarden(port, adminPort, logPath, { label: `meshwarden (${rules.size} rules)`, extraArgs: ['--rules', rules.file] });
-  return { server, address: `${HOST}:${port}`, adminPort, logPath, log: new LogTail(logPath), started };
+  const server = startMeshwarden(port, adminPort, logPath, {
+    label: `${prefix} (${rules.size} rules)`,
+    extraArgs: ['--rules', rules.file],
+    ...(baseline ? { cli: BASELINE_CLI } : {}),
+  });
+  return { server, address: `${HOST}:${port}`, adminPort, logPath, log: new LogTail(logPath), started, baseline };
 }
 
 async function main(run) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npx tsc -p tsconfig.json) first`);
+  if (BASELINE_CLI !== undefined && !existsSync(BASELINE_CLI)) throw new Error(`BENCH_BASELINE: ${BASELINE_CLI} is missing: build the baseline first`);
   const ghz = await toolPath('ghz');
   const grpcurl = await toolPath('grpcurl');
   const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-bench-'));
@@ -250,7 +273,10 @@ async function main(run) {
   const noop = startNoop(noopPort);
   const noopAddress = `${HOST}:${noopPort}`;
   const meshwardens = [];
-  for (const rules of rulesFiles) meshwardens.push({ rules, ...(await startRulesServer(rules, dir, adminAvailable)) });
+  for (const rules of rulesFiles) {
+    meshwardens.push({ rules, ...(await startRulesServer(rules, dir, adminAvailable)) });
+    if (BASELINE_CLI !== undefined) meshwardens.push({ rules, ...(await startRulesServer(rules, dir, adminAvailable, true)) });
+  }
   const servers = [noop, ...meshwardens.map((m) => m.server)];
 
   // Ready = SERVING; then one probe Check proves the server decides with its whole file (the probe is
@@ -274,8 +300,9 @@ async function main(run) {
   const cases = [
     { id: 'noop', name: 'noop grpc-js', address: noopAddress, server: noop },
     ...meshwardens.map((m) => ({
-      id: `rules-${m.rules.size}`,
-      name: `meshwarden ${m.rules.size.toLocaleString('en-US')} rules`,
+      id: `${m.baseline ? 'baseline' : 'rules'}-${m.rules.size}`,
+      name: `${m.baseline ? 'baseline' : 'meshwarden'} ${m.rules.size.toLocaleString('en-US')} rules`,
+      baseline: m.baseline,
       address: m.address,
       server: m.server,
       log: m.log,
@@ -312,7 +339,7 @@ async function main(run) {
     ...runs.flatMap((r) => r.serverProblems ?? []),
   ];
   const decisionMetrics = {};
-  for (const m of meshwardens) if (m.adminPort !== undefined) decisionMetrics[m.rules.size] = await fetchDecisionMetrics(m.adminPort);
+  for (const m of meshwardens) if (m.adminPort !== undefined) decisionMetrics[`${m.baseline ? 'baseline-' : ''}${m.rules.size}`] = await fetchDecisionMetrics(m.adminPort);
 
   const header = ['case', 'rps (median)', 'x noop', 'p50 ms', 'p99 ms', 'rps per round', 'server CPU us/call', 'peak RSS MB', 'calls'];
   const rows = summaries.map((s) => [
@@ -334,13 +361,14 @@ async function main(run) {
 
   const results = {
     date: new Date().toISOString(),
-    settings: { ...SETTINGS, connections: 1, ghz, sizes: SIZES, destinations: DESTINATIONS },
+    settings: { ...SETTINGS, connections: 1, ghz, sizes: SIZES, destinations: DESTINATIONS, baseline: BASELINE_CLI },
     environment: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
     rulesFiles: rulesFiles.map((r) => ({ file: r.file, size: r.size, counts: r.counts, probeRule: r.probe.rule, validation: r.validation })),
-    startup: meshwardens.map((m) => ({ rules: m.rules.size, readyMs: m.readyMs, peakRssMb: m.startupPeakRssMb })),
+    startup: meshwardens.map((m) => ({ rules: m.rules.size, baseline: m.baseline, readyMs: m.readyMs, peakRssMb: m.startupPeakRssMb })),
     summary: summaries,
     ratios: {
-      overNoop: Object.fromEntries(summaries.filter((s) => s.rules !== undefined).map((s) => [s.rules, round2(s.rps / floor.rps)])),
+      overNoop: Object.fromEntries(summaries.filter((s) => s.rules !== undefined).map((s) => [`${s.baseline ? 'baseline-' : ''}${s.rules}`, round2(s.rps / floor.rps)])),
+      overBaseline: Object.fromEntries(SIZES.filter((size) => byId[`baseline-${size}`] !== undefined).map((size) => [size, overBaseline(byId[`rules-${size}`], byId[`baseline-${size}`])])),
       cost10000Over10: { throughput: round2(costRatioThroughput), cpuPerCall: round2(costRatioCpu), target: TARGET_COST_RATIO },
       rules10000OverNoop: { value: round2(largeOverFloor), target: TARGET_FLOOR_RATIO },
     },
@@ -356,7 +384,10 @@ async function main(run) {
   const sizeName = (n) => n.toLocaleString('en-US');
   console.log(`results: ${resultsPath}`);
   for (const s of summaries.filter((entry) => entry.rules !== undefined)) {
-    console.log(`ratio: ${sizeName(s.rules)} rules / noop throughput = ${(s.rps / floor.rps).toFixed(2)}`);
+    console.log(`ratio: ${s.baseline ? 'baseline ' : ''}${sizeName(s.rules)} rules / noop throughput = ${(s.rps / floor.rps).toFixed(2)}`);
+  }
+  for (const [size, ratio] of Object.entries(results.ratios.overBaseline)) {
+    console.log(`this build / baseline at ${sizeName(Number(size))} rules: throughput ${ratio.throughput}, CPU per call ${ratio.cpuPerCall}, p99 ${ratio.p99}`);
   }
   console.log(`cost ${sizeName(large.rules)} rules / ${sizeName(small.rules)} rules: throughput rps${small.rules}/rps${large.rules} = ${costRatioThroughput.toFixed(2)}, CPU per call ${large.serverCpuUsPerCall}/${small.serverCpuUsPerCall} us = ${costRatioCpu.toFixed(2)}`);
   console.log(`target: ${sizeName(large.rules)} rules within ${TARGET_COST_RATIO.toFixed(2)}x the cost of ${sizeName(small.rules)} rules: throughput ${costRatioThroughput.toFixed(2)} (${met(costRatioThroughput <= TARGET_COST_RATIO)}), CPU per call ${costRatioCpu.toFixed(2)} (${met(costRatioCpu <= TARGET_COST_RATIO)})`);

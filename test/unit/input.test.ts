@@ -1,6 +1,7 @@
 // src/input.ts against opa-envoy-plugin's input facts (reference opa-envoy-plugin.md §1.1, §1.3, §1.4, §4.1 items 1-13, 15).
 import { describe, expect, it } from 'vitest';
-import { buildInput, parseBody, parsePath, parseQuery, percentDecode, type Attributes, type HttpRequest } from '../../src/input.js';
+import fc from 'fast-check';
+import { buildInput, parseBody, parsePath, parseQuery, percentDecode, queryJson, type Attributes, type HttpRequest } from '../../src/input.js';
 import { failureOf } from './helpers.js';
 
 const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
@@ -100,6 +101,50 @@ describe('parseQuery', () => {
     expect(values['toString']).toEqual(['z']);
     expect(JSON.parse(JSON.stringify(values))).toEqual(JSON.parse('{"__proto__":["x","w"],"constructor":["y"],"toString":["z"]}'));
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+});
+
+describe('queryJson', () => {
+  const stringified = (query: string): string => {
+    try {
+      return JSON.stringify(parseQuery(query));
+    } catch (error) {
+      return `error ${failureOf(() => parseQuery(query))}: ${(error as Error).message}`;
+    }
+  };
+  const built = (query: string): string => {
+    try {
+      return queryJson(query);
+    } catch (error) {
+      return `error ${failureOf(() => queryJson(query))}: ${(error as Error).message}`;
+    }
+  };
+
+  it.each([
+    ['from=2026-11-01'],
+    [''],
+    ['&&'],
+    ['b=2&a=1&b=3&a=4'],
+    // array indexes come first in an object's key order, ascending; "01" and 2^32 - 1 are not indexes
+    ['b=1&2=x&1=y&01=q&4294967295=z&4294967294=w&0=n'],
+    ['__proto__=x&constructor=y&toString=z&__proto__=w'],
+    ['q=a+b&k%20ey=v%3Dw&x=%E2%82%AC&e="\\'],
+    ['a=1;b=2'],
+    ['a=%zz'],
+    [Array(10_001).fill('a=1').join('&')],
+  ])('%j is JSON.stringify(parseQuery(query)) byte for byte, errors included', (query) => {
+    expect(built(query)).toBe(stringified(query));
+  });
+
+  it('is JSON.stringify(parseQuery(query)) for any query', () => {
+    const part = fc.oneof(fc.constantFrom('0', '1', '01', '10', '4294967294', '4294967295', '__proto__', 'a', '%41', '+', '%zz', '', ';'), fc.string());
+    fc.assert(
+      fc.property(fc.array(fc.tuple(part, fc.option(part)), { maxLength: 8 }), (pairs) => {
+        const query = pairs.map(([key, value]) => (value === null ? key : `${key}=${value}`)).join('&');
+        expect(built(query)).toBe(stringified(query));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
