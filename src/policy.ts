@@ -110,9 +110,19 @@ const WASM_PAGE_BYTES = 64 * 1024;
  * older ABI go through LoadedPolicy.evaluate.
  */
 function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson: string) => unknown {
-  if (!(Number(loaded.minorVersion) >= 2)) return (inputJson) => loaded.evaluate(encodeJson(inputJson), entrypointId);
   const memory = loaded.mem as unknown as WasmMemory;
-  const exports = (loaded.wasmInstance as unknown as { exports: OpaExports }).exports;
+  const exports = (loaded.wasmInstance as unknown as { exports: Partial<OpaExports> } | undefined)?.exports;
+  // The fields read here are LoadedPolicy's own, not its documented API: should a release of opa-wasm change
+  // them, its evaluate (slower by a copy, never wrong) takes over.
+  const fastPath =
+    Number(loaded.minorVersion) >= 2 &&
+    typeof exports?.opa_eval === 'function' &&
+    typeof memory?.grow === 'function' &&
+    memory.buffer instanceof ArrayBuffer &&
+    typeof loaded.dataHeapPtr === 'number' &&
+    typeof loaded.dataAddr === 'number';
+  if (!fastPath) return (inputJson) => loaded.evaluate(encodeJson(inputJson), entrypointId);
+  const opaEval = exports.opa_eval!;
   // A view over the memory; growing the memory detaches its buffer, so the view is renewed when that happened.
   let view = Buffer.from(memory.buffer);
   const currentView = (): Buffer => (view.buffer === memory.buffer ? view : (view = Buffer.from(memory.buffer)));
@@ -125,7 +135,7 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson
       ({ read, written } = encoder.encodeInto(inputJson, currentView().subarray(inputAddress)));
       if (read < inputJson.length) throw new Error('the input does not fit in the wasm memory');
     }
-    const resultAddress = exports.opa_eval(0, entrypointId, loaded.dataAddr, inputAddress, written, inputAddress + written, 0);
+    const resultAddress = opaEval(0, entrypointId, loaded.dataAddr, inputAddress, written, inputAddress + written, 0);
     const memoryView = currentView(); // opa_eval may have grown the memory
     const end = memoryView.indexOf(0, resultAddress);
     return JSON.parse(memoryView.toString('utf8', resultAddress, end)) as unknown;
