@@ -1,4 +1,5 @@
-// `meshwarden rules validate|compile`: check a rules file, or print the data document it compiles to.
+// `meshwarden rules validate|compile|explain`: check a rules file, print the data document it compiles to, or
+// decide one request with it and say which rules matched and why.
 import { parseServeConfig } from '../config.js';
 import { RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../defaults.js';
 import { ConfigError } from '../errors.js';
@@ -19,8 +20,6 @@ export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a r
                                            matched, and the parts (from, operations, when,
                                            ambiguous_path) of the others that did not
       rules flags: --trust-domain, --trust-domain-aliases, --federated-trust-domains, --config (as for serve)`;
-
-/** The rules library compiled to wasm (policies/rules, built by scripts/build-policies.mjs). */
 
 /** `meshwarden eval`, handed in by the command line so that this module does not import it. */
 export type EvalCommand = (
