@@ -1,7 +1,7 @@
 // `meshwarden rules validate|compile|explain`: check a rules file, print the data document it compiles to, or
 // decide one request with it and say which rules matched and why.
 import { parseServeConfig } from '../config.js';
-import { RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../defaults.js';
+import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { loadPolicy, withData, type Policy } from '../policy.js';
 import { createTrustDomains, type TrustDomains } from '../spiffe.js';
@@ -13,9 +13,9 @@ import { findRuleWarnings, formatWarning } from './warnings.js';
 export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a rules file (YAML or JSON): every error at once (exit 2),
                                            or "FILE: N rules valid" and warnings for rules that widen access
   meshwarden rules compile FILE [flags]    print the data document the rules compile to ({"meshwarden":{"rules":…}})
-  meshwarden rules explain --rules FILE --request FILE [flags]
+  meshwarden rules explain [--rules FILE] --request FILE [flags]
                                            decide one CheckRequest (proto JSON) with the rules library and
-                                           these rules, printed as by eval (the decision names the rule),
+                                           these rules (default: the embedded default rules), printed as by eval (the decision names the rule),
                                            with "explanation": every rule of the destination, which
                                            matched, and the parts (from, operations, when,
                                            ambiguous_path) of the others that did not
@@ -98,11 +98,12 @@ async function explain(argv: readonly string[], runEval: EvalCommand): Promise<n
     else evalArgs.push(arg);
   }
   const problems: string[] = [];
-  if (rulesPath === undefined || rulesPath === '') problems.push('--rules FILE is required');
+  // Without --rules, the embedded default rules, as serve and eval use them.
+  if (rulesPath === '') problems.push('--rules needs a FILE');
   const settings = evalArgs.filter((arg, index) => !(arg === '--request' || arg.startsWith('--request=') || evalArgs[index - 1] === '--request'));
   const trustDomains = trustDomainsOf(settings, problems);
   if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
-  const dataJson = compileRulesFile(rulesPath!, trustDomains);
+  const dataJson = compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, trustDomains);
   // The same bundle and data, at the entrypoint that reports every rule of the destination.
   const explainer = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson);
   const explain = (inputJson: string): unknown => {

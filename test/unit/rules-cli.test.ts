@@ -204,7 +204,15 @@ describe('meshwarden rules explain', () => {
     });
   });
 
-  it('needs --rules', async () => {
-    expect(await runCli(['rules', 'explain', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules FILE is required\n' });
+  it('explains with the embedded default rules without --rules; an empty --rules is an error', async () => {
+    const result = await runCli(['rules', 'explain', '--request', 'examples/requests/default-sa-get-data.json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).explanation).toMatchObject({
+      decided_by: 'default',
+      reason: 'no_allow_rule_matched',
+      matched: [],
+      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from'] }],
+    });
+    expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n' });
   });
 });
