@@ -58,13 +58,19 @@ describe('every object matches its schema', () => {
     });
   }
 
-  it('the shadow-mode patch applied to the Deployment still matches the schema', () => {
-    const [patch] = loadYamlFile('istio/shadow-patch.yaml');
+  /** meshwarden.yaml's Deployment with a patch file merged in, checked against the schema: its pod, container and env. */
+  function patchedDeployment(file: string) {
+    const [patch] = loadYamlFile(file);
     const patched = strategicMerge(the('istio/meshwarden.yaml', 'Deployment'), patch!.value) as K8sObject;
-    assertValidObject(patched, 'meshwarden.yaml Deployment + shadow-patch.yaml');
+    assertValidObject(patched, `meshwarden.yaml Deployment + ${file}`);
     const pod = patched['spec'].template.spec;
     const container = pod.containers.find((c: { name: string }) => c.name === 'meshwarden');
-    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    const env: Record<string, string> = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    return { pod, container, env };
+  }
+
+  it('the shadow-mode patch applied to the Deployment still matches the schema', () => {
+    const { pod, container, env } = patchedDeployment('istio/shadow-patch.yaml');
     expect(env).toMatchObject({ MESHWARDEN_SHADOW: 'true', MESHWARDEN_BUNDLE: '/policies/bundle.tar.gz' });
     // The bundle path lies in the mounted ConfigMap volume, and the mount is read-only.
     const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'policy');
@@ -77,12 +83,7 @@ describe('every object matches its schema', () => {
   });
 
   it('the rules patch applied to the Deployment still matches the schema', () => {
-    const [patch] = loadYamlFile('istio/rules-patch.yaml');
-    const patched = strategicMerge(the('istio/meshwarden.yaml', 'Deployment'), patch!.value) as K8sObject;
-    assertValidObject(patched, 'meshwarden.yaml Deployment + rules-patch.yaml');
-    const pod = patched['spec'].template.spec;
-    const container = pod.containers.find((c: { name: string }) => c.name === 'meshwarden');
-    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    const { pod, container, env } = patchedDeployment('istio/rules-patch.yaml');
     expect(env['MESHWARDEN_RULES']).toBe('/etc/meshwarden/rules/rules.yaml');
     const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'rules');
     expect(mount).toEqual({ name: 'rules', mountPath: '/etc/meshwarden/rules', readOnly: true });
