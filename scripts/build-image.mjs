@@ -27,7 +27,7 @@ import { connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { POLICIES, build as buildPolicy } from './build-policies.mjs';
+import { OPA_TEST_ARGS, POLICIES, build as buildPolicy } from './build-policies.mjs';
 import { TOOLS, ensureTool } from './tools.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -75,9 +75,7 @@ function checkOpaVersion(opa) {
 export function stepPolicies(out, opaPath) {
   const opa = opaPath ?? ensureTool('opa');
   checkOpaVersion(opa);
-  // Left out of `opa test`: the compiled bundles (their manifests conflict) and the default rules file,
-  // which opa would load as data (its document is compiled by meshwarden, not read by any Rego).
-  run(opa, ['test', 'policies', '--ignore', '*.tar.gz', '--ignore', 'rules.yaml'], root);
+  run(opa, OPA_TEST_ARGS, root);
   const outDir = join(out, 'policies', 'build');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });

@@ -18,6 +18,13 @@ export const POLICIES = [
   { name: 'rules', dir: 'policies/rules', entrypoints: ['meshwarden/rules/decision', 'meshwarden/rules/explain'] },
 ];
 
+/**
+ * `opa test` over policies/, for this script's --check and the image build alike. Left out: the compiled
+ * bundles under policies/build (loaded together, their manifests conflict) and the default rules file, which
+ * opa would load as data (meshwarden compiles it; no Rego reads it).
+ */
+export const OPA_TEST_ARGS = ['test', 'policies', '--ignore', '*.tar.gz', '--ignore', 'rules.yaml'];
+
 /** The Rego files of a policy folder that go into its bundle (tests stay out). */
 export function sources(dir) {
   return readdirSync(join(root, dir))
@@ -41,9 +48,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     // Rego as `opa fmt` writes it, and strict compile checks (unused variables, imports, deprecated builtins).
     execFileSync(opa, ['fmt', '--list', '--fail', ...POLICIES.map((policy) => policy.dir)], { cwd: root, stdio: 'inherit' });
     execFileSync(opa, ['check', '--strict', ...POLICIES.map((policy) => policy.dir)], { cwd: root, stdio: 'inherit' });
-    // The compiled bundles under policies/build are left out: loaded together, their manifests conflict. So
-    // is the default rules file, which opa would load as data: meshwarden compiles it, no Rego reads it.
-    execFileSync(opa, ['test', 'policies', '--ignore', '*.tar.gz', '--ignore', 'rules.yaml'], { cwd: root, stdio: 'inherit' });
+    execFileSync(opa, OPA_TEST_ARGS, { cwd: root, stdio: 'inherit' });
     const temp = mkdtempSync(join(tmpdir(), 'meshwarden-policies-'));
     let stale = 0;
     for (const policy of POLICIES) {
