@@ -21,8 +21,9 @@
 // Tuning (environment, as for check-bench.mjs): BENCH_ROUNDS (3), BENCH_SECONDS per run (5),
 // BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps server logs and raw ghz reports.
 // BENCH_SIZES=10,10000 picks the rules file sizes (default 10, 1000 and 10000; the measured request's rule is
-// always added, so a size counts it). BENCH_BASELINE=DIR also serves every size with the meshwarden built in DIR (DIR/dist/src/cli.js, e.g. a
-// worktree of the base branch after `npm ci && npm run build`), alternating with this build in every round,
+// always added, so a size counts it). BENCH_BASELINE=DIR also serves every size with the meshwarden built
+// in DIR (DIR/dist/src/cli.js, e.g. a worktree of the base branch after `npm ci && npm run build`),
+// alternating with this build in every round,
 // and reports this build against it: the only fair comparison on a shared machine is side by side.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
