@@ -69,7 +69,11 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
     if (problems.length > 0) outcome.identityProblems = problems;
     outcome.sourcePrincipal = identities.source.principal;
-    const input = buildInput(attributes, { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor }, { source: identities.source, destination: identities.destination, jwt: tokens?.jwt });
+    const input = buildInput(
+      attributes,
+      { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor, shape: policy.input },
+      { source: identities.source, destination: identities.destination, jwt: tokens?.jwt },
+    );
     outcome.inputJson = input.json;
     outcome.resultSet = policy.evaluate(input.json);
     const decision = parseDecision(outcome.resultSet, context.validStatuses);

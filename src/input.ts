@@ -41,11 +41,21 @@ export interface HttpRequest {
   headerMap?: unknown;
 }
 
+/**
+ * Which document the policy is given. `full`: opa-envoy-plugin's document with meshwarden's keys, for any
+ * Rego policy. `rules`: only the keys the rules library reads (policies/rules/README.md, "Input"), since
+ * its wasm parses every byte of the input on every Check; what is checked and denied before the policy
+ * runs (path, query and body parsing) is the same for both.
+ */
+export type InputShape = 'full' | 'rules';
+
 export interface InputOptions {
   /** opa-envoy-plugin's skip-request-body-parse: leave parsed_body and truncated_body out. */
   skipBodyParse: boolean;
   /** opa-envoy-plugin's proto-descriptor: parses application/grpc bodies (src/grpc-body.ts); off when undefined. */
   grpcDescriptor?: GrpcBodyDecoder | undefined;
+  /** `full` when not set. */
+  shape?: InputShape | undefined;
 }
 
 export interface BuiltInput {
@@ -73,6 +83,11 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
   const pathOnly = queryAt === -1 ? rawPath : rawPath.slice(0, queryAt);
   const parsedPath = parsePath(pathOnly);
   const parsedQueryJson = queryAt === -1 ? '{}' : queryJson(rawPath.slice(queryAt + 1));
+  if (options.shape === 'rules') {
+    // The same parse errors as the full document, so a request is denied before the policy alike.
+    if (!options.skipBodyParse) parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath });
+    return { json: rulesInputJson(attributes, parsedQueryJson, extensions), pathOnly };
+  }
 
   let json =
     '{"attributes":' +
@@ -94,6 +109,46 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
     if (extensions.jwt !== undefined) json += ',"jwt":' + JSON.stringify(extensions.jwt);
   }
   return { json: json + '}', pathOnly };
+}
+
+/**
+ * The rules library's input: the keys policies/rules/authz.rego reads, in the full document's places
+ * (test/unit/input.test.ts checks every `input.` reference of the Rego against this document).
+ */
+function rulesInputJson(attributes: Attributes, parsedQueryJson: string, extensions: InputExtensions | undefined): string {
+  const http = attributes.request?.http;
+  const request =
+    http === undefined ? '' : '"request":{"http":' + JSON.stringify({ method: http.method, path: http.path, host: http.host, headers: http.headers }) + '}';
+  const context = attributes.contextExtensions === undefined ? '' : '"contextExtensions":' + JSON.stringify(attributes.contextExtensions);
+  let json = '{"attributes":{' + request + (request !== '' && context !== '' ? ',' : '') + context + '},"parsed_query":' + parsedQueryJson;
+  if (extensions) {
+    json += ',"source":' + JSON.stringify(rulesPeer(extensions.source as RulesPeer)) + ',"destination":' + JSON.stringify(rulesPeer(extensions.destination as RulesPeer));
+    if (extensions.jwt !== undefined) json += ',"jwt":' + JSON.stringify(extensions.jwt);
+  }
+  return json + '}';
+}
+
+/** The identity keys the rules library reads (src/identity.ts PeerIdentity has them all). */
+interface RulesPeer {
+  spiffe_id: unknown;
+  trust_domain: unknown;
+  namespace: unknown;
+  service_account: unknown;
+  local: unknown;
+  authenticated: unknown;
+  port: unknown;
+}
+
+function rulesPeer(peer: RulesPeer): RulesPeer {
+  return {
+    spiffe_id: peer.spiffe_id,
+    trust_domain: peer.trust_domain,
+    namespace: peer.namespace,
+    service_account: peer.service_account,
+    local: peer.local,
+    authenticated: peer.authenticated,
+    port: peer.port,
+  };
 }
 
 /** parsed_path: percent-decode (path semantics), strip every leading `/`, split on `/`. */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Parser, type ReadEntry } from 'tar';
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { CheckFailure, ConfigError, describeError } from './errors.js';
+import type { InputShape } from './input.js';
 
 export interface PolicySource {
   /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
@@ -19,6 +20,8 @@ export interface Policy {
   readonly decision: string;
   /** sha256 of the wasm module and data: what a log line or metric can name. */
   readonly revision: string;
+  /** The input document it is given (src/input.ts); `full` when not set. */
+  readonly input?: InputShape;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
 }
@@ -64,10 +67,11 @@ const instances = new WeakMap<Policy, LoadedPolicy>();
 
 /**
  * Replaces the data of a loaded policy (e.g. the rules library's compiled document on the rules bundle) and
- * returns it with a revision that covers the new data. The wasm instance is shared: the policy passed in
- * evaluates with the new data too, so call this before the policy is in use.
+ * returns it with a revision that covers the new data, and with the input shape it is to be given, if set.
+ * The wasm instance is shared: the policy passed in evaluates with the new data too, so call this before
+ * the policy is in use.
  */
-export function withData(policy: Policy, dataJson: string): Policy {
+export function withData(policy: Policy, dataJson: string, input?: InputShape): Policy {
   const loaded = instances.get(policy);
   if (loaded === undefined) throw new Error('withData: not a policy from loadPolicy');
   try {
@@ -76,7 +80,7 @@ export function withData(policy: Policy, dataJson: string): Policy {
     throw new ConfigError([`${policy.source}: cannot set the data: ${describeError(error)}`]);
   }
   const revision = createHash('sha256').update(policy.revision).update(dataJson).digest('hex').slice(0, 16);
-  const next: Policy = Object.freeze({ ...policy, revision });
+  const next: Policy = Object.freeze({ ...policy, revision, ...(input === undefined ? {} : { input }) });
   instances.set(next, loaded);
   return next;
 }

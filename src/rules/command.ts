@@ -105,13 +105,13 @@ async function explain(argv: readonly string[], runEval: EvalCommand): Promise<n
   if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
   const dataJson = compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, trustDomains);
   // The same bundle and data, at the entrypoint that reports every rule of the destination.
-  const explainer = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson);
+  const explainer = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson, 'rules');
   const explain = (inputJson: string): unknown => {
     const [first] = explainer.evaluate(inputJson) as Array<{ result: Explanation }>;
     return first === undefined ? null : ordered(first.result);
   };
   // Later flags win, so --bundle or --decision given by the caller replace these.
-  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson), explain);
+  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson, 'rules'), explain);
 }
 
 export async function runRulesCommand(argv: readonly string[], runEval: EvalCommand): Promise<number> {

@@ -11,5 +11,5 @@ export function compileRulesFile(path: string, trustDomains: TrustDomains): stri
 
 /** Reads and compiles the rules file, then sets it on a freshly loaded rules bundle. */
 export function rulesPreparer(path: string, trustDomains: TrustDomains): (policy: Policy) => Policy {
-  return (policy) => withData(policy, compileRulesFile(path, trustDomains));
+  return (policy) => withData(policy, compileRulesFile(path, trustDomains), 'rules');
 }

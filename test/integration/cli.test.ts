@@ -60,11 +60,11 @@ describe('meshwarden eval', () => {
     expect(printed.result).toEqual([
       { result: { allowed: true, dynamic_metadata: { rule: 'analytics-reads-data', reason: 'allowed_by_rule', shadow_denies: [] } } },
     ]);
-    expect(printed.input.parsed_path).toEqual(['api', 'v1', 'data']);
+    // The rules library is given the keys it reads (src/input.ts, shape `rules`).
+    expect(Object.keys(printed.input).sort()).toEqual(['attributes', 'destination', 'parsed_query', 'source']);
     expect(printed.input.parsed_query).toEqual({ from: ['2026-11-01'] });
-    expect(printed.input.source_principal).toBe(ANALYTICS);
-    expect(printed.input.attributes.request.time).toEqual({ seconds: 1795339800, nanos: 123456000 }); // 2026-11-22T09:30:00.123456Z
-    expect(printed.input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
+    expect(printed.input.source).toEqual({ spiffe_id: ANALYTICS, trust_domain: 'cluster.local', namespace: 'analytics', service_account: 'analytics', local: true, authenticated: true, port: 41234 });
+    expect(printed.input.attributes.request.http).toMatchObject({ method: 'GET', path: '/api/v1/data?from=2026-11-01' });
     expect(printed.response.status).toEqual({ code: 0 });
     expect(printed.response.dynamicMetadata.decision_id).toHaveLength(36);
     expect(printed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
@@ -77,7 +77,7 @@ describe('meshwarden eval', () => {
     expect(printed).toMatchObject({ allowed: false, reason: 'policy_denied', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
     expect(printed.result[0].result.dynamic_metadata).toEqual({ rule: 'default', reason: 'no_allow_rule_matched', shadow_denies: [] });
     expect(printed.response.deniedResponse.headers).toEqual(expect.arrayContaining([expect.objectContaining({ header: { key: 'x-ext-authz-reason', value: 'no_allow_rule_matched' } })]));
-    expect(printed.input.parsed_body).toEqual({ query: 'all' });
+    expect(printed.input).toEqual({ attributes: expect.any(Object), parsed_query: {}, source: expect.any(Object), destination: expect.any(Object) });
   });
 
   it('decides with a Rego bundle instead when --bundle is given', async () => {
@@ -87,6 +87,13 @@ describe('meshwarden eval', () => {
     const printed = JSON.parse(stdout);
     expect(printed.policy).toEqual({ source: bundle, decision: 'envoy/authz/allow', revision: expect.any(String) });
     expect(printed).toMatchObject({ allowed: true, reason: 'allowed', result: [{ result: true }] });
+    // A Rego bundle is given the whole document: opa-envoy-plugin's keys and meshwarden's.
+    expect(printed.input.parsed_path).toEqual(['api', 'v1', 'data']);
+    expect(printed.input.parsed_body).toEqual({ query: 'all' });
+    expect(printed.input.source_principal).toBe(ANALYTICS);
+    expect(printed.input.attributes.request.time).toEqual({ seconds: 1795339800, nanos: 123456000 }); // 2026-11-22T09:30:00.123456Z
+    expect(printed.input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
+    expect(printed.input.source).toMatchObject({ principal: ANALYTICS, via: 'mtls', address: '10.0.1.17' });
   });
 
   it('decides with the trust domains it is given: cluster.local in the default rules means the local trust domain', async () => {
