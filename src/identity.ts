@@ -117,33 +117,56 @@ function peerIdentity(peer: Peer | undefined, principal: string, via: IdentitySo
     port: socket?.portValue ?? null,
   };
   if (principal === '') return identity;
-  const id = parseSpiffeId(principal);
-  if (isSpiffeIdError(id)) return identity;
-  const istio = istioIdentity(id);
+  const id = parsePrincipal(principal);
+  if (id === null) return identity;
   identity.spiffe_id = id.id;
   identity.trust_domain = id.trustDomain;
   identity.path = id.path;
-  identity.namespace = istio?.namespace ?? null;
-  identity.service_account = istio?.serviceAccount ?? null;
+  identity.namespace = id.namespace;
+  identity.service_account = id.serviceAccount;
   identity.local = trustDomains.isLocal(id.trustDomain);
   // A workload ID has a path (an ID of the trust domain alone is not a workload: X509-SVID §2).
   identity.authenticated = via !== null && id.path !== '' && trustDomains.isAccepted(id.trustDomain);
   return identity;
 }
 
+/** Caches a pure function of a string, keeping the last `size` keys added (the oldest goes first). */
+function memoize<T>(size: number, compute: (key: string) => T): (key: string) => T {
+  const cache = new Map<string, T>();
+  return (key) => {
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    const value = compute(key);
+    if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+    return value;
+  };
+}
+
+/** What a principal says, when it is a valid SPIFFE ID (null otherwise). */
+interface ParsedPrincipal {
+  id: string;
+  trustDomain: string;
+  path: string;
+  namespace: string | null;
+  serviceAccount: string | null;
+}
+
+// Every workload has one principal and calls with it again and again, so its parse is cached.
+const PRINCIPAL_CACHE_SIZE = 4096;
+
+const parsePrincipal = memoize(PRINCIPAL_CACHE_SIZE, (principal): ParsedPrincipal | null => {
+  const id = parseSpiffeId(principal);
+  if (isSpiffeIdError(id)) return null;
+  const istio = istioIdentity(id);
+  return { id: id.id, trustDomain: id.trustDomain, path: id.path, namespace: istio?.namespace ?? null, serviceAccount: istio?.serviceAccount ?? null };
+});
+
 // Istio sends no certificate; with plain Envoy the same few client certificates recur, so parses are cached.
 const CERTIFICATE_CACHE_SIZE = 256;
-const certificateCache = new Map<string, CertificateInfo | { problem: string }>();
 
 /** The URL-encoded PEM Envoy sends in `source.certificate` → the fields a policy needs. */
-export function parseCertificate(encoded: string): CertificateInfo | { problem: string } {
-  const cached = certificateCache.get(encoded);
-  if (cached !== undefined) return cached;
-  const parsed = parseCertificateUncached(encoded);
-  if (certificateCache.size >= CERTIFICATE_CACHE_SIZE) certificateCache.delete(certificateCache.keys().next().value!);
-  certificateCache.set(encoded, parsed);
-  return parsed;
-}
+export const parseCertificate: (encoded: string) => CertificateInfo | { problem: string } = memoize(CERTIFICATE_CACHE_SIZE, parseCertificateUncached);
 
 function parseCertificateUncached(encoded: string): CertificateInfo | { problem: string } {
   try {

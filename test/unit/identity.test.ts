@@ -104,6 +104,31 @@ describe('source identity from the mTLS principal', () => {
     expect(buildIdentities(attributes({ principal: 'spiffe://cluster.local/payments/mysql' }), options).source).toMatchObject({ namespace: null, service_account: null, authenticated: true });
     expect(buildIdentities(attributes({ principal: 'spiffe://cluster.local/ns/a/sa/b/extra' }), options).source).toMatchObject({ namespace: null, service_account: null });
   });
+
+  it('answers the same for a principal seen before (its parse is cached), with a fresh block each time', () => {
+    const first = buildIdentities(attributes({ principal: ANALYTICS }), options).source;
+    first.authenticated = false;
+    first.namespace = 'changed';
+    const again = buildIdentities(attributes({ principal: ANALYTICS }), options).source;
+    expect(again).not.toBe(first);
+    expect(again).toMatchObject({ spiffe_id: ANALYTICS, namespace: 'analytics', authenticated: true });
+    // the same principal under other trust-domain settings: local and authenticated are decided per call
+    const federatedOnly = { ...options, trustDomains: createTrustDomains({ local: 'other.example', federated: ['cluster.local'] }) };
+    expect(buildIdentities(attributes({ principal: ANALYTICS }), federatedOnly).source).toMatchObject({ local: false, authenticated: true });
+    const foreign = { ...options, trustDomains: createTrustDomains({ local: 'other.example' }) };
+    expect(buildIdentities(attributes({ principal: ANALYTICS }), foreign).source).toMatchObject({ local: false, authenticated: false });
+  });
+
+  it('stays right after more distinct principals than the cache holds', () => {
+    const principals = Array.from({ length: 5000 }, (_, i) => (i % 3 === 2 ? `CN=workload-${i}` : `spiffe://cluster.local/ns/ns-${i}/sa/sa-${i}`));
+    for (const round of [1, 2]) {
+      for (const [i, principal] of principals.entries()) {
+        const source = buildIdentities(attributes({ principal }), options).source;
+        if (i % 3 === 2) expect(source.spiffe_id, `round ${round}`).toBeNull();
+        else expect(source, `round ${round}`).toMatchObject({ spiffe_id: principal, namespace: `ns-${i}`, service_account: `sa-${i}` });
+      }
+    }
+  });
 });
 
 describe('T-15, T-16, T-17: x-forwarded-client-cert', () => {
