@@ -71,7 +71,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.sourcePrincipal = identities.source.principal;
     const input = buildInput(
       attributes,
-      { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor, shape: policy.input },
+      { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor, rules: policy.rulesInput },
       { source: identities.source, destination: identities.destination, jwt: tokens?.jwt },
     );
     outcome.inputJson = input.json;

@@ -42,20 +42,26 @@ export interface HttpRequest {
 }
 
 /**
- * Which document the policy is given. `full`: opa-envoy-plugin's document with meshwarden's keys, for any
- * Rego policy. `rules`: only the keys the rules library reads (policies/rules/README.md, "Input"), since
- * its wasm parses every byte of the input on every Check; what is checked and denied before the policy
- * runs (path, query and body parsing) is the same for both.
+ * The document the rules library is given instead of the full one (policies/rules/README.md, "Input"): only
+ * the keys authz.rego reads and, of the headers, query parameters and context extensions, `:authority` and
+ * the names its rules' `when` conditions test. Its wasm parses every byte of the input on every Check, so a
+ * smaller document is a cheaper one. What is checked and denied before the policy runs (path, query and
+ * body parsing) is the same as with the full document.
  */
-export type InputShape = 'full' | 'rules';
+export interface RulesInput {
+  /** Header names, lowercase (the rules library looks headers up lowercased). */
+  readonly headers: ReadonlySet<string>;
+  readonly query: ReadonlySet<string>;
+  readonly context: ReadonlySet<string>;
+}
 
 export interface InputOptions {
   /** opa-envoy-plugin's skip-request-body-parse: leave parsed_body and truncated_body out. */
   skipBodyParse: boolean;
   /** opa-envoy-plugin's proto-descriptor: parses application/grpc bodies (src/grpc-body.ts); off when undefined. */
   grpcDescriptor?: GrpcBodyDecoder | undefined;
-  /** `full` when not set. */
-  shape?: InputShape | undefined;
+  /** Build the rules library's document; the full document when not set. */
+  rules?: RulesInput | undefined;
 }
 
 export interface BuiltInput {
@@ -82,11 +88,12 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
   const queryAt = rawPath.indexOf('?');
   const pathOnly = queryAt === -1 ? rawPath : rawPath.slice(0, queryAt);
   const parsedPath = parsePath(pathOnly);
-  const parsedQueryJson = queryAt === -1 ? '{}' : queryJson(rawPath.slice(queryAt + 1));
-  if (options.shape === 'rules') {
+  const rules = options.rules;
+  const parsedQueryJson = queryAt === -1 ? '{}' : queryJson(rawPath.slice(queryAt + 1), rules?.query);
+  if (rules !== undefined) {
     // The same parse errors as the full document, so a request is denied before the policy alike.
     if (!options.skipBodyParse) parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath });
-    return { json: rulesInputJson(attributes, parsedQueryJson, extensions), pathOnly };
+    return { json: rulesInputJson(attributes, rules, parsedQueryJson, extensions), pathOnly };
   }
 
   let json =
@@ -112,20 +119,46 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
 }
 
 /**
- * The rules library's input: the keys policies/rules/authz.rego reads, in the full document's places
- * (test/unit/input.test.ts checks every `input.` reference of the Rego against this document).
+ * The rules library's document: the keys policies/rules/authz.rego reads, in the full document's places
+ * (test/unit/rules-input.test.ts checks every `input.` reference of the Rego against it).
  */
-function rulesInputJson(attributes: Attributes, parsedQueryJson: string, extensions: InputExtensions | undefined): string {
+function rulesInputJson(attributes: Attributes, rules: RulesInput, parsedQueryJson: string, extensions: InputExtensions | undefined): string {
   const http = attributes.request?.http;
-  const request =
-    http === undefined ? '' : '"request":{"http":' + JSON.stringify({ method: http.method, path: http.path, host: http.host, headers: http.headers }) + '}';
-  const context = attributes.contextExtensions === undefined ? '' : '"contextExtensions":' + JSON.stringify(attributes.contextExtensions);
+  let request = '';
+  if (http !== undefined) {
+    let fields = '';
+    if (http.method !== undefined) fields += ',"method":' + JSON.stringify(http.method);
+    if (http.path !== undefined) fields += ',"path":' + JSON.stringify(http.path);
+    if (http.host !== undefined) fields += ',"host":' + JSON.stringify(http.host);
+    if (http.headers !== undefined) fields += ',"headers":' + pickJson(http.headers, rules.headers);
+    request = '"request":{"http":{' + fields.slice(1) + '}}';
+  }
+  const extensionsOf = attributes.contextExtensions;
+  const context = extensionsOf === undefined ? '' : '"contextExtensions":' + pickJson(extensionsOf, rules.context);
   let json = '{"attributes":{' + request + (request !== '' && context !== '' ? ',' : '') + context + '},"parsed_query":' + parsedQueryJson;
   if (extensions) {
     json += ',"source":' + JSON.stringify(rulesPeer(extensions.source as RulesPeer)) + ',"destination":' + JSON.stringify(rulesPeer(extensions.destination as RulesPeer));
     if (extensions.jwt !== undefined) json += ',"jwt":' + JSON.stringify(extensions.jwt);
   }
   return json + '}';
+}
+
+// Up to this many names, each is looked up; a file naming more has the request's entries looked up instead.
+const FEW_NAMES = 16;
+
+/** JSON of the entries of `values` named in `names` (own entries only, so `__proto__` is just a name). */
+function pickJson(values: Record<string, string>, names: ReadonlySet<string>): string {
+  let json = '';
+  if (names.size <= FEW_NAMES) {
+    for (const name of names) {
+      if (Object.hasOwn(values, name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
+    }
+  } else {
+    for (const name of Object.keys(values)) {
+      if (names.has(name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
+    }
+  }
+  return json === '' ? '{}' : json + '}';
 }
 
 /** The identity keys the rules library reads (src/identity.ts PeerIdentity has them all). */
@@ -174,10 +207,12 @@ export function parseQuery(query: string): Values {
 /**
  * `JSON.stringify(parseQuery(query))`, byte for byte, without the intermediate object (a prototype-less
  * object is a slow dictionary to build and to stringify): the keys in JSON.stringify's order, array
- * indexes ascending first, then the other keys in insertion order.
+ * indexes ascending first, then the other keys in insertion order. With `names`, only those keys (the
+ * whole query is still parsed, so its errors are the same).
  */
-export function queryJson(query: string): string {
+export function queryJson(query: string, names?: ReadonlySet<string>): string {
   const values = queryValues(query);
+  if (names !== undefined) for (const key of values.keys()) if (!names.has(key)) values.delete(key);
   let keys: Iterable<string> = values.keys();
   let indexes: string[] | undefined;
   for (const key of values.keys()) if (isArrayIndex(key)) (indexes ??= []).push(key);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Parser, type ReadEntry } from 'tar';
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { CheckFailure, ConfigError, describeError } from './errors.js';
-import type { InputShape } from './input.js';
+import type { RulesInput } from './input.js';
 
 export interface PolicySource {
   /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
@@ -20,8 +20,8 @@ export interface Policy {
   readonly decision: string;
   /** sha256 of the wasm module and data: what a log line or metric can name. */
   readonly revision: string;
-  /** The input document it is given (src/input.ts); `full` when not set. */
-  readonly input?: InputShape;
+  /** Set for the rules library: it is given that smaller document (src/input.ts), not the full one. */
+  readonly rulesInput?: RulesInput;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
 }
@@ -67,11 +67,11 @@ const instances = new WeakMap<Policy, LoadedPolicy>();
 
 /**
  * Replaces the data of a loaded policy (e.g. the rules library's compiled document on the rules bundle) and
- * returns it with a revision that covers the new data, and with the input shape it is to be given, if set.
+ * returns it with a revision that covers the new data (and, for the rules library, the document it reads).
  * The wasm instance is shared: the policy passed in evaluates with the new data too, so call this before
  * the policy is in use.
  */
-export function withData(policy: Policy, dataJson: string, input?: InputShape): Policy {
+export function withData(policy: Policy, dataJson: string, rulesInput?: RulesInput): Policy {
   const loaded = instances.get(policy);
   if (loaded === undefined) throw new Error('withData: not a policy from loadPolicy');
   try {
@@ -80,7 +80,7 @@ export function withData(policy: Policy, dataJson: string, input?: InputShape): 
     throw new ConfigError([`${policy.source}: cannot set the data: ${describeError(error)}`]);
   }
   const revision = createHash('sha256').update(policy.revision).update(dataJson).digest('hex').slice(0, 16);
-  const next: Policy = Object.freeze({ ...policy, revision, ...(input === undefined ? {} : { input }) });
+  const next: Policy = Object.freeze({ ...policy, revision, ...(rulesInput === undefined ? {} : { rulesInput }) });
   instances.set(next, loaded);
   return next;
 }

@@ -3,11 +3,11 @@
 import { parseServeConfig } from '../config.js';
 import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../defaults.js';
 import { ConfigError } from '../errors.js';
-import { loadPolicy, withData, type Policy } from '../policy.js';
+import { loadPolicy, type Policy } from '../policy.js';
 import { createTrustDomains, type TrustDomains } from '../spiffe.js';
 import { compileRules, toDataDocument } from './compile.js';
 import { readRulesFile } from './parse.js';
-import { compileRulesFile } from './load.js';
+import { compileRulesFile, withRules } from './load.js';
 import { findRuleWarnings, formatWarning } from './warnings.js';
 
 export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a rules file (YAML or JSON): every error at once (exit 2),
@@ -103,15 +103,15 @@ async function explain(argv: readonly string[], runEval: EvalCommand): Promise<n
   const settings = evalArgs.filter((arg, index) => !(arg === '--request' || arg.startsWith('--request=') || evalArgs[index - 1] === '--request'));
   const trustDomains = trustDomainsOf(settings, problems);
   if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
-  const dataJson = compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, trustDomains);
+  const compiled = compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, trustDomains);
   // The same bundle and data, at the entrypoint that reports every rule of the destination.
-  const explainer = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson, 'rules');
+  const explainer = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), compiled);
   const explain = (inputJson: string): unknown => {
     const [first] = explainer.evaluate(inputJson) as Array<{ result: Explanation }>;
     return first === undefined ? null : ordered(first.result);
   };
   // Later flags win, so --bundle or --decision given by the caller replace these.
-  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withData(policy, dataJson, 'rules'), explain);
+  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withRules(policy, compiled), explain);
 }
 
 export async function runRulesCommand(argv: readonly string[], runEval: EvalCommand): Promise<number> {

@@ -60,9 +60,10 @@ describe('meshwarden eval', () => {
     expect(printed.result).toEqual([
       { result: { allowed: true, dynamic_metadata: { rule: 'analytics-reads-data', reason: 'allowed_by_rule', shadow_denies: [] } } },
     ]);
-    // The rules library is given the keys it reads (src/input.ts, shape `rules`).
+    // The rules library is given the keys it reads; the default rules name no header, query or context key.
     expect(Object.keys(printed.input).sort()).toEqual(['attributes', 'destination', 'parsed_query', 'source']);
-    expect(printed.input.parsed_query).toEqual({ from: ['2026-11-01'] });
+    expect(printed.input.parsed_query).toEqual({});
+    expect(printed.input.attributes.request.http.headers).toEqual({ ':authority': 'data.data.svc.cluster.local:8080' });
     expect(printed.input.source).toEqual({ spiffe_id: ANALYTICS, trust_domain: 'cluster.local', namespace: 'analytics', service_account: 'analytics', local: true, authenticated: true, port: 41234 });
     expect(printed.input.attributes.request.http).toMatchObject({ method: 'GET', path: '/api/v1/data?from=2026-11-01' });
     expect(printed.response.status).toEqual({ code: 0 });

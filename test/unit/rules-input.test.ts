@@ -1,16 +1,17 @@
-// The rules library is given a smaller input document than a Rego bundle (src/input.ts, shape `rules`): only
-// the keys policies/rules/authz.rego reads. These tests hold that projection to the full document: every
-// `input.` reference of the Rego finds the same value in both, and the real wasm library decides and
-// explains every request alike with either document.
+// The rules library is given a smaller input document than a Rego bundle (src/input.ts RulesInput): only
+// the keys policies/rules/authz.rego reads, and only the headers, query parameters and context extensions
+// its rules name. These tests hold that projection to the full document: every `input.` reference of the
+// Rego finds the same value in both, and the real wasm library decides and explains every request alike
+// with either document.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../../src/defaults.js';
 import { buildIdentities } from '../../src/identity.js';
-import { buildInput, type Attributes, type InputShape } from '../../src/input.js';
-import { loadPolicy, withData, type Policy } from '../../src/policy.js';
-import { compileRulesFile } from '../../src/rules/load.js';
+import { buildInput, type Attributes, type RulesInput } from '../../src/input.js';
+import { loadPolicy, type Policy } from '../../src/policy.js';
+import { compileRulesFile, withRules, type CompiledRulesFile } from '../../src/rules/load.js';
 import { createTrustDomains } from '../../src/spiffe.js';
 import { ROOT } from '../helpers/tools.js';
 
@@ -94,10 +95,11 @@ function attributesOf(c: Case): Attributes {
   };
 }
 
-function documentOf(c: Case, shape: InputShape): string {
+/** The full document, or the rules library's when given what the rules read. */
+function documentOf(c: Case, rules?: RulesInput): string {
   const attributes = attributesOf(c);
   const identities = buildIdentities(attributes, identityOptions);
-  return buildInput(attributes, { skipBodyParse: false, shape }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
+  return buildInput(attributes, { skipBodyParse: false, rules }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
 }
 
 const data = id('cluster.local', 'data', 'data');
@@ -116,7 +118,7 @@ const SOURCES = [
 const DESTINATIONS = [data, id('cluster.local', 'data', 'other'), id('cluster.local', 'shop', 'shop'), id('partner.example', 'data', 'data'), ''];
 const OPERATIONS: Partial<Case>[] = [
   { method: 'GET', path: '/api/v1/data', host: 'data.data.svc.cluster.local:8080' },
-  { method: 'GET', path: '/api/v1/data?from=1&from=2', host: 'DATA.data.svc.cluster.local.' },
+  { method: 'GET', path: '/api/v1/data?from=1&from=2&format=csv', host: 'DATA.data.svc.cluster.local.' },
   { method: 'HEAD', path: '/api/v1/reports/2026', host: 'data.data.svc.cluster.local' },
   { method: 'GET', path: '/api/v1/data/../admin', host: 'data.data.svc.cluster.local' },
   { method: 'GET', path: '/api/v1/%61dmin', host: 'data.data.svc.cluster.local' },
@@ -133,7 +135,7 @@ const EXTRAS: Partial<Case>[] = [
   {},
   { headers: { 'x-team': 'blue' } },
   { headers: { 'x-team': 'red', 'x-legacy': '1' } },
-  { context: { route: 'write-route' }, jwt: { valid: true, claims: { groups: ['readers', 'writers'], sub: 'u1' } } },
+  { context: { route: 'write-route', tenant: 't1' }, jwt: { valid: true, claims: { groups: ['readers', 'writers'], sub: 'u1' } } },
   { context: { route: 'write-route' }, jwt: { valid: false, error: 'expired' } },
   { headers: { 'x-team': 'green' }, context: { route: 'other' }, jwt: { valid: true, claims: { groups: 'writers' } } },
 ];
@@ -149,27 +151,56 @@ for (const source of SOURCES) {
   }
 }
 
-describe('the rules input document (shape `rules`)', () => {
+describe("the rules library's input document", () => {
+  let compiled: CompiledRulesFile;
   let decide: Policy;
   let explain: Policy;
   beforeAll(async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-rules-input-')), 'rules.yaml');
     writeFileSync(file, RULES);
-    const dataJson = compileRulesFile(file, trustDomains);
-    decide = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_DECISION }), dataJson, 'rules');
-    explain = withData(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), dataJson, 'rules');
+    compiled = compileRulesFile(file, trustDomains);
+    decide = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_DECISION }), compiled);
+    explain = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), compiled);
   });
 
-  it('is what serving a rules file gives the library, and is smaller than the full document', () => {
-    expect(decide.input).toBe('rules');
-    const c: Case = { source: SOURCES[0]!, destination: data, ...OPERATIONS[0], ...EXTRAS[3] };
-    expect(documentOf(c, 'rules').length).toBeLessThan(documentOf(c, 'full').length * 0.7);
+  it('holds the headers, query parameters and context extensions the rules name, and is much smaller', () => {
+    expect(decide.rulesInput).toBe(compiled.input);
+    expect(compiled.input).toEqual({ headers: new Set([':authority', 'x-team', 'x-legacy']), query: new Set(['format']), context: new Set(['route']) });
+    const c: Case = { source: SOURCES[0]!, destination: data, ...OPERATIONS[1], ...EXTRAS[3], headers: { 'x-team': 'blue', 'user-agent': 'curl/8' } };
+    const rules = JSON.parse(documentOf(c, compiled.input)) as { attributes: { request: { http: { headers: object } }; contextExtensions: object }; parsed_query: object };
+    expect(rules.attributes.request.http.headers).toEqual({ ':authority': 'DATA.data.svc.cluster.local.', 'x-team': 'blue' });
+    expect(rules.parsed_query).toEqual({ format: ['csv'] });
+    expect(rules.attributes.contextExtensions).toEqual({ route: 'write-route' });
+    expect(documentOf(c, compiled.input).length).toBeLessThan(documentOf(c).length * 0.6);
+  });
+
+  it('picks the named entries, whether a file names a few or many', () => {
+    const attributes = attributesOf({ source: SOURCES[0]!, destination: data, method: 'GET', path: '/', host: 'h', headers: { 'x-1': 'one', 'x-7': 'seven', 'x-other': 'no' } });
+    for (const [count, expected] of [
+      [2, { 'x-1': 'one' }],
+      [40, { 'x-1': 'one', 'x-7': 'seven' }],
+    ] as const) {
+      const names = new Set(['__proto__', 'constructor', ...Array.from({ length: count }, (_, i) => `x-${i}`)]);
+      const rules: RulesInput = { headers: names, query: new Set(), context: new Set() };
+      const document = JSON.parse(buildInput(attributes, { skipBodyParse: false, rules }).json) as { attributes: { request: { http: { headers: object } } } };
+      expect(document.attributes.request.http.headers, `${count} names`).toEqual(expected);
+    }
   });
 
   it('holds, for every `input.` reference of authz.rego, the value the full document has there', () => {
     const rego = readFileSync(join(ROOT, 'policies', 'rules', 'authz.rego'), 'utf8').replace(/#.*$/gm, '');
-    const references = [...new Set([...rego.matchAll(/\binput\.([A-Za-z_][A-Za-z0-9_.]*)/g)].map((match) => match[1]!.replace(/\.$/, '')))];
-    expect(references.length).toBeGreaterThan(15);
+    // reference → whether the Rego indexes into it (input.x.y[name])
+    const references = new Map<string, boolean>();
+    for (const match of rego.matchAll(/\binput\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\[)?/g)) {
+      references.set(match[1]!, (references.get(match[1]!) ?? false) || match[2] === '[');
+    }
+    expect(references.size).toBeGreaterThan(15);
+    // Maps the Rego indexes by name: the projection keeps the names the rules use (the rest must be whole).
+    const named: Record<string, ReadonlySet<string>> = {
+      'attributes.request.http.headers': compiled.input.headers,
+      parsed_query: compiled.input.query,
+      'attributes.contextExtensions': compiled.input.context,
+    };
     // The one reference the projection leaves out: a fallback for documents without input.destination.port,
     // which the rules document always has (src/identity.ts takes it from the same address).
     const fallbacks: Record<string, string> = { 'attributes.destination.address.socketAddress.portValue': 'destination.port' };
@@ -177,12 +208,21 @@ describe('the rules input document (shape `rules`)', () => {
       path.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), document);
     let compared = 0;
     for (const c of CASES.filter((_, index) => index % 7 === 0)) {
-      const full = JSON.parse(documentOf(c, 'full')) as unknown;
-      const rules = JSON.parse(documentOf(c, 'rules')) as unknown;
-      for (const reference of references) {
+      const full = JSON.parse(documentOf(c)) as unknown;
+      const rules = JSON.parse(documentOf(c, compiled.input)) as unknown;
+      for (const [reference, indexed] of references) {
         const fallback = fallbacks[reference];
-        if (fallback === undefined) expect(at(rules, reference), reference).toEqual(at(full, reference));
-        else expect(at(rules, fallback), reference).toEqual(at(full, reference) ?? null);
+        const names = named[reference];
+        if (fallback !== undefined) {
+          expect(at(rules, fallback), reference).toEqual(at(full, reference) ?? null);
+        } else if (indexed && names !== undefined) {
+          const projected = at(rules, reference) as Record<string, unknown> | undefined;
+          const whole = at(full, reference) as Record<string, unknown> | undefined;
+          for (const name of names) expect(projected?.[name], `${reference}[${name}]`).toEqual(whole?.[name]);
+          for (const name of Object.keys(projected ?? {})) expect(names.has(name), `${reference}[${name}] is not named by a rule`).toBe(true);
+        } else {
+          expect(at(rules, reference), reference).toEqual(at(full, reference));
+        }
         compared++;
       }
     }
@@ -192,8 +232,8 @@ describe('the rules input document (shape `rules`)', () => {
   it(`decides and explains ${CASES.length} requests exactly as with the full document`, () => {
     const outcomes = new Set<string>();
     for (const c of CASES) {
-      const full = documentOf(c, 'full');
-      const rules = documentOf(c, 'rules');
+      const full = documentOf(c);
+      const rules = documentOf(c, compiled.input);
       const label = JSON.stringify(c);
       const decision = decide.evaluate(rules);
       expect(decision, label).toEqual(decide.evaluate(full));
