@@ -137,7 +137,7 @@ function rulesInputJson(attributes: Attributes, rules: RulesInput, parsedQueryJs
   const context = extensionsOf === undefined ? '' : '"contextExtensions":' + pickJson(extensionsOf, rules.context);
   let json = '{"attributes":{' + request + (request !== '' && context !== '' ? ',' : '') + context + '},"parsed_query":' + parsedQueryJson;
   if (extensions) {
-    json += ',"source":' + JSON.stringify(rulesPeer(extensions.source as RulesPeer)) + ',"destination":' + JSON.stringify(rulesPeer(extensions.destination as RulesPeer));
+    json += ',"source":' + rulesPeerJson(extensions.source as RulesPeer) + ',"destination":' + rulesPeerJson(extensions.destination as RulesPeer);
     if (extensions.jwt !== undefined) json += ',"jwt":' + JSON.stringify(extensions.jwt);
   }
   return json + '}';
@@ -163,25 +163,34 @@ function pickJson(values: Record<string, string>, names: ReadonlySet<string>): s
 
 /** The identity keys the rules library reads (src/identity.ts PeerIdentity has them all). */
 interface RulesPeer {
-  spiffe_id: unknown;
-  trust_domain: unknown;
-  namespace: unknown;
-  service_account: unknown;
-  local: unknown;
-  authenticated: unknown;
-  port: unknown;
+  spiffe_id: string | null;
+  trust_domain: string | null;
+  namespace: string | null;
+  service_account: string | null;
+  local: boolean;
+  authenticated: boolean;
+  port: number | null;
 }
 
-function rulesPeer(peer: RulesPeer): RulesPeer {
-  return {
-    spiffe_id: peer.spiffe_id,
-    trust_domain: peer.trust_domain,
-    namespace: peer.namespace,
-    service_account: peer.service_account,
-    local: peer.local,
-    authenticated: peer.authenticated,
-    port: peer.port,
-  };
+/** `JSON.stringify` of those keys, without building the object first. */
+function rulesPeerJson(peer: RulesPeer): string {
+  return (
+    '{"spiffe_id":' +
+    JSON.stringify(peer.spiffe_id) +
+    ',"trust_domain":' +
+    JSON.stringify(peer.trust_domain) +
+    ',"namespace":' +
+    JSON.stringify(peer.namespace) +
+    ',"service_account":' +
+    JSON.stringify(peer.service_account) +
+    ',"local":' +
+    (peer.local ? 'true' : 'false') +
+    ',"authenticated":' +
+    (peer.authenticated ? 'true' : 'false') +
+    ',"port":' +
+    JSON.stringify(peer.port) +
+    '}'
+  );
 }
 
 /** parsed_path: percent-decode (path semantics), strip every leading `/`, split on `/`. */
