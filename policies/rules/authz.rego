@@ -210,11 +210,32 @@ operations_match(operations, kind) if {
 # --- Sources ------------------------------------------------------------------------------------------
 
 source_entry_matches(entry, kind) if {
-	field_matches(entry.principals, entry.not_principals, source_principal, kind)
-	field_matches(entry.trust_domains, entry.not_trust_domains, source_trust_domain, kind)
-	field_matches(entry.namespaces, entry.not_namespaces, source_namespace, kind)
-	field_matches(entry.service_accounts, entry.not_service_accounts, source_service_account, kind)
+	principals_match(entry, kind)
+	trust_domains_match(entry, kind)
+	namespaces_match(entry, kind)
+	service_accounts_match(entry, kind)
 }
+
+# Each field is tested only when the entry constrains it, so the request's value is computed only then.
+principals_match(entry, kind) if {
+	count(entry.principals) == 0
+	count(entry.not_principals) == 0
+} else := field_matches(entry.principals, entry.not_principals, source_principal, kind)
+
+trust_domains_match(entry, kind) if {
+	count(entry.trust_domains) == 0
+	count(entry.not_trust_domains) == 0
+} else := field_matches(entry.trust_domains, entry.not_trust_domains, source_trust_domain, kind)
+
+namespaces_match(entry, kind) if {
+	count(entry.namespaces) == 0
+	count(entry.not_namespaces) == 0
+} else := field_matches(entry.namespaces, entry.not_namespaces, source_namespace, kind)
+
+service_accounts_match(entry, kind) if {
+	count(entry.service_accounts) == 0
+	count(entry.not_service_accounts) == 0
+} else := field_matches(entry.service_accounts, entry.not_service_accounts, source_service_account, kind)
 
 source_authenticated if {
 	input.source.authenticated == true
@@ -275,11 +296,21 @@ listed_or_unconstrained(list, value) if value in list
 # --- Operations ---------------------------------------------------------------------------------------
 
 operation_matches(operation, kind) if {
-	field_matches(operation.methods, operation.not_methods, request_method, kind)
-	field_matches(operation.ports, operation.not_ports, request_port, kind)
+	methods_match(operation, kind)
+	ports_match(operation, kind)
 	hosts_match(operation.hosts, operation.not_hosts, kind)
 	paths_match(operation.paths, operation.not_paths, kind)
 }
+
+methods_match(operation, kind) if {
+	count(operation.methods) == 0
+	count(operation.not_methods) == 0
+} else := field_matches(operation.methods, operation.not_methods, request_method, kind)
+
+ports_match(operation, kind) if {
+	count(operation.ports) == 0
+	count(operation.not_ports) == 0
+} else := field_matches(operation.ports, operation.not_ports, request_port, kind)
 
 default request_method := null
 
@@ -294,18 +325,15 @@ request_port := input.destination.port if {
 }
 
 # Hosts: lowercased, port and trailing dots removed (T-13).
-hosts_match(positive, negative, _) if {
+hosts_match(positive, negative, kind) if {
 	count(positive) == 0
 	count(negative) == 0
-}
-
-hosts_match(positive, negative, _) if {
+} else if {
 	is_string(request_host)
 	matchers_allow(positive, request_host, true)
 	not any_matcher(negative, request_host, true)
-}
-
-hosts_match(positive, _, "deny") if {
+} else if {
+	kind == "deny"
 	count(positive) == 0
 	not has_host
 }
@@ -329,20 +357,18 @@ without_port(authority) := concat("", [split(authority, "]")[0], "]"]) if {
 } else := split(authority, ":")[0]
 
 # Paths: per kind, the candidates a path field is tested against (the same candidate for both fields).
-paths_match(positive, negative, _) if {
+paths_match(positive, negative, kind) if {
 	count(positive) == 0
 	count(negative) == 0
-}
-
-paths_match(positive, negative, kind) if {
+} else if {
 	some path in path_candidates(kind)
 	matchers_allow(positive, path, false)
 	not any_matcher(negative, path, false)
-}
-
-paths_match(_, _, "deny") if path_unresolvable
-
-paths_match(positive, _, "deny") if {
+} else if {
+	kind == "deny"
+	path_unresolvable
+} else if {
+	kind == "deny"
 	count(positive) == 0
 	not has_path
 }
