@@ -69,8 +69,8 @@ enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "deni
 shadow_denies := sort({name | some [name, true] in matched_denies}) if {
 	count(matched_denies) > 0
 } else := sort({name | some [name, true] in allow_rules}) if {
-	count(allow_rules) > 0
 	count(matched_allows) == 0
+	count(allow_rules) > 0
 } else := []
 
 enforced_deny_names contains name if some [name, false] in matched_denies
@@ -175,8 +175,8 @@ shadow(rule) := object.get(rule, "shadow", false) == true
 
 # kind is "allow" or "deny": it decides how paths and repeated query parameters are read.
 rule_matches(rule, "allow") if {
-	not path_ambiguous
 	rule_body_matches(rule, "allow")
+	not path_ambiguous
 }
 
 rule_matches(rule, "deny") if rule_body_matches(rule, "deny")
