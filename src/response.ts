@@ -114,10 +114,14 @@ function nonEmpty<T>(list: T[]): T[] | undefined {
 
 /** Plain JSON → google.protobuf.Struct. */
 export function toStruct(object: Record<string, unknown>): Struct {
-  // No prototype, so a "__proto__" key from the policy stays a field instead of being swallowed by the setter.
-  const fields = Object.create(null) as Record<string, StructValue>;
-  for (const [key, value] of Object.entries(object)) {
-    if (value !== undefined) fields[key] = toStructValue(value);
+  // A plain object (a prototype-less one is a slow dictionary to fill and for protobufjs to encode); a
+  // "__proto__" key from the policy is defined as a field, not handed to the prototype setter.
+  const fields: Record<string, StructValue> = {};
+  for (const key of Object.keys(object)) {
+    const value = object[key];
+    if (value === undefined) continue;
+    if (key === '__proto__') Object.defineProperty(fields, key, { value: toStructValue(value), enumerable: true, writable: true, configurable: true });
+    else fields[key] = toStructValue(value);
   }
   return { fields };
 }
