@@ -1,4 +1,4 @@
-// Prometheus metrics, pre-bound at start-up so the Check path only increments and observes.
+// Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
 
@@ -19,16 +19,33 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 
 export function createDecisionMetrics(): DecisionMetrics {
   const registry = new Registry();
-  const decisions = new Counter({
+  // Decisions since the last scrape, by index in REASONS (and the shadow denies among them): a decision
+  // costs an array increment instead of prom-client's label lookup; collect() hands them over.
+  const pending = new Float64Array(REASONS.length);
+  let pendingShadowDenies = 0;
+  const reasonIndex = new Map<Reason, number>(REASONS.map((reason, index) => [reason, index]));
+  const decisions: Counter<'result' | 'reason'> = new Counter({
     name: 'meshwarden_decisions_total',
     help: 'Check decisions by result (allow or deny) and reason',
     labelNames: ['result', 'reason'] as const,
     registers: [registry],
+    collect() {
+      for (let index = 0; index < pending.length; index++) {
+        if (pending[index] === 0) continue;
+        children[index]!.inc(pending[index]);
+        pending[index] = 0;
+      }
+    },
   });
   const shadowDenies = new Counter({
     name: 'meshwarden_shadow_denies_total',
     help: 'Requests a policy denied but shadow mode let pass',
     registers: [registry],
+    collect() {
+      if (pendingShadowDenies === 0) return;
+      shadowDenies.inc(pendingShadowDenies);
+      pendingShadowDenies = 0;
+    },
   });
   const latency = new Histogram({
     name: 'meshwarden_check_duration_seconds',
@@ -55,20 +72,23 @@ export function createDecisionMetrics(): DecisionMetrics {
     registers: [registry],
   });
 
-  const counters = new Map<Reason, () => void>();
-  for (const reason of REASONS) {
-    const result = reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny';
-    const child = decisions.labels(result, reason);
+  const children = REASONS.map((reason) => {
+    const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
-    counters.set(reason, reason === 'shadow_denied' ? () => (child.inc(), shadowDenies.inc()) : () => child.inc());
-  }
+    return child;
+  });
+  const shadowDeniedIndex = reasonIndex.get('shadow_denied');
   const loadResults = { success: loads.labels('success'), failure: loads.labels('failure') };
   loadResults.success.inc(0);
   loadResults.failure.inc(0);
   return {
     registry,
     observe(reason: Reason, seconds: number): void {
-      counters.get(reason)?.();
+      const index = reasonIndex.get(reason);
+      if (index !== undefined) {
+        pending[index]!++;
+        if (index === shadowDeniedIndex) pendingShadowDenies++;
+      }
       latency.observe(seconds);
     },
     shadowRule(rule: string): void {
