@@ -87,14 +87,15 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
   const rawPath = http?.path ?? '';
   const queryAt = rawPath.indexOf('?');
   const pathOnly = queryAt === -1 ? rawPath : rawPath.slice(0, queryAt);
-  const parsedPath = parsePath(pathOnly);
+  const decodedPath = unescapeOrFail(pathOnly, false, 'path');
   const rules = options.rules;
   const parsedQueryJson = queryAt === -1 ? '{}' : queryJson(rawPath.slice(queryAt + 1), rules?.query);
   if (rules !== undefined) {
     // The same parse errors as the full document, so a request is denied before the policy alike.
-    if (!options.skipBodyParse) parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath });
+    if (!options.skipBodyParse) parseBody(http, options.grpcDescriptor && { decoder: options.grpcDescriptor, parsedPath: splitPath(decodedPath) });
     return { json: rulesInputJson(attributes, rules, parsedQueryJson, extensions), pathOnly };
   }
+  const parsedPath = splitPath(decodedPath);
 
   let json =
     '{"attributes":' +
@@ -195,7 +196,10 @@ function rulesPeerJson(peer: RulesPeer): string {
 
 /** parsed_path: percent-decode (path semantics), strip every leading `/`, split on `/`. */
 export function parsePath(path: string): string[] {
-  const decoded = unescapeOrFail(path, false, 'path');
+  return splitPath(unescapeOrFail(path, false, 'path'));
+}
+
+function splitPath(decoded: string): string[] {
   let start = 0;
   while (start < decoded.length && decoded.charCodeAt(start) === 0x2f) start++;
   return decoded.slice(start).split('/');

@@ -14,6 +14,7 @@ import { loadPolicy, type Policy } from '../../src/policy.js';
 import { compileRulesFile, withRules, type CompiledRulesFile } from '../../src/rules/load.js';
 import { createTrustDomains } from '../../src/spiffe.js';
 import { ROOT } from '../helpers/tools.js';
+import { failureOf } from './helpers.js';
 
 const trustDomains = createTrustDomains({ local: 'cluster.local', aliases: ['old.example'], federated: ['partner.example'] });
 const identityOptions = { trustDomains, xfcc: false };
@@ -184,6 +185,25 @@ describe("the rules library's input document", () => {
       const rules: RulesInput = { headers: names, query: new Set(), context: new Set() };
       const document = JSON.parse(buildInput(attributes, { skipBodyParse: false, rules }).json) as { attributes: { request: { http: { headers: object } } } };
       expect(document.attributes.request.http.headers, `${count} names`).toEqual(expected);
+    }
+  });
+
+  it('is refused for the same bad requests as the full document, with the same reason', () => {
+    const bad: Partial<Case>[] = [
+      { path: '/api/%zz' },
+      { path: '/api/v1/data?a=1;b=2' },
+      { path: '/api/v1/data?a=%G1' },
+      { method: 'POST', path: '/api/v1/items', headers: { 'content-type': 'application/json' } },
+      { method: 'POST', path: '/api/v1/items', headers: { 'content-type': 'application/json', 'content-length': 'ten' } },
+    ];
+    for (const extra of bad) {
+      const c: Case = { source: SOURCES[0]!, destination: data, method: 'GET', host: 'h', ...extra };
+      const attributes = attributesOf(c);
+      const http = attributes.request!.http!;
+      if (c.method === 'POST') http.body = '{"broken": ';
+      const failure = (rules?: RulesInput): unknown => failureOf(() => buildInput(attributes, { skipBodyParse: false, rules }));
+      expect(failure(compiled.input), JSON.stringify(extra)).toEqual(failure());
+      expect(failure(), JSON.stringify(extra)).toBe('request_parse_error');
     }
   });
 
