@@ -9,7 +9,7 @@
 // expected decision, because a benchmark of errors measures nothing.
 //
 // Usage: npm run bench   (or: npx tsc -p tsconfig.json && node test/bench/check-bench.mjs)
-// Tuning (environment): BENCH_ROUNDS (3), BENCH_SECONDS per run (5), BENCH_WARMUP_SECONDS (2),
+// Tuning (environment): BENCH_ROUNDS (5), BENCH_SECONDS per run (5), BENCH_WARMUP_SECONDS (2),
 // BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps the server log and raw ghz reports in the temp dir.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -26,7 +26,8 @@ export function intFromEnv(name, fallback) {
 /** The settings both benchmarks share, from the environment (see the usage notes at the top of each). */
 export function benchSettings() {
   return {
-    rounds: intFromEnv('BENCH_ROUNDS', 3),
+    // Five rounds: on a shared 2-core machine single rounds move by ±15 %, and the median of three is one of them.
+    rounds: intFromEnv('BENCH_ROUNDS', 5),
     seconds: intFromEnv('BENCH_SECONDS', 5),
     warmupSeconds: intFromEnv('BENCH_WARMUP_SECONDS', 2),
     concurrency: intFromEnv('BENCH_CONCURRENCY', 50),

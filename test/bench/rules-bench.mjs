@@ -18,7 +18,7 @@
 // was allowed by analytics-reads-data according to the decision log.
 //
 // Usage: npm run bench:rules   (or: npx tsc -p tsconfig.json && node test/bench/rules-bench.mjs)
-// Tuning (environment, as for check-bench.mjs): BENCH_ROUNDS (3), BENCH_SECONDS per run (5),
+// Tuning (environment, as for check-bench.mjs): BENCH_ROUNDS (5), BENCH_SECONDS per run (5),
 // BENCH_WARMUP_SECONDS (2), BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps server logs and raw ghz reports.
 // BENCH_SIZES=10,10000 picks the rules file sizes (default 10, 1000 and 10000; the measured request's rule is
 // always added, so a size counts it). BENCH_BASELINE=DIR also serves every size with the meshwarden built
