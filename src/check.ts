@@ -12,7 +12,7 @@ import { DEFAULT_VERIFY_BUDGET_MS, verifyRequestTokens, type TokenFindings } fro
 import type { Logger } from './logger.js';
 import type { DecisionMetrics } from './metrics.js';
 import type { Policy } from './policy.js';
-import { toCheckResponse, toFailureResponse, type CheckResponse } from './response.js';
+import { responseTemplate, toFailureResponse, withDecisionId, type CheckResponse, type TemplatedResponse } from './response.js';
 
 export interface CheckContext {
   /** The policy in force, read at each call so a reload takes effect on the next one. */
@@ -31,6 +31,8 @@ export interface CheckOutcome {
   reason: Reason;
   allowed: boolean;
   response: CheckResponse;
+  /** The response without its decision_id, shared by every Check the policy answered alike (read-only). */
+  template?: CheckResponse;
   /** Set when the input was built. */
   inputJson?: string;
   /** opa-wasm's raw result set, when the policy ran. */
@@ -75,21 +77,15 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
       { source: identities.source, destination: identities.destination, jwt: tokens?.jwt },
     );
     outcome.inputJson = input.json;
-    outcome.resultSet = policy.evaluate(input.json);
-    const decision = parseDecision(outcome.resultSet, context.validStatuses);
-    outcome.decision = decision;
-    outcome.response = toCheckResponse(decision, decisionId, context.shadow);
-    outcome.allowed = decision.allowed || context.shadow;
-    outcome.reason = decision.allowed ? 'allowed' : context.shadow ? 'shadow_denied' : 'policy_denied';
-    const metadata = decision.dynamicMetadata;
-    if (metadata !== undefined) {
-      if (typeof metadata['rule'] === 'string') outcome.rule = metadata['rule'];
-      const shadowDenies = metadata['shadow_denies'];
-      if (decision.allowed && Array.isArray(shadowDenies) && shadowDenies.length > 0) {
-        outcome.shadowRules = shadowDenies.filter((name): name is string => typeof name === 'string');
-        outcome.reason = 'shadow_denied';
-      }
-    }
+    const decided = decidedFor(context, policy, policy.evaluateText(input.json));
+    outcome.resultSet = decided.resultSet;
+    outcome.decision = decided.decision;
+    outcome.template = decided.template;
+    outcome.response = withDecisionId(decided.template, decisionId);
+    outcome.allowed = decided.allowed;
+    outcome.reason = decided.reason;
+    if (decided.rule !== undefined) outcome.rule = decided.rule;
+    if (decided.shadowRules !== undefined) outcome.shadowRules = decided.shadowRules;
   } catch (error) {
     const reason = toReason(error);
     outcome.reason = reason;
@@ -98,6 +94,68 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.response = toFailureResponse(reason, decisionId);
   }
   return outcome;
+}
+
+/** What a policy result means: the same for every Check whose result has the same JSON text. Read-only. */
+interface Decided {
+  resultSet: unknown;
+  decision: Decision;
+  template: CheckResponse;
+  allowed: boolean;
+  reason: Reason;
+  rule?: string;
+  shadowRules?: string[];
+}
+
+function decide(resultSet: unknown, context: CheckContext): Decided {
+  const decision = parseDecision(resultSet, context.validStatuses);
+  const decided: Decided = {
+    resultSet,
+    decision,
+    template: responseTemplate(decision, context.shadow),
+    allowed: decision.allowed || context.shadow,
+    reason: decision.allowed ? 'allowed' : context.shadow ? 'shadow_denied' : 'policy_denied',
+  };
+  const metadata = decision.dynamicMetadata;
+  if (metadata !== undefined) {
+    if (typeof metadata['rule'] === 'string') decided.rule = metadata['rule'];
+    const shadowDenies = metadata['shadow_denies'];
+    if (decision.allowed && Array.isArray(shadowDenies) && shadowDenies.length > 0) {
+      decided.shadowRules = shadowDenies.filter((name): name is string => typeof name === 'string');
+      decided.reason = 'shadow_denied';
+    }
+  }
+  return deepFreeze(decided);
+}
+
+// A policy answers most Checks with one of a few results (the rules library: a rule name and a reason), so
+// each distinct result is parsed, validated and turned into a response once, per context and policy in
+// force. A policy whose results all differ only refills the cache; it is emptied when full.
+const DECISION_CACHE_SIZE = 1024;
+const decisionCaches = new WeakMap<CheckContext, { policy: Policy; results: Map<string, Decided> }>();
+
+function decidedFor(context: CheckContext, policy: Policy, resultText: string): Decided {
+  let cache = decisionCaches.get(context);
+  if (cache === undefined || cache.policy !== policy) {
+    cache = { policy, results: new Map() };
+    decisionCaches.set(context, cache);
+  }
+  let decided = cache.results.get(resultText);
+  if (decided === undefined) {
+    // A result that is not a valid decision throws here and is not kept.
+    decided = decide(JSON.parse(resultText) as unknown, context);
+    if (cache.results.size >= DECISION_CACHE_SIZE) cache.results.clear();
+    cache.results.set(resultText, decided);
+  }
+  return decided;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<string | symbol, unknown>)[key]);
+  }
+  return value;
 }
 
 /**
@@ -161,10 +219,14 @@ export interface CheckHandlerDependencies {
  */
 export function createCheckHandler(dependencies: CheckHandlerDependencies) {
   const { context } = dependencies;
-  return function check(call: ServerUnaryCall<DecodedCheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>): void {
+  return function check(
+    call: ServerUnaryCall<DecodedCheckRequest, CheckResponse | TemplatedResponse>,
+    callback: sendUnaryData<CheckResponse | TemplatedResponse>,
+  ): void {
     const started = performance.now();
     const finish = (outcome: CheckOutcome): void => {
-      callback(null, outcome.response);
+      // The template and the decision id: the codec encodes a decision's response once (TemplatedResponse).
+      callback(null, outcome.template === undefined ? outcome.response : { template: outcome.template, decisionId: outcome.decisionId });
       recordDecision(dependencies, call.request, outcome, started);
     };
     const result = startCheck(call.request, context, context.identity.tokens === undefined ? DEFAULT_VERIFY_BUDGET_MS : verificationBudgetMs(call.getDeadline()));

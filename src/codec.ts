@@ -2,7 +2,7 @@
 import protobuf from 'protobufjs';
 import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
 import type { Attributes } from './input.js';
-import { fromStruct, type CheckResponse } from './response.js';
+import { fromStruct, toFailureResponse, type CheckResponse, type TemplatedResponse } from './response.js';
 
 /** What the deserializer hands the handler: attributes, or the fact that the message was too large. */
 export type DecodedCheckRequest =
@@ -12,15 +12,40 @@ export type DecodedCheckRequest =
 
 export interface CheckCodec {
   decode(buffer: Buffer): DecodedCheckRequest;
-  encode(response: CheckResponse): Buffer;
+  encode(response: CheckResponse | TemplatedResponse): Buffer;
 }
 
 /**
- * Decoding never throws: a transport-level failure would reach Envoy as an RPC error, which fails open
- * under failure_mode_allow. Oversize and undecodable messages become values the handler denies.
+ * Neither direction throws: a transport-level failure would reach Envoy as an RPC error, which fails open
+ * under failure_mode_allow. Oversize and undecodable messages become values the handler denies; a response
+ * that cannot be encoded goes out as an internal_error deny (and `onEncodeFailure` hears why).
  */
-export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number): CheckCodec {
+export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number, onEncodeFailure?: (error: unknown) => void): CheckCodec {
   const { CheckRequest, CheckResponse } = api;
+
+  // A templated response: the template's bytes are encoded once (everything but the dynamic metadata, and
+  // the metadata's entries without decision_id); each call adds only the decision_id entry. The fields of
+  // a message may come in any order and map entries are repeated fields, so the concatenation is the
+  // same message; with dynamic_metadata the last field, as protobufjs writes it, the very same bytes.
+  const metadataField = CheckResponse.fields['dynamicMetadata']!;
+  const Struct = metadataField.resolvedType as protobuf.Type;
+  const metadataTag = (metadataField.id << 3) | 2; // length-delimited
+  const templates = new WeakMap<CheckResponse, { head: Buffer; entries: Buffer }>();
+  function encodeTemplated({ template, decisionId }: TemplatedResponse): Buffer {
+    let parts = templates.get(template);
+    if (parts === undefined) {
+      const { dynamicMetadata, ...rest } = template;
+      const fields = { ...dynamicMetadata.fields };
+      delete fields['decision_id'];
+      parts = { head: encodeMessage(CheckResponse, rest as CheckResponse), entries: encodeMessage(Struct, { fields }) };
+      templates.set(template, parts);
+    }
+    const idEntry = Struct.encode({ fields: { decision_id: { stringValue: decisionId } } }).finish();
+    const metadataLength = parts.entries.length + idEntry.length;
+    const prefix = protobuf.Writer.create().uint32(metadataTag).uint32(metadataLength).finish();
+    return Buffer.concat([parts.head, prefix, parts.entries, idEntry], parts.head.length + prefix.length + metadataLength);
+  }
+
   return {
     decode(buffer: Buffer): DecodedCheckRequest {
       if (buffer.length > maxRequestBytes) return { kind: 'too_large', byteLength: buffer.length };
@@ -35,12 +60,28 @@ export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number): CheckC
         return { kind: 'undecodable', byteLength: buffer.length, error: (error as Error).message };
       }
     },
-    encode(response: CheckResponse): Buffer {
-      const bytes = CheckResponse.encode(response as unknown as protobuf.Message).finish();
-      // protobufjs hands out a Buffer on Node already; copy only when it did not.
-      return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
+    encode(response: CheckResponse | TemplatedResponse): Buffer {
+      try {
+        return 'template' in response ? encodeTemplated(response) : encodeMessage(CheckResponse, response);
+      } catch (error) {
+        onEncodeFailure?.(error);
+        return encodeMessage(CheckResponse, toFailureResponse('internal_error', decisionIdOf(response)));
+      }
     },
   };
+}
+
+/** The decision id a response carries, for the deny that replaces it ("" when it has none). */
+function decisionIdOf(response: CheckResponse | TemplatedResponse): string {
+  if ('template' in response) return typeof response.decisionId === 'string' ? response.decisionId : '';
+  const value = response.dynamicMetadata?.fields?.['decision_id'] as { stringValue?: unknown } | undefined;
+  return typeof value?.stringValue === 'string' ? value.stringValue : '';
+}
+
+function encodeMessage(type: protobuf.Type, message: object): Buffer {
+  const bytes = type.encode(message as protobuf.Message).finish();
+  // protobufjs hands out a Buffer on Node already; copy only when it did not.
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
 }
 
 /** google.protobuf.Struct values in filter metadata become plain JSON, as opa-envoy-plugin renders them. */

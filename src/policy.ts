@@ -24,6 +24,8 @@ export interface Policy {
   readonly rulesInput?: RulesInput;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
+  /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
+  evaluateText(inputJson: string): string;
 }
 
 interface PolicyFiles {
@@ -46,17 +48,19 @@ export async function loadPolicy(source: PolicySource): Promise<Policy> {
   const decision = chooseDecision(source, entrypoints);
   const entrypointId = (loaded.entrypoints as Record<string, number>)[decision]!;
   const evaluateJson = createEvaluator(loaded, entrypointId);
+  const evaluateText = (inputJson: string): string => {
+    try {
+      return evaluateJson(inputJson);
+    } catch (error) {
+      throw new CheckFailure('evaluation_error', describeError(error), { cause: error });
+    }
+  };
   const policy: Policy = Object.freeze({
     source: source.path,
     decision,
     revision: files.revision,
-    evaluate(inputJson: string): unknown {
-      try {
-        return evaluateJson(inputJson);
-      } catch (error) {
-        throw new CheckFailure('evaluation_error', describeError(error), { cause: error });
-      }
-    },
+    evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
+    evaluateText,
   });
   instances.set(policy, loaded);
   return policy;
@@ -113,7 +117,7 @@ const WASM_PAGE_BYTES = 64 * 1024;
  * The data address and heap start are read at every call, so setData (withData) is honoured. Modules of an
  * older ABI go through LoadedPolicy.evaluate.
  */
-function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson: string) => unknown {
+function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson: string) => string {
   const memory = loaded.mem as unknown as WasmMemory;
   const exports = (loaded.wasmInstance as unknown as { exports: Partial<OpaExports> } | undefined)?.exports;
   // The fields read here are LoadedPolicy's own, not its documented API: should a release of opa-wasm change
@@ -125,7 +129,7 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson
     memory.buffer instanceof ArrayBuffer &&
     typeof loaded.dataHeapPtr === 'number' &&
     typeof loaded.dataAddr === 'number';
-  if (!fastPath) return (inputJson) => loaded.evaluate(encodeJson(inputJson), entrypointId);
+  if (!fastPath) return (inputJson) => JSON.stringify(loaded.evaluate(encodeJson(inputJson), entrypointId));
   const opaEval = exports.opa_eval!;
   // A view over the memory; growing the memory detaches its buffer, so the view is renewed when that happened.
   let view = Buffer.from(memory.buffer);
@@ -142,7 +146,7 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson
     const resultAddress = opaEval(0, entrypointId, loaded.dataAddr, inputAddress, written, inputAddress + written, 0);
     const memoryView = currentView(); // opa_eval may have grown the memory
     const end = memoryView.indexOf(0, resultAddress);
-    return JSON.parse(memoryView.toString('utf8', resultAddress, end)) as unknown;
+    return memoryView.toString('utf8', resultAddress, end);
   };
 }
 

@@ -64,9 +64,23 @@ const NO_METADATA: Record<string, unknown> = Object.freeze({});
 
 /** The CheckResponse for a policy's decision. `shadow` lets a deny pass (it is logged, not enforced). */
 export function toCheckResponse(decision: Decision, decisionId: string, shadow = false): CheckResponse {
-  // The policy's metadata with our decision_id over it (no copy of the policy's object first).
+  return withDecisionId(responseTemplate(decision, shadow), decisionId);
+}
+
+/** A CheckResponse as the template of its decision and this call's decision_id (codec.ts encodes the template once). */
+export interface TemplatedResponse {
+  readonly template: CheckResponse;
+  readonly decisionId: string;
+}
+
+/** The response with its decision_id set in the dynamic metadata (over a policy's own, in that key's place), as a new object. */
+export function withDecisionId(template: CheckResponse, decisionId: string): CheckResponse {
+  return { ...template, dynamicMetadata: { fields: { ...template.dynamicMetadata.fields, decision_id: { stringValue: decisionId } } } };
+}
+
+/** The CheckResponse for a decision, without the decision_id: the same for every Check the policy answers alike. */
+export function responseTemplate(decision: Decision, shadow = false): CheckResponse {
   const dynamicMetadata = toStruct(decision.dynamicMetadata ?? NO_METADATA);
-  dynamicMetadata.fields['decision_id'] = { stringValue: decisionId };
   if (decision.allowed) {
     if (!decision.fromObject) return { status: { code: OK }, dynamicMetadata };
     return {

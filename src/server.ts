@@ -4,11 +4,12 @@ import { HealthImplementation } from 'grpc-health-check';
 import { createCheckHandler, type CheckContext } from './check.js';
 import { createCheckCodec, type DecodedCheckRequest } from './codec.js';
 import { formatAddress, type Address } from './config.js';
+import { describeError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DecisionMetrics } from './metrics.js';
 import { AUTHORIZATION_SERVICE, CHECK_METHOD_PATH, loadEnvoyApi } from './protos.js';
 import { addReflection } from './reflection.js';
-import type { CheckResponse } from './response.js';
+import type { CheckResponse, TemplatedResponse } from './response.js';
 
 export interface ServerOptions {
   address: Address;
@@ -31,7 +32,9 @@ const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE];
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const api = loadEnvoyApi();
-  const codec = createCheckCodec(api, options.maxRequestBytes);
+  const codec = createCheckCodec(api, options.maxRequestBytes, (error) =>
+    options.logger.error({ error: describeError(error) }, 'a CheckResponse could not be encoded; an internal_error deny was sent instead'),
+  );
   // grpc-js's own limit sits well above ours, so an oversize request reaches the handler and is denied
   // with a CheckResponse; a transport RESOURCE_EXHAUSTED would be an error, which fails open under failOpen.
   const transportLimit = options.maxRequestBytes * 2 + 16 * 1024 * 1024;
@@ -50,7 +53,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       originalName: 'check',
       requestSerialize: (value: Buffer) => value,
       requestDeserialize: (buffer: Buffer): DecodedCheckRequest => codec.decode(buffer),
-      responseSerialize: (response: CheckResponse): Buffer => codec.encode(response),
+      responseSerialize: (response: CheckResponse | TemplatedResponse): Buffer => codec.encode(response),
       responseDeserialize: (buffer: Buffer) => buffer,
     } as grpc.MethodDefinition<unknown, unknown>,
   };

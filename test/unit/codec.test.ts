@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCheckCodec } from '../../src/codec.js';
 import { loadEnvoyApi, AUTHORIZATION_SERVICE } from '../../src/protos.js';
-import { toCheckResponse, toFailureResponse } from '../../src/response.js';
+import { responseTemplate, toCheckResponse, toFailureResponse } from '../../src/response.js';
 import { parseDecision } from '../../src/decision.js';
 
 const api = loadEnvoyApi();
@@ -234,6 +234,55 @@ describe('createCheckCodec: encode', () => {
       },
       dynamicMetadata: { fields: { decision_id: { stringValue: ID }, reason: { stringValue: 'request_parse_error' } } },
     });
+  });
+
+  // Templated: the decision's response encoded once, the decision_id added per call (what the gRPC handler sends).
+  const results: [string, unknown, boolean][] = [
+    ['a boolean allow', true, false],
+    ['a boolean deny', false, false],
+    ['a boolean deny in shadow mode', false, true],
+    ['the rules library allow', { allowed: true, dynamic_metadata: { rule: 'analytics-reads-data', reason: 'allowed_by_rule', shadow_denies: [] } }, false],
+    ['a deny with status, headers, body', { allowed: false, http_status: 429, headers: { 'x-ext-authz-reason': 'rate', 'x-two': ['a', 'b'] }, body: 'slow down ✋', dynamic_metadata: { nested: { list: [1, 'two', null, true, { deep: [] }] } } }, false],
+    ['an allow with every mutation', { allowed: true, headers: { 'x-user': 'u' }, response_headers_to_add: { 'x-r': 'r' }, request_headers_to_remove: ['cookie'], query_parameters_to_set: { a: 'b' }, query_parameters_to_remove: ['c'] }, false],
+    ['metadata keyed __proto__ and constructor', { allowed: true, dynamic_metadata: JSON.parse('{"__proto__":{"a":1},"constructor":"c"}') as unknown }, false],
+    ['a deny let pass by shadow mode', { allowed: false, dynamic_metadata: { rule: 'default' } }, true],
+  ];
+
+  it.each(results)('encodes %s from its template to the same bytes as the whole response', (_name, result, shadow) => {
+    const decision = parseDecision([{ result }], api.envoyStatusCodes);
+    const template = responseTemplate(decision, shadow);
+    for (const id of [ID, '7f1c2b3a-0000-4000-8000-000000000000', 'x'.repeat(200)]) {
+      const templated = codec.encode({ template, decisionId: id });
+      expect(templated.equals(codec.encode(toCheckResponse(decision, id, shadow))), id).toBe(true);
+      expect(readBack(templated).dynamicMetadata.fields.decision_id).toEqual({ stringValue: id });
+    }
+  });
+
+  it("puts the call's decision_id over a decision_id of the policy's metadata, as the whole response does", () => {
+    const decision = parseDecision([{ result: { allowed: true, dynamic_metadata: { decision_id: 'from-policy', rule: 'r' } } }], api.envoyStatusCodes);
+    const template = responseTemplate(decision);
+    expect(readBack(codec.encode({ template, decisionId: ID }))).toEqual(readBack(codec.encode(toCheckResponse(decision, ID))));
+    expect(readBack(codec.encode({ template, decisionId: ID })).dynamicMetadata.fields).toEqual({ decision_id: { stringValue: ID }, rule: { stringValue: 'r' } });
+  });
+
+  it('never throws: a response it cannot encode goes out as an internal_error deny with its decision id', () => {
+    const failures: unknown[] = [];
+    const guarded = createCheckCodec(api, 1024, (error) => failures.push(error));
+    const broken = [
+      { template: {} as never, decisionId: ID },
+      {
+        status: {
+          get code(): number {
+            throw new Error('unreadable');
+          },
+        },
+        dynamicMetadata: { fields: { decision_id: { stringValue: ID } } },
+      } as never,
+    ];
+    for (const response of broken) {
+      expect(readBack(guarded.encode(response))).toEqual(readBack(codec.encode(toFailureResponse('internal_error', ID))));
+    }
+    expect(failures).toHaveLength(2);
   });
 
   it('encodes a boolean allow as status 0 with no http response', () => {
