@@ -150,14 +150,8 @@ const FEW_NAMES = 16;
 /** JSON of the entries of `values` named in `names` (own entries only, so `__proto__` is just a name). */
 function pickJson(values: Record<string, string>, names: ReadonlySet<string>): string {
   let json = '';
-  if (names.size <= FEW_NAMES) {
-    for (const name of names) {
-      if (Object.hasOwn(values, name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
-    }
-  } else {
-    for (const name of Object.keys(values)) {
-      if (names.has(name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
-    }
+  for (const name of names.size <= FEW_NAMES ? names : Object.keys(values)) {
+    if (names.has(name) && Object.hasOwn(values, name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
   }
   return json === '' ? '{}' : json + '}';
 }
