@@ -58,6 +58,11 @@ export interface TokenVerifier {
   readonly issuers: ReadonlyMap<string, { audiences: readonly string[]; keys: JWTVerifyGetKey }>;
   readonly svid: { audience: string; keys: JWTVerifyGetKey } | undefined;
   readonly trustDomains: TrustDomains;
+  /**
+   * Reads every key file (`jwks-file`, `bundle-file`) again, for key rotation (SIGHUP). A file that is no
+   * longer usable keeps its last good keys; the problems are returned, one per such file.
+   */
+  reloadKeyFiles(): string[];
 }
 
 /** JWT-SVID §3 (reference S-3): asymmetric algorithms only, never `none` or HMAC. */
@@ -136,17 +141,28 @@ async function fetchKeySet(url: string | URL, init?: RequestInit): Promise<Respo
   return new Response(JSON.stringify(keys), { status: 200, headers: { 'content-type': 'application/json' } });
 }
 
-/** A key getter for jose; failures to obtain keys (not a missing kid) become KeysUnavailable. */
-function keyGetterOf(source: KeySource): JWTVerifyGetKey {
+/**
+ * A key getter for jose; failures to obtain keys (not a missing kid) become KeysUnavailable. A key file's
+ * getter comes with `reload`, which reads the file again (a problem text when it is not usable: the keys
+ * in use stay); a JWKS URL is fetched again by jose when its cache ages or a kid is unknown.
+ */
+function keyGetterOf(source: KeySource): { getKey: JWTVerifyGetKey; reload?: () => string | undefined } {
   let inner: JWTVerifyGetKey;
+  let reload: (() => string | undefined) | undefined;
   if ('file' in source) {
     const keys = readKeySetFile(source.file);
     if ('problem' in keys) throw new Error(keys.problem);
     inner = createLocalJWKSet(keys);
+    reload = () => {
+      const fresh = readKeySetFile(source.file);
+      if ('problem' in fresh) return fresh.problem;
+      inner = createLocalJWKSet(fresh);
+      return undefined;
+    };
   } else {
     inner = createRemoteJWKSet(new URL(source.uri), { timeoutDuration: FETCH_TIMEOUT_MS, [customFetch]: fetchKeySet });
   }
-  return async (header, token) => {
+  const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await inner(header, token);
     } catch (error) {
@@ -154,6 +170,7 @@ function keyGetterOf(source: KeySource): JWTVerifyGetKey {
       throw new KeysUnavailable(error);
     }
   };
+  return reload === undefined ? { getKey } : { getKey, reload };
 }
 
 /** Builds the verifier from validated settings; undefined when neither feature is configured. */
@@ -163,11 +180,18 @@ export function createTokenVerifier(
 ): TokenVerifier | undefined {
   const issuers = settings.jwtIssuers ?? [];
   if (issuers.length === 0 && settings.jwtSvid === undefined) return undefined;
+  const reloads: (() => string | undefined)[] = [];
+  const keysOf = (source: KeySource): JWTVerifyGetKey => {
+    const { getKey, reload } = keyGetterOf(source);
+    if (reload !== undefined) reloads.push(reload);
+    return getKey;
+  };
   return Object.freeze({
     header: 'authorization',
-    issuers: new Map(issuers.map((setting) => [setting.issuer, { audiences: [...setting.audiences], keys: keyGetterOf(setting.keys) }])),
-    svid: settings.jwtSvid && { audience: settings.jwtSvid.audience, keys: keyGetterOf(settings.jwtSvid.keys) },
+    issuers: new Map(issuers.map((setting) => [setting.issuer, { audiences: [...setting.audiences], keys: keysOf(setting.keys) }])),
+    svid: settings.jwtSvid && { audience: settings.jwtSvid.audience, keys: keysOf(settings.jwtSvid.keys) },
     trustDomains,
+    reloadKeyFiles: (): string[] => reloads.map((reload) => reload()).filter((problem): problem is string => problem !== undefined),
   });
 }
 

@@ -55,6 +55,8 @@ export interface Serving {
   logger: Logger;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
   reload(): Promise<boolean>;
+  /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
+  reloadKeyFiles(): boolean;
   /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
   stop(): Promise<void>;
 }
@@ -129,6 +131,14 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         return false;
       }
     },
+    reloadKeyFiles(): boolean {
+      const tokens = identity.tokens;
+      if (tokens === undefined) return true;
+      const problems = tokens.reloadKeyFiles();
+      for (const problem of problems) log.error({ error: problem }, 'key file reload failed; its last good keys stay in use');
+      if (problems.length === 0) log.info('key files reloaded');
+      return problems.length === 0;
+    },
     async stop(): Promise<void> {
       watcher?.close();
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
@@ -170,6 +180,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const serving = await serve(argv, process.env);
   let stopping = false;
   process.on('SIGHUP', () => {
+    serving.reloadKeyFiles();
     void serving.reload();
   });
   return new Promise<number>((resolve) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { createSigningKey, signToken, spiffeBundleOf, writeJsonFile, writeTextFile } from '../helpers/jwt.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
@@ -164,6 +165,38 @@ describe('meshwarden serve as a process', () => {
       await waitFor(() => lines.some((line) => line.msg === 'policy reloaded'));
       expect(lines.find((line) => line.msg === 'policy reloaded')).toMatchObject({ rules: join(ROOT, 'policies', 'default', 'rules.yaml') });
       expect((await client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data' }))).status?.code ?? 0).toBe(0);
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+
+  it('reads the JWT key files again on SIGHUP (key rotation); a broken file keeps its last good keys', async () => {
+    const [oldKey, newKey] = await Promise.all([createSigningKey('svid-old'), createSigningKey('svid-new')]);
+    const bundle = writeJsonFile(spiffeBundleOf(oldKey));
+    const config = writeTextFile(`jwt-svid:\n  audience: ${DATA_SERVICE}\n  bundle-file: ${bundle}\n`, `rotation-${process.pid}.yaml`);
+    const { child, address, lines } = await startServe(['--config', config]);
+    const client = createClient(address);
+    // a plaintext caller proving the analytics identity with a JWT-SVID, to the data service (the default rules)
+    const allowedWith = async (key: Awaited<ReturnType<typeof createSigningKey>>): Promise<boolean> => {
+      const token = await signToken(key, { sub: ANALYTICS, aud: DATA_SERVICE });
+      const response = await client.check(httpCheckRequest({ destination: DATA_SERVICE, path: '/api/v1/data', headers: { authorization: `Bearer ${token}` } }));
+      return (response.status?.code ?? 0) === 0;
+    };
+    try {
+      expect([await allowedWith(oldKey), await allowedWith(newKey)]).toEqual([true, false]);
+      writeJsonFile(spiffeBundleOf(newKey), bundle.split('/').pop());
+      child.kill('SIGHUP');
+      await waitFor(() => lines.some((line) => line.msg === 'key files reloaded'));
+      expect([await allowedWith(oldKey), await allowedWith(newKey)]).toEqual([false, true]);
+
+      writeJsonFile('{"keys": [', bundle.split('/').pop());
+      child.kill('SIGHUP');
+      await waitFor(() => lines.some((line) => line.msg === 'key file reload failed; its last good keys stay in use'));
+      expect(lines.find((line) => line.msg.startsWith('key file reload failed')).error).toContain(bundle);
+      expect(await allowedWith(newKey)).toBe(true);
     } finally {
       client.close();
     }

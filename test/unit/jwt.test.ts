@@ -159,6 +159,43 @@ describe('end-user JWTs (input.jwt)', () => {
   });
 });
 
+describe('key rotation: reloadKeyFiles (SIGHUP)', () => {
+  it('reads the key files again; a file no longer usable keeps its last good keys', async () => {
+    const [oldKey, newKey, svidOld, svidNew] = await Promise.all([createSigningKey('k-old'), createSigningKey('k-new'), createSigningKey('s-old'), createSigningKey('s-new')]);
+    const issuerFile = writeJsonFile(jwksOf(oldKey));
+    const bundleFile = writeJsonFile(spiffeBundleOf(svidOld));
+    const rotating = createTokenVerifier(
+      { jwtIssuers: [{ issuer: ISSUER, keys: { file: issuerFile }, audiences: [AUDIENCE] }], jwtSvid: { audience: SVID_AUDIENCE, keys: { file: bundleFile } } },
+      trustDomains,
+    )!;
+    const valid = async (key: SigningKey): Promise<unknown> =>
+      ((await findings({ authorization: `Bearer ${await signToken(key, claims)}` }, ANALYTICS, 2_000, rotating))?.jwt as { valid: boolean }).valid;
+    const svid = async (key: SigningKey): Promise<string | undefined> =>
+      (await findings({ authorization: `Bearer ${await signToken(key, { sub: ANALYTICS, aud: SVID_AUDIENCE })}` }, '', 2_000, rotating))?.svid;
+
+    expect([await valid(oldKey), await valid(newKey), await svid(svidOld), await svid(svidNew)]).toEqual([true, false, ANALYTICS, undefined]);
+    writeJsonFile(jwksOf(newKey), issuerFile.split('/').pop());
+    writeJsonFile(spiffeBundleOf(svidNew), bundleFile.split('/').pop());
+    // nothing changes until the files are read again
+    expect([await valid(oldKey), await valid(newKey)]).toEqual([true, false]);
+    expect(rotating.reloadKeyFiles()).toEqual([]);
+    expect([await valid(oldKey), await valid(newKey), await svid(svidOld), await svid(svidNew)]).toEqual([false, true, undefined, ANALYTICS]);
+    // a broken or emptied file is reported and the keys in use stay
+    writeJsonFile('{"keys": [', issuerFile.split('/').pop());
+    writeJsonFile({ keys: [] }, bundleFile.split('/').pop());
+    const problems = rotating.reloadKeyFiles();
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toContain(issuerFile);
+    expect(problems[1]).toContain('holds no keys usable for JWTs');
+    expect([await valid(newKey), await svid(svidNew)]).toEqual([true, ANALYTICS]);
+  });
+
+  it('has nothing to read for keys fetched from a URL', () => {
+    const remoteOnly = createTokenVerifier({ jwtIssuers: [{ issuer: 'https://remote.example', keys: { uri: jwksServer.url }, audiences: [AUDIENCE] }] }, trustDomains)!;
+    expect(remoteOnly.reloadKeyFiles()).toEqual([]);
+  });
+});
+
 describe('JWT-SVIDs (reference S-3, T-35)', () => {
   const svidClaims = { sub: ANALYTICS, aud: [SVID_AUDIENCE, 'spiffe://cluster.local/ns/other/sa/x'] };
 
