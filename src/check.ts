@@ -48,6 +48,8 @@ export interface CheckOutcome {
   rule?: string;
   /** Shadow rules that would have denied this allowed request (dynamic_metadata.shadow_denies). */
   shadowRules?: string[];
+  /** The bearer token verifications this Check waited for, for the metrics. */
+  tokens?: TokenFindings;
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -64,6 +66,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
   const outcome: CheckOutcome = { decisionId, reason: 'internal_error', allowed: false, response: undefined as never };
   try {
     if (tokens !== undefined && 'failure' in tokens) throw tokens.failure;
+    if (tokens !== undefined) outcome.tokens = tokens;
     const attributes = attributesOf(request);
     const policy = context.policy();
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
@@ -243,6 +246,12 @@ export function recordDecision(dependencies: CheckHandlerDependencies, request: 
   const elapsedMs = performance.now() - started;
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
+  const tokens = outcome.tokens;
+  if (tokens !== undefined) {
+    if (tokens.jwt !== undefined) dependencies.metrics.tokenVerified('jwt', tokens.jwt.valid ? 'valid' : tokens.jwt.reason);
+    if (tokens.svid !== undefined) dependencies.metrics.tokenVerified('jwt_svid', 'valid');
+    else if (tokens.svidRejected !== undefined) dependencies.metrics.tokenVerified('jwt_svid', tokens.svidRejected);
+  }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
 }
 

@@ -35,7 +35,8 @@ export interface JwtSvidSetting {
   keys: KeySource;
 }
 
-export type JwtReason = 'expired' | 'bad_signature' | 'unknown_issuer' | 'keys_unavailable' | 'malformed' | 'bad_audience' | 'not_yet_valid' | 'ambiguous';
+export const JWT_REASONS = ['expired', 'bad_signature', 'unknown_issuer', 'keys_unavailable', 'malformed', 'bad_audience', 'not_yet_valid', 'ambiguous'] as const;
+export type JwtReason = (typeof JWT_REASONS)[number];
 
 /** input.jwt */
 export type JwtVerdict =
@@ -48,6 +49,8 @@ export interface TokenFindings {
   jwt?: JwtVerdict;
   /** The verified JWT-SVID's SPIFFE ID; undefined when none was asked for or it did not verify. */
   svid?: string;
+  /** Why the JWT-SVID that was asked for did not verify. */
+  svidRejected?: JwtReason;
   /** Log-only notes (never token text). */
   problems: string[];
 }
@@ -245,7 +248,10 @@ export function verifyRequestTokens(attributes: Attributes, verifier: TokenVerif
       if (jwtVerdict !== undefined) findings.jwt = jwtVerdict;
       if (svidResult !== undefined) {
         if ('id' in svidResult) findings.svid = svidResult.id;
-        else findings.problems.push(`JWT-SVID ignored: ${svidResult.reason}`);
+        else {
+          findings.svidRejected = svidResult.reason;
+          findings.problems.push(`JWT-SVID ignored: ${svidResult.reason}`);
+        }
       }
       return findings;
     },

@@ -1,6 +1,10 @@
 // Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
+import { JWT_REASONS, type JwtReason } from './jwt.js';
+
+/** The two kinds of bearer token meshwarden verifies (metric label values). */
+export type TokenKind = 'jwt' | 'jwt_svid';
 
 export interface DecisionMetrics {
   readonly registry: Registry;
@@ -8,6 +12,8 @@ export interface DecisionMetrics {
   observe(reason: Reason, seconds: number): void;
   /** Counts a shadow deny of a named rule (the rules library's shadow rules). */
   shadowRule(rule: string): void;
+  /** Counts one bearer token verification: an end-user JWT or a JWT-SVID, valid or why not. */
+  tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void;
   /** Counts a policy load or reload and, on success, records the revision in force. */
   policyLoaded(result: 'success' | 'failure', revision?: string): void;
 }
@@ -59,6 +65,13 @@ export function createDecisionMetrics(): DecisionMetrics {
     labelNames: ['rule'] as const,
     registers: [registry],
   });
+  const tokens = new Counter({
+    name: 'meshwarden_token_verifications_total',
+    help: 'Bearer tokens verified, by kind (jwt: end-user, jwt_svid) and result (valid, or the reason it was not)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+  for (const kind of ['jwt', 'jwt_svid'] as const) for (const result of ['valid', ...JWT_REASONS]) tokens.labels(kind, result).inc(0);
   const loads = new Counter({
     name: 'meshwarden_policy_loads_total',
     help: 'Policy loads and reloads by result',
@@ -93,6 +106,9 @@ export function createDecisionMetrics(): DecisionMetrics {
     },
     shadowRule(rule: string): void {
       ruleShadowDenies.labels(rule).inc();
+    },
+    tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
+      tokens.labels(kind, result).inc();
     },
     policyLoaded(result: 'success' | 'failure', loaded?: string): void {
       loadResults[result].inc();

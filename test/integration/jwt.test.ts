@@ -237,6 +237,41 @@ describe('keys that cannot be had', () => {
   });
 });
 
+describe('metrics', () => {
+  it('counts every token verified, by kind and result', async () => {
+    const server = await startTestServer(['--bundle', compileRego(ECHO), '--config', configFile({ issuers: [{ issuer: ISSUER, source: `jwks-file: ${issuerFile}` }], svid: true })]);
+    try {
+      const valid = await signToken(issuerKey, readerClaims);
+      const expired = await signToken(issuerKey, readerClaims, { expiresIn: -3600 });
+      const svidToken = await signToken(svidKey, { sub: ANALYTICS, aud: DATA_SERVICE });
+      const forgedSvid = await signToken(otherKey, { sub: ANALYTICS, aud: DATA_SERVICE });
+      await server.client.check(withToken(valid, ANALYTICS)); // mTLS caller: the end-user JWT only
+      await server.client.check(withToken(valid, ANALYTICS));
+      await server.client.check(withToken(expired, ANALYTICS));
+      await server.client.check(withToken(svidToken)); // plaintext: a JWT-SVID too (the JWT check fails: no issuer)
+      await server.client.check(withToken(forgedSvid));
+      await server.client.check(withToken(undefined)); // no token: nothing verified
+      const text = await (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/metrics`)).text();
+      const counts = Object.fromEntries(
+        text
+          .split('\n')
+          .filter((line) => line.startsWith('meshwarden_token_verifications_total{') && !line.endsWith(' 0'))
+          .map((line) => [line.slice(line.indexOf('{'), line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]),
+      );
+      expect(counts).toEqual({
+        '{kind="jwt",result="valid"}': 2,
+        '{kind="jwt",result="expired"}': 1,
+        '{kind="jwt",result="unknown_issuer"}': 2,
+        '{kind="jwt_svid",result="valid"}': 1,
+        '{kind="jwt_svid",result="bad_signature"}': 1,
+      });
+      expect(text).toContain('meshwarden_token_verifications_total{kind="jwt_svid",result="keys_unavailable"} 0');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('configuration', () => {
   it('lists every JWT setting problem at start-up', async () => {
     const bad = writeTextFile(

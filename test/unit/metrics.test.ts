@@ -35,4 +35,16 @@ describe('decision metrics', () => {
     metrics.observe('shadow_denied', 0.0002);
     expect(await series(metrics, 'meshwarden_shadow_denies_total')).toEqual(['meshwarden_shadow_denies_total 3']);
   });
+
+  it('count token verifications by kind and result, every series present from the start', async () => {
+    const metrics = createDecisionMetrics();
+    expect(await series(metrics, 'meshwarden_token_verifications_total{')).toHaveLength(18);
+    metrics.tokenVerified('jwt', 'valid');
+    metrics.tokenVerified('jwt', 'valid');
+    metrics.tokenVerified('jwt_svid', 'keys_unavailable');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('meshwarden_token_verifications_total{kind="jwt",result="valid"} 2');
+    expect(text).toContain('meshwarden_token_verifications_total{kind="jwt_svid",result="keys_unavailable"} 1');
+    expect(text).toContain('meshwarden_token_verifications_total{kind="jwt",result="expired"} 0');
+  });
 });
