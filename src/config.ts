@@ -6,7 +6,7 @@ import { ConfigError } from './errors.js';
 import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './grpc-body.js';
 import type { IdentityOptions } from './identity.js';
 import { createTokenVerifier, isAllowedKeyUri, readKeySetFile, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './jwt.js';
-import { createTrustDomains } from './spiffe.js';
+import { createTrustDomains, validateTrustDomain } from './spiffe.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
 export interface Address {
@@ -203,6 +203,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);
   const svid = structured.get('jwtSvid');
   if (svid !== undefined) config.jwtSvid = parseJwtSvid(svid, problems);
+  for (const { trustDomain } of config.jwtSvid?.federated ?? []) {
+    if (!config.federatedTrustDomains.includes(trustDomain)) {
+      problems.push(`jwt-svid: federated-bundles: ${trustDomain} is not one of the federated trust domains (--federated-trust-domains)`);
+    }
+  }
   if (config.rules !== undefined && (config.bundle !== undefined || config.decision !== undefined)) {
     problems.push('--rules serves the built-in rules library: leave out --bundle and --decision');
   }
@@ -322,11 +327,30 @@ function parseJwtSvid({ value, origin }: StructuredValue, problems: string[]): J
     problems.push(`${origin}: expected a mapping with audience and bundle-file or bundle-uri`);
     return undefined;
   }
-  checkKeys(value, ['audience', 'bundle-file', 'bundle-uri'], origin, problems);
+  checkKeys(value, ['audience', 'bundle-file', 'bundle-uri', 'federated-bundles'], origin, problems);
   const audience = value['audience'];
   if (typeof audience !== 'string' || audience === '') problems.push(`${origin}: audience must be a non-empty string`);
   const keys = parseKeySource(value, 'bundle', origin, problems);
-  return typeof audience === 'string' && audience !== '' && keys !== undefined ? { audience, keys } : undefined;
+  const federated: { trustDomain: string; keys: KeySource }[] = [];
+  const bundles = value['federated-bundles'];
+  if (bundles !== undefined && !isMapping(bundles)) {
+    problems.push(`${origin}: federated-bundles must map each federated trust domain to its bundle-file or bundle-uri`);
+  } else if (bundles !== undefined) {
+    for (const [trustDomain, entry] of Object.entries(bundles)) {
+      const where = `${origin}: federated-bundles: ${trustDomain}`;
+      const invalid = validateTrustDomain(trustDomain);
+      if (invalid !== undefined) problems.push(`${where}: not a trust domain name: ${invalid.message}`);
+      if (!isMapping(entry)) {
+        problems.push(`${where}: expected a mapping with bundle-file or bundle-uri`);
+        continue;
+      }
+      checkKeys(entry, ['bundle-file', 'bundle-uri'], where, problems);
+      const source = parseKeySource(entry, 'bundle', where, problems);
+      if (source !== undefined && invalid === undefined) federated.push(Object.freeze({ trustDomain, keys: source }));
+    }
+  }
+  if (typeof audience !== 'string' || audience === '' || keys === undefined) return undefined;
+  return federated.length === 0 ? { audience, keys } : { audience, keys, federated: Object.freeze(federated) };
 }
 
 interface RawValue {

@@ -31,8 +31,10 @@ export interface JwtIssuerSetting {
 export interface JwtSvidSetting {
   /** This server's audience: a JWT-SVID's `aud` must include it. */
   audience: string;
-  /** The SPIFFE bundle (its `use: jwt-svid` keys) or a plain JWKS. */
+  /** The local trust domain's (and its aliases') SPIFFE bundle (its `use: jwt-svid` keys) or a plain JWKS. */
   keys: KeySource;
+  /** The bundle of each federated trust domain whose JWT-SVIDs are accepted; others have none. */
+  federated?: readonly { trustDomain: string; keys: KeySource }[];
 }
 
 export const JWT_REASONS = ['expired', 'bad_signature', 'unknown_issuer', 'keys_unavailable', 'malformed', 'bad_audience', 'not_yet_valid', 'ambiguous'] as const;
@@ -59,7 +61,8 @@ export interface TokenVerifier {
   /** Lowercase header name the bearer token is read from. */
   readonly header: string;
   readonly issuers: ReadonlyMap<string, { audiences: readonly string[]; keys: JWTVerifyGetKey }>;
-  readonly svid: { audience: string; keys: JWTVerifyGetKey } | undefined;
+  /** `keys` verify JWT-SVIDs of the local trust domain, `federated` those of each federated one that has a bundle. */
+  readonly svid: { audience: string; keys: JWTVerifyGetKey; federated: ReadonlyMap<string, JWTVerifyGetKey> } | undefined;
   readonly trustDomains: TrustDomains;
   /**
    * Reads every key file (`jwks-file`, `bundle-file`) again, for key rotation (SIGHUP). A file that is no
@@ -192,7 +195,11 @@ export function createTokenVerifier(
   return Object.freeze({
     header: 'authorization',
     issuers: new Map(issuers.map((setting) => [setting.issuer, { audiences: [...setting.audiences], keys: keysOf(setting.keys) }])),
-    svid: settings.jwtSvid && { audience: settings.jwtSvid.audience, keys: keysOf(settings.jwtSvid.keys) },
+    svid: settings.jwtSvid && {
+      audience: settings.jwtSvid.audience,
+      keys: keysOf(settings.jwtSvid.keys),
+      federated: new Map((settings.jwtSvid.federated ?? []).map(({ trustDomain, keys }) => [trustDomain, keysOf(keys)])),
+    },
     trustDomains,
     reloadKeyFiles: (): string[] => reloads.map((reload) => reload()).filter((problem): problem is string => problem !== undefined),
   });
@@ -336,13 +343,24 @@ async function verifyJwtSvid(bearer: BearerToken, verifier: TokenVerifier): Prom
   const { token, header } = checkedHeader(bearer);
   if (Object.keys(header).some((name) => !SVID_HEADER_PARAMETERS.has(name))) throw new TokenRejected('malformed');
   if (header['typ'] !== undefined && header['typ'] !== 'JWT' && header['typ'] !== 'JOSE') throw new TokenRejected('malformed');
-  const { payload } = await jwtVerify(token, svid.keys, {
+  // A trust domain's keys vouch only for its own IDs (go-spiffe picks the bundle by the sub's trust domain):
+  // the sub, read before the signature is checked, chooses the keys; jwtVerify then checks the very same sub.
+  let claimed: unknown;
+  try {
+    claimed = decodeJwt(token).sub;
+  } catch {
+    throw new TokenRejected('malformed');
+  }
+  const id = typeof claimed === 'string' ? parseSpiffeId(claimed) : undefined;
+  if (id === undefined || isSpiffeIdError(id) || id.path === '' || !verifier.trustDomains.isAccepted(id.trustDomain)) throw new TokenRejected('malformed');
+  const keys = verifier.trustDomains.isLocal(id.trustDomain) ? svid.keys : svid.federated.get(id.trustDomain);
+  if (keys === undefined) throw new TokenRejected('unknown_issuer');
+  const { payload } = await jwtVerify(token, keys, {
     audience: svid.audience,
     algorithms: ALLOWED_ALGORITHMS,
     requiredClaims: ['exp', 'aud', 'sub'],
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
   });
-  const id = parseSpiffeId(payload.sub as string);
-  if (isSpiffeIdError(id) || id.path === '' || !verifier.trustDomains.isAccepted(id.trustDomain)) throw new TokenRejected('malformed');
+  if (payload.sub !== claimed) throw new TokenRejected('malformed');
   return id.id;
 }

@@ -364,6 +364,35 @@ describe('JWT settings (config file only)', () => {
     expect(Object.isFrozen(config.jwtIssuers)).toBe(true);
   });
 
+  it('reads a bundle per federated trust domain for JWT-SVIDs, and lists every problem with them', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const good = join(dir, 'good.yaml');
+    writeFileSync(
+      good,
+      'federated-trust-domains: partner.example,other.example\njwt-svid:\n  audience: spiffe://cluster.local/ns/data/sa/data\n  bundle-uri: https://spire.example/bundle\n  federated-bundles:\n    partner.example: {bundle-uri: https://spire.partner.example/bundle}\n',
+    );
+    expect(parseServeConfig(['--config', good], {}).jwtSvid).toEqual({
+      audience: 'spiffe://cluster.local/ns/data/sa/data',
+      keys: { uri: 'https://spire.example/bundle' },
+      federated: [{ trustDomain: 'partner.example', keys: { uri: 'https://spire.partner.example/bundle' } }],
+    });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'federated-trust-domains: partner.example\njwt-svid:\n  audience: a\n  bundle-uri: https://spire.example/bundle\n  federated-bundles:\n    partner.example: {bundle-uri: https://p.example/b, colour: blue}\n    stranger.example: {bundle-uri: https://s.example/b}\n    Bad_Name: {bundle-uri: https://b.example/b}\n    empty.example: {}\n',
+    );
+    const problems = problemsOf(['--config', bad]);
+    expect(problems).toEqual([
+      expect.stringContaining('federated-bundles: partner.example: unknown key "colour"'),
+      expect.stringContaining('federated-bundles: Bad_Name: not a trust domain name'),
+      expect.stringContaining('federated-bundles: empty.example: needs exactly one of bundle-file and bundle-uri'),
+      'jwt-svid: federated-bundles: stranger.example is not one of the federated trust domains (--federated-trust-domains)',
+    ]);
+  });
+
   it('are not flags or variables, and plain http is refused outside 127.0.0.1 and localhost', async () => {
     expect(problemsOf(['--jwt-issuers=x'])).toEqual(['--jwt-issuers: unknown flag']);
     expect(problemsOf([], { MESHWARDEN_JWT_SVID: 'x' })).toEqual(['MESHWARDEN_JWT_SVID: unknown setting']);

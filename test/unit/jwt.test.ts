@@ -207,7 +207,36 @@ describe('JWT-SVIDs (reference S-3, T-35)', () => {
     const result = await svidOf(await signToken(svidKey, svidClaims, { header: { typ: 'JWT' } }));
     expect(result?.svid).toBe(ANALYTICS);
     expect(result?.problems).toEqual([]);
-    expect((await svidOf(await signToken(svidKey, { ...svidClaims, sub: 'spiffe://partner.example/ns/a/sa/b' }, { header: { typ: 'JOSE' } })))?.svid).toBe('spiffe://partner.example/ns/a/sa/b');
+    expect((await svidOf(await signToken(svidKey, { ...svidClaims, sub: 'spiffe://cluster.local/ns/a/sa/b' }, { header: { typ: 'JOSE' } })))?.svid).toBe('spiffe://cluster.local/ns/a/sa/b');
+  });
+
+  it("verifies each trust domain's JWT-SVIDs with that trust domain's bundle only", async () => {
+    const partnerKey = await createSigningKey('partner-1');
+    const PARTNER = 'spiffe://partner.example/ns/a/sa/b';
+    const federated = createTokenVerifier(
+      {
+        jwtSvid: {
+          audience: SVID_AUDIENCE,
+          keys: { file: writeJsonFile(spiffeBundleOf(svidKey)) },
+          federated: [{ trustDomain: 'partner.example', keys: { file: writeJsonFile(spiffeBundleOf(partnerKey)) } }],
+        },
+      },
+      trustDomains,
+    )!;
+    const outcome = async (key: SigningKey, sub: string, using = federated): Promise<string | undefined> => {
+      const result = await findings({ authorization: `Bearer ${await signToken(key, { ...svidClaims, sub })}` }, '', 2_000, using);
+      return result?.svid ?? result?.svidRejected;
+    };
+    expect(await outcome(partnerKey, PARTNER)).toBe(PARTNER);
+    expect(await outcome(svidKey, ANALYTICS)).toBe(ANALYTICS);
+    // the local authority cannot vouch for a partner's workload, nor the partner's for ours
+    expect(await outcome(svidKey, PARTNER)).toBe('bad_signature');
+    expect(await outcome(partnerKey, ANALYTICS)).toBe('bad_signature');
+    // without a bundle for the partner, its JWT-SVIDs are not accepted, whoever signed them
+    expect(await outcome(svidKey, PARTNER, verifier)).toBe('unknown_issuer');
+    expect(await outcome(partnerKey, PARTNER, verifier)).toBe('unknown_issuer');
+    // a trust domain that is not accepted at all: malformed, as before
+    expect(await outcome(svidKey, 'spiffe://evil.example/ns/a/sa/b')).toBe('malformed');
   });
 
   it('is not consulted when there is an mTLS principal', async () => {
