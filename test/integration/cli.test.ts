@@ -41,6 +41,13 @@ async function startServe(args: string[]): Promise<{ child: ChildProcess; addres
   return { child, address, lines };
 }
 
+/** SIGTERM drains and ends `serve` with exit code 0. */
+async function expectCleanExitOnSigterm(child: ChildProcess): Promise<void> {
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(0);
+}
+
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
@@ -168,9 +175,7 @@ describe('meshwarden serve as a process', () => {
     } finally {
       client.close();
     }
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    await expectCleanExitOnSigterm(child);
   });
 
   it('reads the JWT key files again on SIGHUP (key rotation); a broken file keeps its last good keys', async () => {
@@ -200,9 +205,7 @@ describe('meshwarden serve as a process', () => {
     } finally {
       client.close();
     }
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    await expectCleanExitOnSigterm(child);
   });
 
   it('reloads on SIGHUP, keeps the last good policy when the new file is bad, and exits 0 on SIGTERM', async () => {
@@ -227,9 +230,7 @@ describe('meshwarden serve as a process', () => {
     } finally {
       client.close();
     }
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
+    await expectCleanExitOnSigterm(child);
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
   });
 });
