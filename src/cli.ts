@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 // Command line: `meshwarden serve`, `meshwarden eval` and `meshwarden rules`.
 import { readFileSync } from 'node:fs';
-import { startCheck } from './check.js';
-import { createCheckCodec } from './codec.js';
+import { startCheck } from './check/check.js';
+import { createCheckCodec } from './envoy/codec.js';
 import { grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, SERVE_OPTIONS, type ServeConfig } from './config.js';
-import { DEFAULT_RULES_FILE, PACKAGE_ROOT } from './defaults.js';
+import { DEFAULT_RULES_FILE, PACKAGE_ROOT } from './package-paths.js';
 import { ConfigError, describeError } from './errors.js';
-import { policyPlanOf, runServe } from './main.js';
-import { loadPolicy, type Policy } from './policy.js';
-import { fromProtoJson } from './protojson.js';
-import { CONVERSION_OPTIONS, loadEnvoyApi } from './protos.js';
-import { fromStruct } from './response.js';
-import { RULES_USAGE, runRulesCommand } from './rules/command.js';
+import { policyPlanOf, runServe } from './commands/serve.js';
+import { loadPolicy, type Policy } from './check/policy.js';
+import { fromProtoJson } from './envoy/protojson.js';
+import { CONVERSION_OPTIONS, loadEnvoyApi } from './envoy/protos.js';
+import { fromStruct } from './check/response.js';
+import { RULES_USAGE, runRulesCommand } from './commands/rules.js';
 
 const USAGE = `meshwarden: external authorization (Envoy ext_authz v3) with OPA wasm policies
 

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
-import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './grpc-body.js';
-import type { IdentityOptions } from './identity.js';
-import { createTokenVerifier, isAllowedKeyUri, readKeySetFile, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './jwt.js';
-import { createTrustDomains, validateTrustDomain } from './spiffe.js';
+import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
+import type { IdentityOptions } from './identity/identity.js';
+import { createTokenVerifier, isAllowedKeyUri, readKeySetFile, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
+import { createTrustDomains, validateTrustDomain } from './identity/spiffe.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
 export interface Address {

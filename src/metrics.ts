@@ -1,7 +1,7 @@
 // Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
-import { JWT_REASONS, type JwtReason } from './jwt.js';
+import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';

@@ -1,6 +1,6 @@
 // Parsed rules → the compiled data document (`data.meshwarden.rules`) the Rego evaluator reads.
-import type { RulesInput } from '../input.js';
-import type { TrustDomains } from '../spiffe.js';
+import type { RulesInput } from '../check/input.js';
+import type { TrustDomains } from '../identity/spiffe.js';
 import { ANY_PRINCIPAL } from './parse.js';
 import type {
   CompiledCondition,

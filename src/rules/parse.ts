@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { ConfigError, describeError } from '../errors.js';
-import { isSpiffeIdError, parseSpiffeId, validateTrustDomain } from '../spiffe.js';
+import { isSpiffeIdError, parseSpiffeId, validateTrustDomain } from '../identity/spiffe.js';
 import type {
   ConditionKey,
   Matcher,

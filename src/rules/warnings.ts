@@ -1,5 +1,5 @@
 // Warnings for rules that are valid but deserve a second look in review: they widen access or can never match.
-import type { TrustDomains } from '../spiffe.js';
+import type { TrustDomains } from '../identity/spiffe.js';
 import { CLUSTER_LOCAL } from './compile.js';
 import { ANY_PRINCIPAL } from './parse.js';
 import type { Rule, RuleSource, RulesFile } from './types.js';

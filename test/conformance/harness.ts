@@ -2,7 +2,7 @@
 // per policy, and converters that put both sides' answers into one comparable shape.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { loadEnvoyApi } from '../../src/protos.js';
+import { loadEnvoyApi } from '../../src/envoy/protos.js';
 import { compileRego } from '../helpers/policies.js';
 import { startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { toolPath } from '../helpers/tools.js';

@@ -3,8 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createLogger } from '../../src/logger.js';
-import { serve, type Serving } from '../../src/main.js';
-import { AUTHORIZATION_PROTO, envoyProtoDirs } from '../../src/protos.js';
+import { serve, type Serving } from '../../src/commands/serve.js';
+import { AUTHORIZATION_PROTO, envoyProtoDirs } from '../../src/envoy/protos.js';
 
 export interface LogLine {
   level: string;

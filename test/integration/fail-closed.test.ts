@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { identityOptionsOf } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createDecisionMetrics } from '../../src/metrics.js';
-import { loadEnvoyApi } from '../../src/protos.js';
-import { startServer } from '../../src/server.js';
+import { loadEnvoyApi } from '../../src/envoy/protos.js';
+import { startServer } from '../../src/listeners/grpc.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { serve } from '../../src/main.js';
+import { serve } from '../../src/commands/serve.js';
 import { bookFrame, writeBookDescriptor } from '../helpers/grpc-descriptor.js';
 import { compileRego } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';

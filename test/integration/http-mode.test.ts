@@ -1,7 +1,7 @@
 // The HTTP ext_authz service, driven with requests shaped as Envoy sends them (E-20), side by side with gRPC.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpDenyStatus } from '../../src/http-service.js';
+import { httpDenyStatus } from '../../src/listeners/http.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 

@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs } from '../../src/protos.js';
+import { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs } from '../../src/envoy/protos.js';
 import { compileRego } from '../helpers/policies.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { structToJson } from '../helpers/struct.js';

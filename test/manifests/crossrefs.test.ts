@@ -6,7 +6,7 @@ import { GUIDE, objectsIn, PATCH_FILES, selects, serviceSelects, strategicMerge,
 import { providerProblems, readIstioOperatorSpec, type ExtensionProvider } from './helpers/mesh-config.js';
 import { clone, loadYamlFile, parseYamlDocuments, readRepoFile } from './helpers/yaml.js';
 import { parseServeConfig, SERVE_OPTIONS } from '../../src/config.js';
-import { REASON_HEADER } from '../../src/response.js';
+import { REASON_HEADER } from '../../src/check/response.js';
 
 const CENTRAL = 'istio/meshwarden.yaml';
 const IN_POD = 'istio/in-pod/data.yaml';

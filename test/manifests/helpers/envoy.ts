@@ -1,6 +1,6 @@
 // Envoy's v3 API from the registry package @grpc/grpc-js-xds (the same protos src/protos.ts serves from),
 // and strict reading of an Envoy bootstrap YAML against it.
-import { envoyProtoDirs } from '../../../src/protos.js';
+import { envoyProtoDirs } from '../../../src/envoy/protos.js';
 import { ProtoLibrary, strictFromJson, type StrictConversion } from './proto-strict.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';

@@ -9,7 +9,7 @@
 // outside this subset fails the check, which is right for these files, which set nothing else.
 // Not covered: `clearRouteCache` (added to the API in 2024 but never emitted by istiod, istio/istio#61558).
 import protobuf from 'protobufjs';
-import { loadEnvoyApi } from '../../../src/protos.js';
+import { loadEnvoyApi } from '../../../src/envoy/protos.js';
 import { isRecord, strictFromJson } from './proto-strict.js';
 
 const requestBody = {

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import protobuf from 'protobufjs';
-import { WRAPPERS } from '../../../src/protojson.js';
+import { WRAPPERS } from '../../../src/envoy/protojson.js';
 
 export class StrictProtoError extends Error {
   constructor(path: string, message: string) {

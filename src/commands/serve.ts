@@ -1,0 +1,198 @@
+// `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
+import { startAdminServer, type AdminServer } from '../listeners/admin.js';
+import { startHttpService, type HttpService } from '../listeners/http.js';
+import { formatAddress, grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, type ServeConfig } from '../config.js';
+import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_POLICY_BUNDLE } from '../package-paths.js';
+import { describeError } from '../errors.js';
+import { createLogger, flushLogger, type Logger } from '../logger.js';
+import { createDecisionMetrics } from '../metrics.js';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { PolicyStore, type Policy, type PolicySource } from '../check/policy.js';
+import { rulesPreparer } from '../rules/library.js';
+import { loadEnvoyApi } from '../envoy/protos.js';
+import { startServer, type RunningServer } from '../listeners/grpc.js';
+import type { TrustDomains } from '../identity/spiffe.js';
+
+/** What serve and eval decide with: a Rego bundle (--bundle), a rules file (--rules) or the embedded default rules. */
+export interface PolicyPlan {
+  source: PolicySource;
+  /** Sets the rules file's compiled document on the freshly loaded rules library; undefined for a bundle. */
+  prepare: ((policy: Policy) => Policy) | undefined;
+  /** The rules file served, if any. */
+  rulesFile: string | undefined;
+  /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
+  watch: boolean;
+}
+
+/** `cluster.local` in the rules means the local trust domain and its aliases, so the rules compile against them. */
+export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision' | 'rules'>, trustDomains: TrustDomains): PolicyPlan {
+  if (config.bundle !== undefined) {
+    const source: PolicySource = {
+      path: config.bundle,
+      ...(config.data === undefined ? {} : { dataPath: config.data }),
+      ...(config.decision === undefined ? {} : { decision: config.decision }),
+    };
+    return { source, prepare: undefined, rulesFile: undefined, watch: false };
+  }
+  const rulesFile = config.rules ?? DEFAULT_RULES_FILE;
+  return {
+    source: { path: RULES_POLICY_BUNDLE, decision: RULES_DECISION },
+    prepare: rulesPreparer(rulesFile, trustDomains),
+    rulesFile,
+    watch: config.rules !== undefined,
+  };
+}
+
+export interface Serving {
+  config: ServeConfig;
+  server: RunningServer;
+  /** The admin endpoint, unless turned off. */
+  admin: AdminServer | undefined;
+  /** The HTTP ext_authz service, when --http-addr is set. */
+  http: HttpService | undefined;
+  policies: PolicyStore;
+  logger: Logger;
+  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
+  reload(): Promise<boolean>;
+  /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
+  reloadKeyFiles(): boolean;
+  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  stop(): Promise<void>;
+}
+
+/** Starts serving; throws ConfigError for bad flags, environment or policy file. */
+export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
+  const config = parseServeConfig(argv, env);
+  const log = logger ?? createLogger(config.logLevel);
+  const policies = new PolicyStore();
+  const identity = identityOptionsOf(config);
+  // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
+  // file's compiled document as its data; --bundle serves a Rego bundle as it is.
+  const { source, prepare, rulesFile, watch: watchRules } = policyPlanOf(config, identity.trustDomains);
+  const policy = await policies.load(source, prepare);
+  const metrics = createDecisionMetrics();
+  metrics.policyLoaded('success', policy.revision);
+  const api = loadEnvoyApi();
+  const context = {
+    policy: () => policies.current,
+    shadow: config.shadow,
+    skipBodyParse: config.skipBodyParse,
+    grpcDescriptor: grpcBodyDecoderOf(config),
+    validStatuses: api.envoyStatusCodes,
+    identity,
+  };
+  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, metrics, context });
+  let draining = false;
+  let admin: AdminServer | undefined;
+  let http: HttpService | undefined;
+  try {
+    admin =
+      config.adminAddr &&
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+    http =
+      config.httpAddr &&
+      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, context, logger: log, metrics }));
+  } catch (error) {
+    await server.shutdown(0);
+    await admin?.close();
+    throw error;
+  }
+  server.setServing(true);
+  let watcher: FSWatcher | undefined;
+  log.info(
+    {
+      address: formatAddress({ ...config.grpcAddr, port: server.port }),
+      policy: policy.source,
+      ...(rulesFile === undefined ? {} : { rules: rulesFile }),
+      decision: policy.decision,
+      revision: policy.revision,
+      shadow: config.shadow,
+    },
+    'serving',
+  );
+  const serving: Serving = {
+    config,
+    server,
+    admin,
+    http,
+    policies,
+    logger: log,
+    async reload(): Promise<boolean> {
+      try {
+        const next = await policies.load(source, prepare);
+        metrics.policyLoaded('success', next.revision);
+        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+        return true;
+      } catch (error) {
+        metrics.policyLoaded('failure');
+        const current = policies.current;
+        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+        return false;
+      }
+    },
+    reloadKeyFiles(): boolean {
+      const tokens = identity.tokens;
+      if (tokens === undefined) return true;
+      const problems = tokens.reloadKeyFiles();
+      for (const problem of problems) log.error({ error: problem }, 'key file reload failed; its last good keys stay in use');
+      if (problems.length === 0) log.info('key files reloaded');
+      return problems.length === 0;
+    },
+    async stop(): Promise<void> {
+      watcher?.close();
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      draining = true;
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      await admin?.close();
+      log.info('stopped');
+      await flushLogger(log);
+    },
+  };
+  if (rulesFile !== undefined && watchRules) watcher = watchFile(rulesFile, () => void serving.reload(), log);
+  return serving;
+}
+
+/**
+ * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
+ * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
+ */
+function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
+  const name = basename(path);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const watcher = watch(dirname(path), (_event, file) => {
+      if (file !== null && file !== name && file !== '..data') return;
+      clearTimeout(timer);
+      timer = setTimeout(changed, 100);
+    });
+    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
+    watcher.unref();
+    return watcher;
+  } catch (error) {
+    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
+    return undefined;
+  }
+}
+
+/** Runs `serve` as a process: signals wired, exit codes set. */
+export async function runServe(argv: readonly string[]): Promise<number> {
+  const serving = await serve(argv, process.env);
+  let stopping = false;
+  process.on('SIGHUP', () => {
+    serving.reloadKeyFiles();
+    void serving.reload();
+  });
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      serving.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

@@ -1,0 +1,60 @@
+// The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
+import { createServer, type Server } from 'node:http';
+import { formatAddress, type Address } from '../config.js';
+import { listen } from './address.js';
+import type { Logger } from '../logger.js';
+import type { DecisionMetrics } from '../metrics.js';
+
+export interface AdminServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface AdminOptions {
+  address: Address;
+  metrics: DecisionMetrics;
+  /** True while a policy is loaded and the server is not draining. */
+  ready(): boolean;
+  logger: Logger;
+}
+
+export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    switch (path) {
+      case '/healthz':
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+        return;
+      case '/readyz': {
+        const ready = options.ready();
+        response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+        return;
+      }
+      case '/metrics':
+        options.metrics.registry.metrics().then(
+          (text) => response.writeHead(200, { 'content-type': options.metrics.registry.contentType }).end(text),
+          (error: unknown) => {
+            options.logger.error({ error: String(error) }, 'metrics rendering failed');
+            response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+          },
+        );
+        return;
+      default:
+        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  const port = await listen(server, options.address);
+  options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,154 @@
+// Envoy's HTTP ext_authz service (envoyExtAuthzHttp): the same input, policy and fail-closed answers as the
+// gRPC Check, over plain HTTP. Envoy forwards the request's method, path (after its path_prefix), headers and,
+// when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { recordDecision, startCheck, type CheckHandlerDependencies, type CheckOutcome } from '../check/check.js';
+import type { DecodedCheckRequest } from '../envoy/codec.js';
+import { formatAddress, type Address } from '../config.js';
+import { listen } from './address.js';
+import type { Attributes } from '../check/input.js';
+import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
+import type { CheckResponse, HeaderValueOption } from '../check/response.js';
+import { isXfccError, parseXfcc } from '../identity/xfcc.js';
+
+export interface HttpServiceOptions extends CheckHandlerDependencies {
+  address: Address;
+  /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
+  pathPrefix: string;
+  maxRequestBytes: number;
+}
+
+/**
+ * HTTP mode carries no peer principals. With XFCC enabled, the element the local proxy appended (the last)
+ * names that proxy in `By`: the destination workload, which gRPC mode gets as destination.principal.
+ */
+function destinationFromXfcc(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const elements = parseXfcc(header);
+  if (isXfccError(elements)) return undefined;
+  const by = (elements.at(-1) ?? []).filter((pair) => pair.key === 'by');
+  return by.length === 1 && by[0]!.value !== '' ? by[0]!.value : undefined;
+}
+
+export interface HttpService {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const DENY_FALLBACK_STATUS = 403;
+
+/**
+ * A deny must reach Envoy as a deny: 200 would allow, and a 5xx is an error, which Envoy lets through when
+ * failOpen is set. Such statuses become 403 (the reason header still says why).
+ */
+export function httpDenyStatus(status: number): number {
+  return status === 200 || status >= 500 || status < 200 ? DENY_FALLBACK_STATUS : status;
+}
+
+/** Envoy's HTTP check request → CheckRequest attributes, as Envoy would have sent them over gRPC. */
+export function attributesFromHttp(request: IncomingMessage, body: Buffer, pathPrefix: string, received: Date, xfcc: boolean): Attributes {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const key = request.rawHeaders[i]!.toLowerCase();
+    const value = request.rawHeaders[i + 1]!;
+    // Envoy joins repeated headers with a comma in the gRPC header map (E-6).
+    headers[key] = key in headers ? `${headers[key]},${value}` : value;
+  }
+  const url = request.url ?? '/';
+  const path = pathPrefix !== '' && url.startsWith(pathPrefix) ? url.slice(pathPrefix.length) || '/' : url;
+  const host = headers['host'] ?? '';
+  const method = request.method ?? '';
+  headers[':authority'] = host;
+  headers[':method'] = method;
+  headers[':path'] = path;
+  const socket = request.socket;
+  const millis = received.getTime();
+  const destinationPrincipal = xfcc ? destinationFromXfcc(headers['x-forwarded-client-cert']) : undefined;
+  return {
+    source: { address: { socketAddress: { address: socket.remoteAddress ?? '', portValue: socket.remotePort ?? 0 } } },
+    destination: {
+      address: { socketAddress: { address: socket.localAddress ?? '', portValue: socket.localPort ?? 0 } },
+      ...(destinationPrincipal === undefined ? {} : { principal: destinationPrincipal }),
+    },
+    request: {
+      time: { seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1_000_000 },
+      http: {
+        method,
+        headers,
+        path,
+        host,
+        scheme: 'http',
+        protocol: `HTTP/${request.httpVersion}`,
+        ...(body.length > 0 ? { body: body.toString('utf8'), size: body.length } : {}),
+      },
+    },
+  };
+}
+
+function setHeaders(response: ServerResponse, options: HeaderValueOption[] | undefined): void {
+  for (const option of options ?? []) {
+    const { key, value } = option.header;
+    const existing = response.getHeader(key);
+    if (option.append.value && existing !== undefined) {
+      response.setHeader(key, [...(Array.isArray(existing) ? existing : [String(existing)]), value]);
+    } else {
+      response.setHeader(key, value);
+    }
+  }
+}
+
+/** Writes a CheckResponse as Envoy's HTTP service contract expects it. */
+export function writeCheckResponse(response: ServerResponse, check: CheckResponse): void {
+  if (check.status.code === 0) {
+    const ok = check.okResponse;
+    setHeaders(response, ok?.headers);
+    setHeaders(response, ok?.responseHeadersToAdd);
+    if (ok?.headersToRemove && ok.headersToRemove.length > 0) response.setHeader('x-envoy-auth-headers-to-remove', ok.headersToRemove.join(', '));
+    response.writeHead(200).end();
+    return;
+  }
+  const denied = check.deniedResponse;
+  setHeaders(response, denied?.headers);
+  response.setHeader('content-type', 'text/plain; charset=utf-8');
+  response.writeHead(httpDenyStatus(denied?.status.code ?? DENY_FALLBACK_STATUS)).end(denied?.body ?? '');
+}
+
+export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
+  const server: Server = createServer((request, response) => {
+    const started = performance.now();
+    const received = new Date();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > options.maxRequestBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    request.on('error', () => response.destroy());
+    request.on('end', () => {
+      const decoded: DecodedCheckRequest = tooLarge
+        ? { kind: 'too_large', byteLength: size }
+        : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.context.identity.xfcc), byteLength: size };
+      const finish = (outcome: CheckOutcome): void => {
+        writeCheckResponse(response, outcome.response);
+        recordDecision(options, decoded, outcome, started);
+      };
+      // Envoy's HTTP check carries no deadline; its default timeout is 200 ms, so verification gets the default budget.
+      const result = startCheck(decoded, options.context, DEFAULT_VERIFY_BUDGET_MS);
+      if (result instanceof Promise) result.then(finish).catch(() => response.destroy());
+      else finish(result);
+    });
+  });
+  const port = await listen(server, options.address);
+  options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

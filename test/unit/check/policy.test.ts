@@ -1,0 +1,66 @@
+// policy.evaluate writes the input straight into the wasm memory and reads the result from it (ABI 1.2
+// opa_eval); these tests hold it to what opa-wasm's own LoadedPolicy.evaluate answers.
+import { readFileSync } from 'node:fs';
+import { loadPolicy as loadWasmPolicy } from '@open-policy-agent/opa-wasm';
+import { describe, expect, it } from 'vitest';
+import { loadPolicy, withData } from '../../../src/check/policy.js';
+import { compileRegoToWasm } from '../../helpers/policies.js';
+
+const ECHO = `package t
+
+result := {"input": input, "data": d, "size": count(json.marshal(input))}
+
+default d := null
+
+d := data.d
+`;
+
+describe('policy.evaluate', () => {
+  const wasm = compileRegoToWasm(ECHO, 't/result');
+
+  async function reference(dataJson = '{}') {
+    const loaded = await loadWasmPolicy(readFileSync(wasm));
+    loaded.setData(JSON.parse(dataJson) as object);
+    return (inputJson: string): unknown => loaded.evaluate(new TextEncoder().encode(inputJson).buffer as ArrayBuffer, 't/result');
+  }
+
+  const inputs: [string, string][] = [
+    ['an object', '{"a":1,"b":[true,null,"x"],"c":{"d":-2.5e3}}'],
+    ['non-ASCII text', JSON.stringify({ s: 'Grüße, 東京, 🙂, \u2028', k: { 'ключ': 'значение' } })],
+    ['escapes', JSON.stringify({ s: 'quote " backslash \\ newline \n NUL \u0000 tab \t' })],
+    ['a number beyond 2^53', '{"n":12345678901234567890123}'],
+    ['an empty object', '{}'],
+    ['a scalar', '"just a string"'],
+  ];
+
+  it.each(inputs)('answers as opa-wasm does for %s', async (_name, inputJson) => {
+    const policy = await loadPolicy({ path: wasm });
+    const expected = (await reference())(inputJson);
+    expect(policy.evaluate(inputJson)).toEqual(expected);
+    // and again: each evaluation starts from the same heap
+    expect(policy.evaluate(inputJson)).toEqual(expected);
+  });
+
+  it('grows the wasm memory for an input larger than it, and keeps working after', async () => {
+    const policy = await loadPolicy({ path: wasm });
+    const evaluateReference = await reference();
+    // opa-wasm starts with 5 pages (320 KiB); 3 MB of multi-byte text needs more than that
+    const big = JSON.stringify({ items: Array.from({ length: 20_000 }, (_, i) => `élément ${i} ${'€'.repeat(40)}`) });
+    expect(Buffer.byteLength(big)).toBeGreaterThan(2_000_000);
+    const answer = policy.evaluate(big) as [{ result: { size: number; input: { items: string[] } } }];
+    expect(answer).toEqual(evaluateReference(big));
+    expect(answer[0].result.input.items).toHaveLength(20_000);
+    for (const [, inputJson] of inputs) expect(policy.evaluate(inputJson)).toEqual(evaluateReference(inputJson));
+  });
+
+  it('evaluates with the data set by withData', async () => {
+    const policy = withData(await loadPolicy({ path: wasm }), '{"d":{"rules":["one","two"]}}');
+    const expected = (await reference('{"d":{"rules":["one","two"]}}'))('{"x":1}');
+    expect(policy.evaluate('{"x":1}')).toEqual(expected);
+    expect(policy.evaluate('{"x":1}')).toEqual([{ result: { input: { x: 1 }, data: { rules: ['one', 'two'] }, size: 7 } }]);
+    const bigger = withData(policy, JSON.stringify({ d: Array.from({ length: 50_000 }, (_, i) => i) }));
+    const result = bigger.evaluate('{"x":2}') as [{ result: { data: number[]; input: unknown } }];
+    expect(result[0].result.data).toHaveLength(50_000);
+    expect(result[0].result.input).toEqual({ x: 2 });
+  });
+});
