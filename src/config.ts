@@ -1,18 +1,14 @@
-// Flags + MESHWARDEN_* environment → one validated, frozen Config; every problem is listed at once.
+// Flags + MESHWARDEN_* environment + a config file → one validated, frozen ServeConfig of values; every problem is
+// listed at once. The files the values name (descriptors, key files, policies) are read by runtime.ts.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
-import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
-import type { IdentityOptions } from './identity/identity.js';
-import { createTokenVerifier, isAllowedKeyUri, readKeySetFile, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
-import { createTrustDomains, validateTrustDomain } from './identity/spiffe.js';
+import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
+import { trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
+import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
-export interface Address {
-  host: string;
-  port: number;
-}
 
 export interface ServeConfig {
   grpcAddr: Address;
@@ -49,6 +45,8 @@ export interface ServeConfig {
   xfcc: boolean;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
+  /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
+  origins: Readonly<Partial<Record<'protoDescriptor', string>>>;
   /** End-user JWT issuers (config file only: `jwt-issuers`); input.jwt is set when a bearer token is sent. */
   jwtIssuers: JwtIssuerSetting[];
   /** JWT-SVID acceptance (config file only: `jwt-svid`); the source identity without an mTLS principal. */
@@ -57,7 +55,7 @@ export interface ServeConfig {
 
 /** Settings that are structured, so they come only from the config file, never from flags or variables. */
 type StructuredKey = 'jwtIssuers' | 'jwtSvid';
-type FlagKey = Exclude<keyof ServeConfig, StructuredKey>;
+type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins'>;
 const STRUCTURED_SETTINGS: ReadonlyMap<string, StructuredKey> = new Map([
   ['jwt-issuers', 'jwtIssuers'],
   ['jwt-svid', 'jwtSvid'],
@@ -114,12 +112,23 @@ const DEFAULTS: ServeConfig = {
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
 };
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const { config, problems } = readServeConfig(argv, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The settings and every problem with them. Where a value is bad the default stands in, so that runtime.ts
+ * can still read the files the good values name and list their problems with these (one ConfigError).
+ */
+export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): { config: ServeConfig; problems: string[] } {
   const problems: string[] = [];
   const raw = readRaw(argv, env, SERVE_OPTIONS, problems);
   const configFile = raw.get('config');
@@ -155,13 +164,11 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     else config[key] = value.value;
   }
   const descriptor = raw.get('protoDescriptor');
-  let grpcDecoder: GrpcBodyDecoder | undefined;
   if (descriptor !== undefined) {
-    const loaded = descriptor.value === '' ? { problem: 'must not be empty' } : loadGrpcBodyDecoder(descriptor.value);
-    if ('problem' in loaded) problems.push(`${descriptor.origin}: ${descriptor.value}: ${loaded.problem}`);
+    if (descriptor.value === '') problems.push(`${descriptor.origin}: ${descriptor.value}: must not be empty`);
     else {
       config.protoDescriptor = descriptor.value;
-      grpcDecoder = loaded;
+      config.origins = { protoDescriptor: descriptor.origin };
     }
   }
   const trustDomain = raw.get('trustDomain');
@@ -194,11 +201,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
     else config.shutdownGraceMs = parsed;
   }
-  try {
-    createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
-  } catch (error) {
-    problems.push(...(error instanceof ConfigError ? error.problems : [String(error)]));
-  }
+  problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');
   if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);
   const svid = structured.get('jwtSvid');
@@ -218,7 +221,6 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     problems.push('--decision names an entrypoint of --bundle: without --bundle the embedded default rules are served with the built-in rules library');
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
   const frozen: ServeConfig = Object.freeze({
     ...config,
     grpcAddr: Object.freeze(config.grpcAddr),
@@ -228,22 +230,9 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
+    origins: Object.freeze(config.origins),
   });
-  if (grpcDecoder !== undefined) grpcDecoders.set(frozen, grpcDecoder);
-  return frozen;
-}
-
-// The descriptor read while validating, so that it is loaded once per start-up.
-const grpcDecoders = new WeakMap<ServeConfig, GrpcBodyDecoder>();
-
-/** The gRPC body decoder for `config.protoDescriptor` (undefined when unset); throws ConfigError for a bad file. */
-export function grpcBodyDecoderOf(config: Pick<ServeConfig, 'protoDescriptor'>): GrpcBodyDecoder | undefined {
-  if (config.protoDescriptor === undefined) return undefined;
-  const cached = grpcDecoders.get(config as ServeConfig);
-  if (cached !== undefined) return cached;
-  const loaded = loadGrpcBodyDecoder(config.protoDescriptor);
-  if ('problem' in loaded) throw new ConfigError([`${config.protoDescriptor}: ${loaded.problem}`]);
-  return loaded;
+  return { config: frozen, problems };
 }
 
 interface StructuredValue {
@@ -255,7 +244,7 @@ function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `<name>-file` xor `<name>-uri` (https, or http on 127.0.0.1/localhost for tests); a file must hold usable keys. */
+/** `<name>-file` xor `<name>-uri` (https, or http on 127.0.0.1/localhost for tests); runtime.ts reads the file. */
 function parseKeySource(entry: Record<string, unknown>, name: string, origin: string, problems: string[]): KeySource | undefined {
   const file = entry[`${name}-file`];
   const uri = entry[`${name}-uri`];
@@ -266,11 +255,6 @@ function parseKeySource(entry: Record<string, unknown>, name: string, origin: st
   if (file !== undefined) {
     if (typeof file !== 'string' || file === '') {
       problems.push(`${origin}: ${name}-file must be a file path`);
-      return undefined;
-    }
-    const keys = readKeySetFile(file);
-    if ('problem' in keys) {
-      problems.push(`${origin}: ${keys.problem}`);
       return undefined;
     }
     return { file };
@@ -454,14 +438,6 @@ export function readRaw<K extends string>(
   return values;
 }
 
-export function parseAddress(text: string): Address | undefined {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):([0-9]{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const port = Number(match[3]);
-  if (port > 65535) return undefined;
-  const host = match[1] ?? match[2] ?? '';
-  return { host: host === '' ? '0.0.0.0' : host, port };
-}
 
 function parseBoolean(text: string): boolean | undefined {
   const lower = text.toLowerCase();
@@ -474,21 +450,4 @@ function parseInteger(text: string, min: number, max: number): number | undefine
   if (!/^[0-9]+$/.test(text)) return undefined;
   const value = Number(text);
   return value >= min && value <= max ? value : undefined;
-}
-
-/** `host:port` for grpc-js, with IPv6 hosts in brackets. */
-export function formatAddress(address: Address): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-/** What the identity stage needs from the configuration (key files are read here, at start-up). */
-export function identityOptionsOf(
-  config: Pick<ServeConfig, 'trustDomain' | 'trustDomainAliases' | 'federatedTrustDomains' | 'xfcc'> & Partial<Pick<ServeConfig, 'jwtIssuers' | 'jwtSvid'>>,
-): IdentityOptions {
-  const trustDomains = createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
-  return {
-    trustDomains,
-    xfcc: config.xfcc,
-    tokens: createTokenVerifier(config, trustDomains),
-  };
 }

@@ -1,4 +1,4 @@
-// Where the embedded default rules and the rules library live, whether running from src/ (tests) or dist/src/ (built).
+// Where the package's own files are, whether running from src/ (tests) or dist/src/ (built).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +17,3 @@ export const PACKAGE_ROOT = packageRoot();
 
 /** The embedded default rules file (the regulated-data case), served with the rules library when neither --rules nor --bundle is given. */
 export const DEFAULT_RULES_FILE = join(PACKAGE_ROOT, 'policies', 'default', 'rules.yaml');
-
-/** The rules library (policies/rules), served with a rules file's compiled document as its data. */
-export const RULES_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'rules.tar.gz');
-
-export const RULES_DECISION = 'meshwarden/rules/decision';
-
-/** The rules library's second entrypoint: every rule of the destination and why it matched or not. */
-export const RULES_EXPLAIN = 'meshwarden/rules/explain';

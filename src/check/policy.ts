@@ -1,10 +1,8 @@
-// Policies compiled by `opa build -t wasm`: load a bundle (.tar.gz) or a bare .wasm, evaluate, swap on reload.
-import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { Parser, type ReadEntry } from 'tar';
+// Policies compiled by `opa build -t wasm`: load one into a wasm instance, evaluate, swap on reload.
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import type { RulesInput } from './input.js';
+import { readPolicyFiles, revisionOf } from './bundle.js';
+import type { InputWriter } from './input.js';
 
 export interface PolicySource {
   /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
@@ -20,27 +18,30 @@ export interface Policy {
   readonly decision: string;
   /** sha256 of the wasm module and data: what a log line or metric can name. */
   readonly revision: string;
-  /** Set for the rules library: it is given that smaller document (src/input.ts), not the full one. */
-  readonly rulesInput?: RulesInput;
+  /** Set when the policy reads a smaller document than the full one, which it writes itself (the rules library). */
+  readonly inputWriter?: InputWriter;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
   evaluateText(inputJson: string): string;
 }
 
-interface PolicyFiles {
-  wasm: Buffer;
-  dataJson: string;
-  revision: string;
+
+export interface PolicyOptions {
+  /** The data document, in place of the bundle's own (the rules library is given a rules file's compiled rules). */
+  dataJson?: string;
+  /** The writer of the smaller document the policy reads (check/input.ts InputWriter). */
+  inputWriter?: InputWriter;
 }
 
-/** Reads, compiles and checks a policy; any problem is a ConfigError naming the file. */
-export async function loadPolicy(source: PolicySource): Promise<Policy> {
+/** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
+export async function loadPolicy(source: PolicySource, options: PolicyOptions = {}): Promise<Policy> {
   const files = readPolicyFiles(source);
+  const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
   try {
     loaded = await loadWasmPolicy(files.wasm);
-    loaded.setData(encodeJson(files.dataJson));
+    loaded.setData(encodeJson(dataJson));
   } catch (error) {
     throw new ConfigError([`${source.path}: not a loadable OPA wasm policy: ${describeError(error)}`]);
   }
@@ -55,38 +56,15 @@ export async function loadPolicy(source: PolicySource): Promise<Policy> {
       throw new CheckFailure('evaluation_error', describeError(error), { cause: error });
     }
   };
-  const policy: Policy = Object.freeze({
+  return Object.freeze({
     source: source.path,
     decision,
-    revision: files.revision,
+    // The revision covers the data in force: a rules file's compiled document changes it.
+    revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
+    ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
   });
-  instances.set(policy, loaded);
-  return policy;
-}
-
-// The wasm instance behind each Policy, so that withData can replace its data without widening Policy.
-const instances = new WeakMap<Policy, LoadedPolicy>();
-
-/**
- * Replaces the data of a loaded policy (e.g. the rules library's compiled document on the rules bundle) and
- * returns it with a revision that covers the new data (and, for the rules library, the document it reads).
- * The wasm instance is shared: the policy passed in evaluates with the new data too, so call this before
- * the policy is in use.
- */
-export function withData(policy: Policy, dataJson: string, rulesInput?: RulesInput): Policy {
-  const loaded = instances.get(policy);
-  if (loaded === undefined) throw new Error('withData: not a policy from loadPolicy');
-  try {
-    loaded.setData(encodeJson(dataJson));
-  } catch (error) {
-    throw new ConfigError([`${policy.source}: cannot set the data: ${describeError(error)}`]);
-  }
-  const revision = createHash('sha256').update(policy.revision).update(dataJson).digest('hex').slice(0, 16);
-  const next: Policy = Object.freeze({ ...policy, revision, ...(rulesInput === undefined ? {} : { rulesInput }) });
-  instances.set(next, loaded);
-  return next;
 }
 
 const encoder = new TextEncoder();
@@ -114,7 +92,7 @@ const WASM_PAGE_BYTES = 64 * 1024;
  * fast path does, minus its per-call copies: the text is UTF-8-encoded straight into the wasm memory above
  * the data (where opa-wasm would copy it from a fresh ArrayBuffer), and the result is found and decoded on
  * a Buffer over that memory (instead of a byte-by-byte scan for its NUL and a new TextDecoder every call).
- * The data address and heap start are read at every call, so setData (withData) is honoured. Modules of an
+ * The data address and heap start are read at every call, so a later setData would be honoured. Modules of an
  * older ABI go through LoadedPolicy.evaluate.
  */
 function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson: string) => string {
@@ -172,113 +150,6 @@ function chooseDecision(source: PolicySource, entrypoints: string[]): string {
   return entrypoints[0]!;
 }
 
-function readPolicyFiles(source: PolicySource): PolicyFiles {
-  let content: Buffer;
-  try {
-    content = readFileSync(source.path);
-  } catch (error) {
-    throw new ConfigError([`${source.path}: cannot read policy: ${describeError(error)}`]);
-  }
-  const isGzip = content.length > 2 && content[0] === 0x1f && content[1] === 0x8b;
-  const isWasm = content.length > 4 && content.readUInt32BE(0) === 0x0061736d;
-  if (isGzip) {
-    if (source.dataPath !== undefined) {
-      throw new ConfigError([`${source.path}: a bundle carries its own data.json; --data is only for a bare .wasm`]);
-    }
-    return readBundle(source.path, content);
-  }
-  if (!isWasm) {
-    throw new ConfigError([`${source.path}: neither a bundle (.tar.gz) nor a wasm module`]);
-  }
-  let dataJson = '{}';
-  if (source.dataPath !== undefined) {
-    try {
-      dataJson = readFileSync(source.dataPath, 'utf8');
-      JSON.parse(dataJson);
-    } catch (error) {
-      throw new ConfigError([`${source.dataPath}: data file is not readable JSON: ${describeError(error)}`]);
-    }
-  }
-  return { wasm: content, dataJson, revision: revisionOf(content, dataJson) };
-}
-
-function revisionOf(wasm: Buffer, dataJson: string): string {
-  return createHash('sha256').update(wasm).update(dataJson).digest('hex').slice(0, 16);
-}
-
-interface Manifest {
-  wasm?: { entrypoint?: string; module?: string }[];
-}
-
-function readBundle(path: string, content: Buffer): PolicyFiles {
-  const files = new Map<string, Buffer>();
-  const problems: string[] = [];
-  const parser = new Parser({
-    strict: true,
-    onReadEntry(entry: ReadEntry) {
-      const chunks: Buffer[] = [];
-      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-      entry.on('end', () => files.set('/' + entry.path.replace(/^\/+/, ''), Buffer.concat(chunks)));
-    },
-  });
-  parser.on('warn', (_code: string, message: string) => problems.push(message));
-  parser.on('error', (error: Error) => problems.push(error.message));
-  try {
-    parser.end(content);
-  } catch (error) {
-    problems.push(describeError(error));
-  }
-  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `${path}: bad bundle archive: ${problem}`));
-
-  let manifest: Manifest = {};
-  const manifestText = files.get('/.manifest');
-  if (manifestText !== undefined) {
-    try {
-      manifest = JSON.parse(manifestText.toString('utf8')) as Manifest;
-    } catch (error) {
-      throw new ConfigError([`${path}: .manifest is not JSON: ${describeError(error)}`]);
-    }
-  }
-  const modules = [...new Set((manifest.wasm ?? []).map((entry) => entry.module ?? '/policy.wasm'))];
-  if (modules.length > 1) {
-    throw new ConfigError([`${path}: the bundle has ${modules.length} wasm modules; meshwarden loads one`]);
-  }
-  const modulePath = '/' + (modules[0] ?? '/policy.wasm').replace(/^\/+/, '');
-  const wasm = files.get(modulePath);
-  if (wasm === undefined) {
-    throw new ConfigError([`${path}: no ${modulePath} in the bundle; build it with opa build -t wasm -e <decision>`]);
-  }
-  const dataJson = mergeBundleData(path, files);
-  return { wasm, dataJson, revision: revisionOf(wasm, dataJson) };
-}
-
-/** Every data.json of a bundle, placed at its directory's path (as OPA does). */
-function mergeBundleData(path: string, files: Map<string, Buffer>): string {
-  const data: Record<string, unknown> = {};
-  for (const [name, content] of files) {
-    if (!name.endsWith('/data.json')) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(content.toString('utf8'));
-    } catch (error) {
-      throw new ConfigError([`${path}: ${name} is not JSON: ${describeError(error)}`]);
-    }
-    const segments = name.split('/').slice(1, -1);
-    let target = data;
-    for (const segment of segments) {
-      const next = target[segment];
-      if (typeof next === 'object' && next !== null && !Array.isArray(next)) target = next as Record<string, unknown>;
-      else target = target[segment] = {};
-    }
-    if (segments.length === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-      throw new ConfigError([`${path}: /data.json must hold an object`]);
-    }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) Object.assign(target, value);
-    else throw new ConfigError([`${path}: ${name} must hold an object`]);
-  }
-  return JSON.stringify(data);
-}
-
 /** Holds the policy in force; a new one replaces it only once it has loaded completely. */
 export class PolicyStore {
   #current: Policy | undefined;
@@ -287,13 +158,9 @@ export class PolicyStore {
     return this.#current;
   }
 
-  /**
-   * Loads the source (a fresh wasm instance), lets `prepare` finish it (e.g. set a rules file's data) and
-   * swaps it in; on failure the policy in force stays and the error is thrown.
-   */
-  async load(source: PolicySource, prepare?: (policy: Policy) => Policy): Promise<Policy> {
-    const loaded = await loadPolicy(source);
-    const next = prepare ? prepare(loaded) : loaded;
+  /** Loads the next policy and swaps it in; on failure the policy in force stays and the error is thrown. */
+  async load(load: () => Promise<Policy>): Promise<Policy> {
+    const next = await load();
     this.#current = next;
     return next;
   }

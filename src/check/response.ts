@@ -1,5 +1,7 @@
 // Pure: Decision (or a failure reason) → CheckResponse, in the plain-object form protobufjs encodes.
 import type { Decision, HeaderMutation } from './decision.js';
+import { toStruct } from '../envoy/struct.js';
+import type { CheckResponse, HeaderValueOption } from '../envoy/types.js';
 import { FAILURE_ANSWERS, type FailureReason } from '../errors.js';
 
 export const REASON_HEADER = 'x-ext-authz-reason';
@@ -11,38 +13,6 @@ const DEFAULT_DENY_STATUS = 403;
 // envoy.config.core.v3.HeaderValueOption.HeaderAppendAction
 const APPEND_IF_EXISTS_OR_ADD = 0;
 const OVERWRITE_IF_EXISTS_OR_ADD = 2;
-
-export interface HeaderValueOption {
-  header: { key: string; value: string };
-  append: { value: boolean };
-  appendAction: number;
-}
-
-/** CheckResponse as a plain object (field names as protobufjs expects them). */
-export interface CheckResponse {
-  status: { code: number; message?: string };
-  deniedResponse?: { status: { code: number }; headers?: HeaderValueOption[]; body?: string };
-  okResponse?: {
-    headers?: HeaderValueOption[];
-    headersToRemove?: string[];
-    responseHeadersToAdd?: HeaderValueOption[];
-    queryParametersToSet?: { key: string; value: string }[];
-    queryParametersToRemove?: string[];
-  };
-  dynamicMetadata: Struct;
-}
-
-export interface Struct {
-  fields: Record<string, StructValue>;
-}
-
-export type StructValue =
-  | { nullValue: 0 }
-  | { numberValue: number }
-  | { stringValue: string }
-  | { boolValue: boolean }
-  | { structValue: Struct }
-  | { listValue: { values: StructValue[] } };
 
 /**
  * Both `append` and `append_action` are set on every header, because Envoy versions disagree about
@@ -65,12 +35,6 @@ const NO_METADATA: Record<string, unknown> = Object.freeze({});
 /** The CheckResponse for a policy's decision. `shadow` lets a deny pass (it is logged, not enforced). */
 export function toCheckResponse(decision: Decision, decisionId: string, shadow = false): CheckResponse {
   return withDecisionId(responseTemplate(decision, shadow), decisionId);
-}
-
-/** A CheckResponse as the template of its decision and this call's decision_id (codec.ts encodes the template once). */
-export interface TemplatedResponse {
-  readonly template: CheckResponse;
-  readonly decisionId: string;
 }
 
 /** The response with its decision_id set in the dynamic metadata (over a policy's own, in that key's place), as a new object. */
@@ -124,56 +88,4 @@ export function toFailureResponse(reason: FailureReason, decisionId: string): Ch
 
 function nonEmpty<T>(list: T[]): T[] | undefined {
   return list.length === 0 ? undefined : list;
-}
-
-/** Plain JSON → google.protobuf.Struct. */
-export function toStruct(object: Record<string, unknown>): Struct {
-  // A plain object (a prototype-less one is a slow dictionary to fill and for protobufjs to encode); a
-  // "__proto__" key from the policy is defined as a field, not handed to the prototype setter.
-  const fields: Record<string, StructValue> = {};
-  for (const key of Object.keys(object)) {
-    const value = object[key];
-    if (value === undefined) continue;
-    if (key === '__proto__') Object.defineProperty(fields, key, { value: toStructValue(value), enumerable: true, writable: true, configurable: true });
-    else fields[key] = toStructValue(value);
-  }
-  return { fields };
-}
-
-export function toStructValue(value: unknown): StructValue {
-  switch (typeof value) {
-    case 'string':
-      return { stringValue: value };
-    case 'number':
-      return { numberValue: value };
-    case 'boolean':
-      return { boolValue: value };
-    case 'object':
-      if (value === null) return { nullValue: 0 };
-      if (Array.isArray(value)) return { listValue: { values: value.map(toStructValue) } };
-      return { structValue: toStruct(value as Record<string, unknown>) };
-    default:
-      return { nullValue: 0 };
-  }
-}
-
-/** google.protobuf.Struct (as decoded) → plain JSON. */
-export function fromStruct(struct: unknown): Record<string, unknown> {
-  const result = Object.create(null) as Record<string, unknown>;
-  const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
-  for (const [key, value] of Object.entries(fields)) result[key] = fromStructValue(value);
-  return result;
-}
-
-function fromStructValue(value: unknown): unknown {
-  const v = (value ?? {}) as Record<string, unknown>;
-  if ('stringValue' in v) return v['stringValue'];
-  if ('numberValue' in v) return v['numberValue'];
-  if ('boolValue' in v) return v['boolValue'];
-  if ('structValue' in v) return fromStruct(v['structValue']);
-  if ('listValue' in v) {
-    const values = (v['listValue'] as { values?: unknown[] } | undefined)?.values ?? [];
-    return values.map(fromStructValue);
-  }
-  return null;
 }

@@ -1,14 +1,15 @@
 // `meshwarden rules validate|compile|explain`: check a rules file, print the data document it compiles to, or
 // decide one request with it and say which rules matched and why.
-import { parseServeConfig } from '../config.js';
-import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../package-paths.js';
 import { ConfigError } from '../errors.js';
-import { loadPolicy, type Policy } from '../check/policy.js';
-import { createTrustDomains, type TrustDomains } from '../identity/spiffe.js';
 import { compileRules, toDataDocument } from '../rules/compile.js';
+import { compileRulesFile, loadRulesLibrary, RULES_EXPLAIN } from '../rules/library.js';
 import { readRulesFile } from '../rules/parse.js';
-import { compileRulesFile, withRules } from '../rules/library.js';
 import { findRuleWarnings, formatWarning } from '../rules/warnings.js';
+import type { TrustDomains } from '../identity/spiffe.js';
+import { DEFAULT_RULES_FILE } from '../package-paths.js';
+import { createRuntime, trustDomainsOf } from '../runtime.js';
+import { splitArguments } from './arguments.js';
+import { configOf, printDecision, readCheckRequest } from './eval.js';
 
 export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a rules file (YAML or JSON): every error at once (exit 2),
                                            or "FILE: N rules valid" and warnings for rules that widen access
@@ -21,45 +22,14 @@ export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a r
                                            ambiguous_path) of the others that did not
       rules flags: --trust-domain, --trust-domain-aliases, --federated-trust-domains, --config (as for serve)`;
 
-/** `meshwarden eval`, handed in by the command line so that this module does not import it. */
-export type EvalCommand = (
-  argv: readonly string[],
-  preparePolicy: (policy: Policy) => Policy,
-  explain: (inputJson: string) => unknown,
-) => Promise<number>;
-
-// Flags of serve that stand alone; every other flag takes a value, inline (`--x=v`) or as the next argument.
-const BOOLEAN_FLAGS = new Set(['--shadow', '--skip-body-parse', '--xfcc']);
-
 /** Splits the FILE operand from the serve settings and builds the trust domains from those settings. */
 function readOperands(argv: readonly string[]): { file: string; trustDomains: TrustDomains } {
   const problems: string[] = [];
-  const files: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('-')) {
-      files.push(arg);
-      continue;
-    }
-    rest.push(arg);
-    if (!arg.includes('=') && !BOOLEAN_FLAGS.has(arg) && i + 1 < argv.length) rest.push(argv[++i]!);
-  }
-  if (files.length !== 1) problems.push(files.length === 0 ? 'a rules FILE is required' : `one rules FILE at a time (got ${files.join(', ')})`);
-  const trustDomains = trustDomainsOf(rest, problems);
-  if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
-  return { file: files[0]!, trustDomains };
-}
-
-function trustDomainsOf(settings: readonly string[], problems: string[]): TrustDomains | undefined {
-  try {
-    const config = parseServeConfig(settings, process.env);
-    return createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-    return undefined;
-  }
+  const { operands, settings } = splitArguments(argv, []);
+  if (operands.length !== 1) problems.push(operands.length === 0 ? 'a rules FILE is required' : `one rules FILE at a time (got ${operands.join(', ')})`);
+  const config = configOf(settings, problems);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  return { file: operands[0]!, trustDomains: trustDomainsOf(config) };
 }
 
 /** What the rules library's explain entrypoint returns (policies/rules/authz.rego). */
@@ -87,34 +57,29 @@ function ordered(explanation: Explanation): unknown {
   };
 }
 
-/** `explain`: compile the rules, then run eval on the rules bundle with the compiled document as its data. */
-async function explain(argv: readonly string[], runEval: EvalCommand): Promise<number> {
-  let rulesPath: string | undefined;
-  const evalArgs: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--rules') rulesPath = argv[++i];
-    else if (arg.startsWith('--rules=')) rulesPath = arg.slice('--rules='.length);
-    else evalArgs.push(arg);
-  }
+/** `explain`: eval with the rules file served, plus the library's explain entrypoint over the same input. */
+async function explain(argv: readonly string[]): Promise<number> {
+  const { own, operands, settings } = splitArguments(argv, ['rules', 'request']);
   const problems: string[] = [];
+  const rulesPath = own.get('rules');
+  const requestPath = own.get('request');
   // Without --rules, the embedded default rules, as serve and eval use them.
   if (rulesPath === '') problems.push('--rules needs a FILE');
-  const settings = evalArgs.filter((arg, index) => !(arg === '--request' || arg.startsWith('--request=') || evalArgs[index - 1] === '--request'));
-  const trustDomains = trustDomainsOf(settings, problems);
-  if (problems.length > 0 || trustDomains === undefined) throw new ConfigError(problems);
-  const compiled = compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, trustDomains);
+  if (requestPath === undefined || requestPath === '') problems.push('--request FILE is required');
+  const config = configOf([...(rulesPath ? ['--rules', rulesPath] : []), ...settings, ...operands], problems);
+  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
+  const wire = readCheckRequest(requestPath!);
+  const runtime = await createRuntime(config);
   // The same bundle and data, at the entrypoint that reports every rule of the destination.
-  const explainer = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), compiled);
-  const explain = (inputJson: string): unknown => {
+  const explainer = await loadRulesLibrary(compileRulesFile(rulesPath ?? DEFAULT_RULES_FILE, runtime.trustDomains), RULES_EXPLAIN);
+  const explainInput = (inputJson: string): unknown => {
     const [first] = explainer.evaluate(inputJson) as Array<{ result: Explanation }>;
     return first === undefined ? null : ordered(first.result);
   };
-  // Later flags win, so --bundle or --decision given by the caller replace these.
-  return runEval(['--bundle', RULES_POLICY_BUNDLE, '--decision', RULES_DECISION, ...evalArgs], (policy) => withRules(policy, compiled), explain);
+  return printDecision(runtime, runtime.policies.current!, wire, explainInput);
 }
 
-export async function runRulesCommand(argv: readonly string[], runEval: EvalCommand): Promise<number> {
+export async function runRulesCommand(argv: readonly string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
   switch (subcommand) {
     case 'validate': {
@@ -134,7 +99,7 @@ export async function runRulesCommand(argv: readonly string[], runEval: EvalComm
       return 0;
     }
     case 'explain':
-      return explain(rest, runEval);
+      return explain(rest);
     default:
       throw new ConfigError([`${subcommand === undefined ? 'a subcommand is required' : `unknown subcommand "${subcommand}"`}; usage:\n${RULES_USAGE}`]);
   }

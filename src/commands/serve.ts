@@ -1,48 +1,17 @@
-// `meshwarden serve`: load config and policy, start the server, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
-import { startAdminServer, type AdminServer } from '../listeners/admin.js';
-import { startHttpService, type HttpService } from '../listeners/http.js';
-import { formatAddress, grpcBodyDecoderOf, identityOptionsOf, parseServeConfig, type ServeConfig } from '../config.js';
-import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_POLICY_BUNDLE } from '../package-paths.js';
-import { describeError } from '../errors.js';
-import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createDecisionMetrics } from '../metrics.js';
+// `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { PolicyStore, type Policy, type PolicySource } from '../check/policy.js';
-import { rulesPreparer } from '../rules/library.js';
-import { loadEnvoyApi } from '../envoy/protos.js';
+import { createAnswerer } from '../check/answer.js';
+import type { PolicyStore } from '../check/policy.js';
+import { readServeConfig, type ServeConfig } from '../config.js';
+import { describeError } from '../errors.js';
+import { formatAddress } from '../listeners/address.js';
+import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
-import type { TrustDomains } from '../identity/spiffe.js';
-
-/** What serve and eval decide with: a Rego bundle (--bundle), a rules file (--rules) or the embedded default rules. */
-export interface PolicyPlan {
-  source: PolicySource;
-  /** Sets the rules file's compiled document on the freshly loaded rules library; undefined for a bundle. */
-  prepare: ((policy: Policy) => Policy) | undefined;
-  /** The rules file served, if any. */
-  rulesFile: string | undefined;
-  /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
-  watch: boolean;
-}
-
-/** `cluster.local` in the rules means the local trust domain and its aliases, so the rules compile against them. */
-export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision' | 'rules'>, trustDomains: TrustDomains): PolicyPlan {
-  if (config.bundle !== undefined) {
-    const source: PolicySource = {
-      path: config.bundle,
-      ...(config.data === undefined ? {} : { dataPath: config.data }),
-      ...(config.decision === undefined ? {} : { decision: config.decision }),
-    };
-    return { source, prepare: undefined, rulesFile: undefined, watch: false };
-  }
-  const rulesFile = config.rules ?? DEFAULT_RULES_FILE;
-  return {
-    source: { path: RULES_POLICY_BUNDLE, decision: RULES_DECISION },
-    prepare: rulesPreparer(rulesFile, trustDomains),
-    rulesFile,
-    watch: config.rules !== undefined,
-  };
-}
+import { startHttpService, type HttpService } from '../listeners/http.js';
+import { createLogger, flushLogger, type Logger } from '../logger.js';
+import { createDecisionMetrics } from '../metrics.js';
+import { createRuntime } from '../runtime.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -63,26 +32,18 @@ export interface Serving {
 
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
 export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
-  const config = parseServeConfig(argv, env);
-  const log = logger ?? createLogger(config.logLevel);
-  const policies = new PolicyStore();
-  const identity = identityOptionsOf(config);
+  const { config, problems } = readServeConfig(argv, env);
   // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
   // file's compiled document as its data; --bundle serves a Rego bundle as it is.
-  const { source, prepare, rulesFile, watch: watchRules } = policyPlanOf(config, identity.trustDomains);
-  const policy = await policies.load(source, prepare);
+  const runtime = await createRuntime(config, problems);
+  const log = logger ?? createLogger(config.logLevel);
+  const { policies, plan } = runtime;
+  const rulesFile = plan.rulesFile;
+  const policy = policies.current!;
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
-  const api = loadEnvoyApi();
-  const context = {
-    policy: () => policies.current,
-    shadow: config.shadow,
-    skipBodyParse: config.skipBodyParse,
-    grpcDescriptor: grpcBodyDecoderOf(config),
-    validStatuses: api.envoyStatusCodes,
-    identity,
-  };
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, metrics, context });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
+  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
   let draining = false;
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -92,7 +53,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, context, logger: log, metrics }));
+      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
@@ -120,7 +81,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     logger: log,
     async reload(): Promise<boolean> {
       try {
-        const next = await policies.load(source, prepare);
+        const next = await policies.load(plan.load);
         metrics.policyLoaded('success', next.revision);
         log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
         return true;
@@ -132,7 +93,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       }
     },
     reloadKeyFiles(): boolean {
-      const tokens = identity.tokens;
+      const tokens = runtime.identity.tokens;
       if (tokens === undefined) return true;
       const problems = tokens.reloadKeyFiles();
       for (const problem of problems) log.error({ error: problem }, 'key file reload failed; its last good keys stay in use');
@@ -149,7 +110,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && watchRules) watcher = watchFile(rulesFile, () => void serving.reload(), log);
+  if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
   return serving;
 }
 

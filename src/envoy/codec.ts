@@ -1,8 +1,10 @@
 // Wire ↔ objects for the Check RPC: our own (de)serializers, so size limits and rendering are decided here.
 import protobuf from 'protobufjs';
 import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
-import type { Attributes } from '../check/input.js';
-import { fromStruct, toFailureResponse, type CheckResponse, type TemplatedResponse } from '../check/response.js';
+import type { Attributes } from './types.js';
+import { fromStruct } from './struct.js';
+import { stripDefaults } from './proto3.js';
+import { type CheckResponse, type TemplatedResponse } from './types.js';
 
 /** What the deserializer hands the handler: attributes, or the fact that the message was too large. */
 export type DecodedCheckRequest =
@@ -18,9 +20,19 @@ export interface CheckCodec {
 /**
  * Neither direction throws: a transport-level failure would reach Envoy as an RPC error, which fails open
  * under failure_mode_allow. Oversize and undecodable messages become values the handler denies; a response
- * that cannot be encoded goes out as an internal_error deny (and `onEncodeFailure` hears why).
+ * that cannot be encoded goes out as the fallback deny (and `onEncodeFailure` hears why).
  */
-export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number, onEncodeFailure?: (error: unknown) => void): CheckCodec {
+export interface CheckCodecOptions {
+  /** Larger CheckRequests decode as `too_large` (the handler denies them). */
+  maxRequestBytes: number;
+  /** The fail-closed deny sent, with the call's decision id, when a response cannot be encoded. */
+  fallbackResponse(decisionId: string): CheckResponse;
+  /** Hears why a response could not be encoded. */
+  onEncodeFailure?: (error: unknown) => void;
+}
+
+export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): CheckCodec {
+  const { maxRequestBytes, fallbackResponse, onEncodeFailure } = options;
   const { CheckRequest, CheckResponse } = api;
 
   // A templated response: the template's bytes are encoded once (everything but the dynamic metadata, and
@@ -65,7 +77,7 @@ export function createCheckCodec(api: EnvoyApi, maxRequestBytes: number, onEncod
         return 'template' in response ? encodeTemplated(response) : encodeMessage(CheckResponse, response);
       } catch (error) {
         onEncodeFailure?.(error);
-        return encodeMessage(CheckResponse, toFailureResponse('internal_error', decisionIdOf(response)));
+        return encodeMessage(CheckResponse, fallbackResponse(decisionIdOf(response)));
       }
     },
   };
@@ -91,56 +103,5 @@ function normaliseMetadata(attributes: Attributes): void {
     const filterMetadata = metadata?.filterMetadata;
     if (!filterMetadata) continue;
     for (const name of Object.keys(filterMetadata)) filterMetadata[name] = fromStruct(filterMetadata[name]);
-  }
-}
-
-interface FieldPlan {
-  /** proto3 scalars without presence: a zero value on the wire means "not set". */
-  scalars: string[];
-  /** fields holding messages (single, repeated or map values), walked in turn */
-  messages: { name: string; type: protobuf.Type; kind: 'single' | 'list' | 'map' }[];
-}
-
-const plans = new Map<protobuf.Type, FieldPlan>();
-
-function planFor(type: protobuf.Type): FieldPlan {
-  let plan = plans.get(type);
-  if (plan) return plan;
-  plan = { scalars: [], messages: [] };
-  plans.set(type, plan);
-  for (const field of type.fieldsArray) {
-    const resolved = field.resolve().resolvedType;
-    if (resolved instanceof protobuf.Type) {
-      plan.messages.push({ name: field.name, type: resolved, kind: field.map ? 'map' : field.repeated ? 'list' : 'single' });
-    } else if (!field.repeated && !field.map && !field.partOf) {
-      plan.scalars.push(field.name);
-    }
-  }
-  return plan;
-}
-
-function isZero(value: unknown): boolean {
-  if (value === 0 || value === '' || value === false) return true;
-  if (value instanceof Uint8Array) return value.length === 0;
-  if (typeof value === 'object' && value !== null && 'low' in value && 'high' in value) {
-    return (value as { low: number; high: number }).low === 0 && (value as { low: number; high: number }).high === 0;
-  }
-  return false;
-}
-
-/**
- * Removes proto3 zero values a client wrote explicitly (protobufjs-based clients do; Envoy does not), so
- * that only populated fields reach the input document, as opa-envoy-plugin renders it.
- */
-function stripDefaults(type: protobuf.Type, message: Record<string, unknown>): void {
-  const plan = planFor(type);
-  for (const name of plan.scalars) {
-    if (Object.hasOwn(message, name) && isZero(message[name])) delete message[name];
-  }
-  for (const { name, type: child, kind } of plan.messages) {
-    const value = message[name];
-    if (value === undefined || value === null) continue;
-    if (kind === 'single') stripDefaults(child, value as Record<string, unknown>);
-    else for (const item of kind === 'list' ? (value as unknown[]) : Object.values(value as object)) stripDefaults(child, item as Record<string, unknown>);
   }
 }

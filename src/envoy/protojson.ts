@@ -1,6 +1,6 @@
 // Proto3 JSON (what grpcurl and protojson write) → protobufjs message, strictly: unknown fields are errors.
 import protobuf from 'protobufjs';
-import { toStruct, toStructValue } from '../check/response.js';
+import { toStruct, toStructValue } from './struct.js';
 
 /** google.protobuf wrapper types, whose proto3 JSON form is the bare value. */
 export const WRAPPERS: ReadonlySet<string> = new Set([

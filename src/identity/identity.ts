@@ -1,6 +1,6 @@
 // Pure: the SPIFFE identities of the peers (input.source, input.destination), from what Envoy verified.
 import { X509Certificate, createHash } from 'node:crypto';
-import type { Attributes, Peer } from '../check/input.js';
+import type { Attributes, Peer } from '../envoy/types.js';
 import type { TokenVerifier } from './jwt.js';
 import { isSpiffeIdError, istioIdentity, parseSpiffeId, type TrustDomains } from './spiffe.js';
 import { identityFromXfcc } from './xfcc.js';

@@ -13,7 +13,8 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { Attributes, HttpRequest } from '../check/input.js';
+import type { Attributes, HttpRequest } from '../envoy/types.js';
+import { ConfigError } from '../errors.js';
 import { isSpiffeIdError, parseSpiffeId, type TrustDomains } from './spiffe.js';
 
 /** Where an issuer's keys come from: a JWKS (or SPIFFE bundle) file read at start-up, or an https URL fetched and cached. */
@@ -179,7 +180,10 @@ function keyGetterOf(source: KeySource): { getKey: JWTVerifyGetKey; reload?: () 
   return reload === undefined ? { getKey } : { getKey, reload };
 }
 
-/** Builds the verifier from validated settings; undefined when neither feature is configured. */
+/**
+ * Builds the verifier from validated settings, reading each key file once; undefined when neither feature is
+ * configured. Throws ConfigError naming every key file that cannot be used, with the setting that names it.
+ */
 export function createTokenVerifier(
   settings: { jwtIssuers?: readonly JwtIssuerSetting[] | undefined; jwtSvid?: JwtSvidSetting | undefined },
   trustDomains: TrustDomains,
@@ -187,22 +191,31 @@ export function createTokenVerifier(
   const issuers = settings.jwtIssuers ?? [];
   if (issuers.length === 0 && settings.jwtSvid === undefined) return undefined;
   const reloads: (() => string | undefined)[] = [];
-  const keysOf = (source: KeySource): JWTVerifyGetKey => {
-    const { getKey, reload } = keyGetterOf(source);
-    if (reload !== undefined) reloads.push(reload);
-    return getKey;
+  const problems: string[] = [];
+  const keysOf = (source: KeySource, setting: string): JWTVerifyGetKey => {
+    try {
+      const { getKey, reload } = keyGetterOf(source);
+      if (reload !== undefined) reloads.push(reload);
+      return getKey;
+    } catch (error) {
+      problems.push(`${setting}: ${(error as Error).message}`);
+      return () => Promise.reject(new KeysUnavailable(error));
+    }
   };
-  return Object.freeze({
+  const svid = settings.jwtSvid;
+  const verifier: TokenVerifier = Object.freeze({
     header: 'authorization',
-    issuers: new Map(issuers.map((setting) => [setting.issuer, { audiences: [...setting.audiences], keys: keysOf(setting.keys) }])),
-    svid: settings.jwtSvid && {
-      audience: settings.jwtSvid.audience,
-      keys: keysOf(settings.jwtSvid.keys),
-      federated: new Map((settings.jwtSvid.federated ?? []).map(({ trustDomain, keys }) => [trustDomain, keysOf(keys)])),
+    issuers: new Map(issuers.map((setting) => [setting.issuer, { audiences: [...setting.audiences], keys: keysOf(setting.keys, `jwt-issuers: ${setting.issuer}`) }])),
+    svid: svid && {
+      audience: svid.audience,
+      keys: keysOf(svid.keys, 'jwt-svid'),
+      federated: new Map((svid.federated ?? []).map(({ trustDomain, keys }) => [trustDomain, keysOf(keys, `jwt-svid: federated-bundles: ${trustDomain}`)])),
     },
     trustDomains,
     reloadKeyFiles: (): string[] => reloads.map((reload) => reload()).filter((problem): problem is string => problem !== undefined),
   });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return verifier;
 }
 
 export type BearerToken = { token: string } | { reason: 'ambiguous' | 'malformed' };

@@ -234,12 +234,15 @@ export interface TrustDomains {
   isAccepted(trustDomain: string): boolean;
 }
 
-/**
- * Builds the trust-domain sets from configuration. Every entry must be a bare trust domain name (no `spiffe://`).
- * Throws ConfigError listing every bad entry at once; a name that is both local (or alias) and federated is a
- * configuration error too, since the two answers to "is this ours?" would disagree.
- */
-export function createTrustDomains(options: TrustDomainOptions): TrustDomains {
+interface CheckedTrustDomains {
+  problems: string[];
+  local: string | undefined;
+  aliases: string[];
+  federated: string[];
+}
+
+/** Every entry must be a bare trust domain name (no `spiffe://`); a name both local (or alias) and federated is refused. */
+function checkTrustDomains(options: TrustDomainOptions): CheckedTrustDomains {
   const problems: string[] = [];
   const check = (value: unknown, where: string): string | undefined => {
     if (typeof value !== 'string') {
@@ -269,14 +272,28 @@ export function createTrustDomains(options: TrustDomainOptions): TrustDomains {
   const local = check(options.local, 'the local trust domain');
   const aliases = checkList(options.aliases, 'trust domain alias');
   const federated = checkList(options.federated, 'federated trust domain');
-
   const localSet = new Set<string>(aliases);
   if (local !== undefined) localSet.add(local);
   for (const name of new Set(federated)) {
     if (localSet.has(name)) problems.push(`trust domain "${name}" is both local (or an alias) and federated`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  return { problems, local, aliases, federated };
+}
 
+/** What is wrong with trust-domain settings (config.ts validates them without building the sets). */
+export function trustDomainProblems(options: TrustDomainOptions): string[] {
+  return checkTrustDomains(options).problems;
+}
+
+/**
+ * Builds the trust-domain sets from configuration; throws ConfigError listing every bad entry at once
+ * (see checkTrustDomains): the two answers to "is this ours?" must never disagree.
+ */
+export function createTrustDomains(options: TrustDomainOptions): TrustDomains {
+  const { problems, local, aliases, federated } = checkTrustDomains(options);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const localSet = new Set<string>(aliases);
+  localSet.add(local as string);
   const acceptedSet = new Set<string>([...localSet, ...federated]);
   return Object.freeze({
     local: local as string,

@@ -1,6 +1,6 @@
 // The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
 import { createServer, type Server } from 'node:http';
-import { formatAddress, type Address } from '../config.js';
+import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';

@@ -1,22 +1,21 @@
-// The grpc-js server: Authorization, health and reflection; bind; graceful shutdown.
+// The grpc-js server: Authorization (through the one entrance, check/answer.ts), health and reflection; bind;
+// graceful shutdown.
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { createCheckHandler, type CheckContext } from '../check/check.js';
+import { internalErrorResponse, type AnswerCheck, type CheckOutcome } from '../check/answer.js';
 import { createCheckCodec, type DecodedCheckRequest } from '../envoy/codec.js';
-import { formatAddress, type Address } from '../config.js';
-import { describeError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { DecisionMetrics } from '../metrics.js';
 import { AUTHORIZATION_SERVICE, CHECK_METHOD_PATH, loadEnvoyApi } from '../envoy/protos.js';
 import { addReflection } from '../envoy/reflection.js';
-import type { CheckResponse, TemplatedResponse } from '../check/response.js';
+import type { CheckResponse, TemplatedResponse } from '../envoy/types.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { formatAddress, type Address } from './address.js';
 
 export interface ServerOptions {
   address: Address;
   maxRequestBytes: number;
-  context: CheckContext;
+  answer: AnswerCheck;
   logger: Logger;
-  metrics: DecisionMetrics;
 }
 
 export interface RunningServer {
@@ -32,9 +31,11 @@ const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE];
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const api = loadEnvoyApi();
-  const codec = createCheckCodec(api, options.maxRequestBytes, (error) =>
-    options.logger.error({ error: describeError(error) }, 'a CheckResponse could not be encoded; an internal_error deny was sent instead'),
-  );
+  const codec = createCheckCodec(api, {
+    maxRequestBytes: options.maxRequestBytes,
+    fallbackResponse: internalErrorResponse,
+    onEncodeFailure: (error) => options.logger.error({ error: describeError(error) }, 'a CheckResponse could not be encoded; an internal_error deny was sent instead'),
+  });
   // grpc-js's own limit sits well above ours, so an oversize request reaches the handler and is denied
   // with a CheckResponse; a transport RESOURCE_EXHAUSTED would be an error, which fails open under failOpen.
   const transportLimit = options.maxRequestBytes * 2 + 16 * 1024 * 1024;
@@ -57,8 +58,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       responseDeserialize: (buffer: Buffer) => buffer,
     } as grpc.MethodDefinition<unknown, unknown>,
   };
+  const { answer } = options;
   server.addService(authorization, {
-    Check: createCheckHandler({ context: options.context, logger: options.logger, metrics: options.metrics }),
+    // grpc-js never awaits a handler: the entrance calls `send` exactly once, now or when a token is verified.
+    Check(call: grpc.ServerUnaryCall<DecodedCheckRequest, AnswerBody>, callback: grpc.sendUnaryData<AnswerBody>): void {
+      answer(call.request, call.getDeadline(), (outcome) => callback(null, answerBody(outcome)));
+    },
   });
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
@@ -96,3 +101,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   };
 }
+
+type AnswerBody = CheckResponse | TemplatedResponse;
+
+/** The template and the decision id, when the decision has one: the codec encodes a decision's response once. */
+function answerBody(outcome: CheckOutcome): AnswerBody {
+  return outcome.template === undefined ? outcome.response : { template: outcome.template, decisionId: outcome.decisionId };
+}
+

@@ -2,18 +2,19 @@
 // gRPC Check, over plain HTTP. Envoy forwards the request's method, path (after its path_prefix), headers and,
 // when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { recordDecision, startCheck, type CheckHandlerDependencies, type CheckOutcome } from '../check/check.js';
+import type { AnswerCheck } from '../check/answer.js';
 import type { DecodedCheckRequest } from '../envoy/codec.js';
-import { formatAddress, type Address } from '../config.js';
-import { listen } from './address.js';
-import type { Attributes } from '../check/input.js';
-import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
-import type { CheckResponse, HeaderValueOption } from '../check/response.js';
+import type { Attributes, CheckResponse, HeaderValueOption } from '../envoy/types.js';
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
+import type { Logger } from '../logger.js';
+import { formatAddress, listen, type Address } from './address.js';
 
-export interface HttpServiceOptions extends CheckHandlerDependencies {
+export interface HttpServiceOptions {
   address: Address;
+  answer: AnswerCheck;
+  logger: Logger;
+  /** Opt-in: the identities come from the last x-forwarded-client-cert element (HTTP mode has no peer principals). */
+  xfcc: boolean;
   /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
   pathPrefix: string;
   maxRequestBytes: number;
@@ -98,8 +99,12 @@ function setHeaders(response: ServerResponse, options: HeaderValueOption[] | und
   }
 }
 
-/** Writes a CheckResponse as Envoy's HTTP service contract expects it. */
+/**
+ * Writes a CheckResponse as Envoy's HTTP service contract expects it. Headers a failed attempt set are
+ * cleared first, so the fail-closed deny that follows a throw carries only its own.
+ */
 export function writeCheckResponse(response: ServerResponse, check: CheckResponse): void {
+  for (const name of response.getHeaderNames()) response.removeHeader(name);
   if (check.status.code === 0) {
     const ok = check.okResponse;
     setHeaders(response, ok?.headers);
@@ -116,7 +121,6 @@ export function writeCheckResponse(response: ServerResponse, check: CheckRespons
 
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
   const server: Server = createServer((request, response) => {
-    const started = performance.now();
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -130,15 +134,9 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     request.on('end', () => {
       const decoded: DecodedCheckRequest = tooLarge
         ? { kind: 'too_large', byteLength: size }
-        : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.context.identity.xfcc), byteLength: size };
-      const finish = (outcome: CheckOutcome): void => {
-        writeCheckResponse(response, outcome.response);
-        recordDecision(options, decoded, outcome, started);
-      };
-      // Envoy's HTTP check carries no deadline; its default timeout is 200 ms, so verification gets the default budget.
-      const result = startCheck(decoded, options.context, DEFAULT_VERIFY_BUDGET_MS);
-      if (result instanceof Promise) result.then(finish).catch(() => response.destroy());
-      else finish(result);
+        : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.xfcc), byteLength: size };
+      // Envoy's HTTP check carries no deadline (its default timeout is 200 ms): verification gets the default budget.
+      options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   });
   const port = await listen(server, options.address);

@@ -1,5 +1,4 @@
 // Parsed rules → the compiled data document (`data.meshwarden.rules`) the Rego evaluator reads.
-import type { RulesInput } from '../check/input.js';
 import type { TrustDomains } from '../identity/spiffe.js';
 import { ANY_PRINCIPAL } from './parse.js';
 import type {
@@ -131,26 +130,6 @@ export function compileRules(rules: RulesFile, trustDomains: TrustDomains): Comp
     by_destination: Object.fromEntries(sortedKeys.map((key) => [key, byDestination.get(key)!])),
     any_destination: anyDestination,
   };
-}
-
-/**
- * What the rules library reads of the request's headers, query and context extensions (src/input.ts
- * RulesInput): `:authority` (the host when Envoy sends none) and the names of every `when` condition.
- */
-export function rulesInputOf(compiled: CompiledRules): RulesInput {
-  const headers = new Set<string>([':authority']);
-  const query = new Set<string>();
-  const context = new Set<string>();
-  for (const set of [...Object.values(compiled.by_destination), compiled.any_destination]) {
-    for (const rule of [...set.allow, ...set.deny]) {
-      for (const condition of rule.when) {
-        if (condition.key === 'request.headers') headers.add(condition.name.toLowerCase());
-        else if (condition.key === 'request.query') query.add(condition.name);
-        else if (condition.key === 'context') context.add(condition.name);
-      }
-    }
-  }
-  return { headers, query, context };
 }
 
 /** The whole data document for the evaluator: `{"meshwarden": {"rules": …}}`. */

@@ -1,29 +1,40 @@
-// Serving a rules file: the rules library's wasm bundle with the file's compiled document as its data.
-import type { RulesInput } from '../check/input.js';
-import { withData, type Policy } from '../check/policy.js';
+// The rules library (policies/rules, compiled to policies/build/rules.tar.gz): its bundle, its entrypoints, and
+// serving a rules file with it: the file's compiled rules as the library's data, its input writer as the
+// policy's, so the Check path knows nothing of rules.
+import { join } from 'node:path';
+import { loadPolicy, type Policy } from '../check/policy.js';
+import type { InputWriter } from '../check/input.js';
 import type { TrustDomains } from '../identity/spiffe.js';
-import { compileRules, rulesInputOf, toDataDocument } from './compile.js';
+import { PACKAGE_ROOT } from '../package-paths.js';
+import { compileRules, toDataDocument } from './compile.js';
+import { createRulesInputWriter, rulesInputNamesOf, type RulesInputNames } from './input.js';
 import { readRulesFile } from './parse.js';
+
+/** The rules library, served with a rules file's compiled document as its data. */
+export const RULES_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'rules.tar.gz');
+
+export const RULES_DECISION = 'meshwarden/rules/decision';
+
+/** The rules library's second entrypoint: every rule of the destination and why it matched or not. */
+export const RULES_EXPLAIN = 'meshwarden/rules/explain';
 
 export interface CompiledRulesFile {
   /** The compiled document as the data JSON of the rules bundle. */
   dataJson: string;
-  /** What of a request the rules read (the rules library's input document). */
-  input: RulesInput;
+  /** What of a request the rules read. */
+  names: RulesInputNames;
+  /** Writes the library's smaller input document from those. */
+  writer: InputWriter;
 }
 
 /** Reads and compiles a rules file; throws ConfigError naming the rule and line. */
 export function compileRulesFile(path: string, trustDomains: TrustDomains): CompiledRulesFile {
   const compiled = compileRules(readRulesFile(path), trustDomains);
-  return { dataJson: JSON.stringify(toDataDocument(compiled)), input: rulesInputOf(compiled) };
+  const names = rulesInputNamesOf(compiled);
+  return { dataJson: JSON.stringify(toDataDocument(compiled)), names, writer: createRulesInputWriter(names) };
 }
 
-/** A freshly loaded rules bundle, serving the compiled rules file. */
-export function withRules(policy: Policy, rules: CompiledRulesFile): Policy {
-  return withData(policy, rules.dataJson, rules.input);
-}
-
-/** Reads and compiles the rules file, then sets it on a freshly loaded rules bundle. */
-export function rulesPreparer(path: string, trustDomains: TrustDomains): (policy: Policy) => Policy {
-  return (policy) => withRules(policy, compileRulesFile(path, trustDomains));
+/** A fresh instance of the rules library at `entrypoint`, deciding with the compiled rules file. */
+export function loadRulesLibrary(rules: CompiledRulesFile, entrypoint: string = RULES_DECISION): Promise<Policy> {
+  return loadPolicy({ path: RULES_POLICY_BUNDLE, decision: entrypoint }, { dataJson: rules.dataJson, inputWriter: rules.writer });
 }

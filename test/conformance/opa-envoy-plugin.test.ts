@@ -29,7 +29,8 @@
 // item 14's exact values) and test/integration/grpc-body.test.ts (served); here only "no descriptor → null".
 import { Buffer } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildInput, type Attributes } from '../../src/check/input.js';
+import { buildInput } from '../../src/check/input.js';
+import { type Attributes } from '../../src/envoy/types.js';
 import { compileRego } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type CheckResponseObject } from '../helpers/server.js';
 import { MeshwardenPool, expectedViewOfOpaResult, startOpa, structToJson, viewOfResponse, type OpaServer } from './harness.js';

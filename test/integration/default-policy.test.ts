@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RULES_FILE, RULES_DECISION, RULES_POLICY_BUNDLE } from '../../src/package-paths.js';
+import { DEFAULT_RULES_FILE } from '../../src/package-paths.js';
+import { RULES_DECISION, RULES_POLICY_BUNDLE } from '../../src/rules/library.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { structToJson } from '../helpers/struct.js';
 import { ROOT } from '../helpers/tools.js';

@@ -1,6 +1,7 @@
 // Every failure is an explicit deny carried in a CheckResponse, never an RPC error or an empty response.
 import { afterAll, describe, expect, it } from 'vitest';
-import { identityOptionsOf } from '../../src/config.js';
+import { createAnswerer } from '../../src/check/answer.js';
+import { createTrustDomains } from '../../src/identity/spiffe.js';
 import { createLogger } from '../../src/logger.js';
 import { createDecisionMetrics } from '../../src/metrics.js';
 import { loadEnvoyApi } from '../../src/envoy/protos.js';
@@ -93,18 +94,19 @@ describe('fail closed', () => {
   it('no policy loaded is a 503 deny (no_policy), and health is not SERVING', async () => {
     const lines: string[] = [];
     const api = loadEnvoyApi();
+    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const context = {
+      policy: () => undefined,
+      shadow: false,
+      skipBodyParse: false,
+      validStatuses: api.envoyStatusCodes,
+      identity: { trustDomains: createTrustDomains({ local: 'cluster.local' }), xfcc: false },
+    };
     const running = await startServer({
       address: { host: '127.0.0.1', port: 0 },
       maxRequestBytes: 1024 * 1024,
-      logger: createLogger('info', { write: (line: string) => void lines.push(line) }),
-      metrics: createDecisionMetrics(),
-      context: {
-        policy: () => undefined,
-        shadow: false,
-        skipBodyParse: false,
-        validStatuses: api.envoyStatusCodes,
-        identity: identityOptionsOf({ trustDomain: 'cluster.local', trustDomainAliases: [], federatedTrustDomains: [], xfcc: false }),
-      },
+      logger,
+      answer: createAnswerer({ context, logger, metrics: createDecisionMetrics() }),
     });
     const client = createClient(`127.0.0.1:${running.port}`);
     try {

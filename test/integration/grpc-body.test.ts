@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeConfig } from '../../src/config.js';
+import { createRuntime } from '../../src/runtime.js';
 import { ConfigError } from '../../src/errors.js';
 import { serve } from '../../src/commands/serve.js';
 import { bookFrame, writeBookDescriptor } from '../helpers/grpc-descriptor.js';
@@ -83,15 +84,16 @@ describe('--proto-descriptor configuration', () => {
     const error = await serve(['--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--proto-descriptor', text], {}).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(`--proto-descriptor: ${text}: not a FileDescriptorSet`);
-    expect(() => parseServeConfig([], { MESHWARDEN_PROTO_DESCRIPTOR: join(dir, 'missing.pb') })).toThrow(/MESHWARDEN_PROTO_DESCRIPTOR: .*missing\.pb: cannot read the proto descriptor/);
+    // The file is read where the runtime is built (runtime.ts), named by where the setting came from.
+    await expect(createRuntime(parseServeConfig([], { MESHWARDEN_PROTO_DESCRIPTOR: join(dir, 'missing.pb') }))).rejects.toThrow(/MESHWARDEN_PROTO_DESCRIPTOR: .*missing\.pb: cannot read the proto descriptor/);
   });
 
-  it('is read from the config file as proto-descriptor', () => {
+  it('is read from the config file as proto-descriptor', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshwarden-descriptor-config-'));
     const config = join(dir, 'meshwarden.yaml');
     writeFileSync(config, `proto-descriptor: ${writeBookDescriptor()}\n`);
     expect(parseServeConfig(['--config', config], {}).protoDescriptor).toBe(writeBookDescriptor());
     writeFileSync(config, `proto-descriptor: ${join(dir, 'nope.pb')}\n`);
-    expect(() => parseServeConfig(['--config', config], {})).toThrow(ConfigError);
+    await expect(createRuntime(parseServeConfig(['--config', config], {}))).rejects.toThrow(ConfigError);
   });
 });

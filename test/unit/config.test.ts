@@ -1,6 +1,7 @@
 // src/config.ts parseServeConfig: defaults, flags over MESHWARDEN_* env, every problem listed at once.
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress, parseServeConfig, type ServeConfig } from '../../src/config.js';
+import { formatAddress, parseAddress } from '../../src/listeners/address.js';
+import { parseServeConfig, type ServeConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 const DEFAULTS: ServeConfig = {
@@ -23,6 +24,7 @@ const DEFAULTS: ServeConfig = {
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
 };

@@ -3,13 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { runCheck, type CheckContext } from '../../../src/check/check.js';
 import type { DecodedCheckRequest } from '../../../src/envoy/codec.js';
-import { identityOptionsOf } from '../../../src/config.js';
+import { createTrustDomains } from '../../../src/identity/spiffe.js';
 import { loadPolicy, type Policy } from '../../../src/check/policy.js';
 import { loadEnvoyApi } from '../../../src/envoy/protos.js';
 import { compileRego } from '../../helpers/policies.js';
 
 const api = loadEnvoyApi();
-const identity = identityOptionsOf({ trustDomain: 'cluster.local', trustDomainAliases: [], federatedTrustDomains: [], xfcc: false });
+const identity = { trustDomains: createTrustDomains({ local: 'cluster.local' }), xfcc: false };
 
 // Allows GET; the metadata names the path, so each path is a distinct result. A status of 999 is invalid.
 const POLICY = `package t

@@ -1,7 +1,10 @@
 // src/input.ts against opa-envoy-plugin's input facts (reference opa-envoy-plugin.md §1.1, §1.3, §1.4, §4.1 items 1-13, 15).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildInput, parseBody, parsePath, parseQuery, percentDecode, queryJson, type Attributes, type HttpRequest } from '../../../src/check/input.js';
+import { buildInput } from '../../../src/check/input.js';
+import { parseBody } from '../../../src/request/body.js';
+import { parsePath, parseQuery, percentDecode, queryJson } from '../../../src/request/url.js';
+import { type Attributes, type HttpRequest } from '../../../src/envoy/types.js';
 import { failureOf } from '../helpers.js';
 
 const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { loadPolicy as loadWasmPolicy } from '@open-policy-agent/opa-wasm';
 import { describe, expect, it } from 'vitest';
-import { loadPolicy, withData } from '../../../src/check/policy.js';
+import { loadPolicy } from '../../../src/check/policy.js';
 import { compileRegoToWasm } from '../../helpers/policies.js';
 
 const ECHO = `package t
@@ -53,12 +53,13 @@ describe('policy.evaluate', () => {
     for (const [, inputJson] of inputs) expect(policy.evaluate(inputJson)).toEqual(evaluateReference(inputJson));
   });
 
-  it('evaluates with the data set by withData', async () => {
-    const policy = withData(await loadPolicy({ path: wasm }), '{"d":{"rules":["one","two"]}}');
+  it('evaluates with the data it is given in place of its own', async () => {
+    const policy = await loadPolicy({ path: wasm }, { dataJson: '{"d":{"rules":["one","two"]}}' });
     const expected = (await reference('{"d":{"rules":["one","two"]}}'))('{"x":1}');
     expect(policy.evaluate('{"x":1}')).toEqual(expected);
     expect(policy.evaluate('{"x":1}')).toEqual([{ result: { input: { x: 1 }, data: { rules: ['one', 'two'] }, size: 7 } }]);
-    const bigger = withData(policy, JSON.stringify({ d: Array.from({ length: 50_000 }, (_, i) => i) }));
+    const bigger = await loadPolicy({ path: wasm }, { dataJson: JSON.stringify({ d: Array.from({ length: 50_000 }, (_, i) => i) }) });
+    expect(bigger.revision).not.toBe(policy.revision);
     const result = bigger.evaluate('{"x":2}') as [{ result: { data: number[]; input: unknown } }];
     expect(result[0].result.data).toHaveLength(50_000);
     expect(result[0].result.input).toEqual({ x: 2 });

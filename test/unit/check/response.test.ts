@@ -2,17 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseDecision, type Decision } from '../../../src/check/decision.js';
 import { CheckFailure, FAILURE_ANSWERS, toReason, type FailureReason } from '../../../src/errors.js';
-import { parseBody } from '../../../src/check/input.js';
+import { parseBody } from '../../../src/request/body.js';
 import { loadEnvoyApi } from '../../../src/envoy/protos.js';
-import {
-  REASON_HEADER,
-  fromStruct,
-  toCheckResponse,
-  toFailureResponse,
-  toStruct,
-  type CheckResponse,
-  type HeaderValueOption,
-} from '../../../src/check/response.js';
+import { REASON_HEADER, toCheckResponse, toFailureResponse } from '../../../src/check/response.js';
+import { fromStruct, toStruct } from '../../../src/envoy/struct.js';
+import { type CheckResponse, type HeaderValueOption } from '../../../src/envoy/types.js';
 
 const api = loadEnvoyApi();
 const decide = (result: unknown): Decision => parseDecision([{ result }], api.envoyStatusCodes);

@@ -5,6 +5,9 @@ import { loadEnvoyApi, AUTHORIZATION_SERVICE } from '../../../src/envoy/protos.j
 import { responseTemplate, toCheckResponse, toFailureResponse } from '../../../src/check/response.js';
 import { parseDecision } from '../../../src/check/decision.js';
 
+// What the server sends when a response cannot be encoded (src/check/answer.ts hands it to the codec).
+const fallbackResponse = (decisionId: string) => toFailureResponse('internal_error', decisionId);
+
 const api = loadEnvoyApi();
 const { CheckRequest } = api;
 const encodeRequest = (object: Record<string, unknown>): Buffer => Buffer.from(CheckRequest.encode(CheckRequest.fromObject(object)).finish());
@@ -59,7 +62,7 @@ const FULL_REQUEST = {
 };
 
 describe('createCheckCodec: decode', () => {
-  const codec = createCheckCodec(api, 4 * 1024 * 1024);
+  const codec = createCheckCodec(api, { maxRequestBytes: 4 * 1024 * 1024, fallbackResponse });
 
   it('renders attributes as plain JSON: camelCase, Struct as objects, int64 as numbers, bytes as base64, enums as numbers', () => {
     const wire = encodeRequest(FULL_REQUEST);
@@ -186,7 +189,7 @@ describe('createCheckCodec: decode', () => {
   });
 
   it('reports a message over the limit as too_large without decoding it', () => {
-    const small = createCheckCodec(api, 16);
+    const small = createCheckCodec(api, { maxRequestBytes: 16, fallbackResponse });
     const garbage = Buffer.alloc(17, 0xff);
     expect(small.decode(garbage)).toEqual({ kind: 'too_large', byteLength: 17 });
     const wire = encodeRequest({ attributes: { request: { http: { path: '/'.repeat(100) } } } });
@@ -195,14 +198,14 @@ describe('createCheckCodec: decode', () => {
 
   it('decodes a message exactly at the limit', () => {
     const wire = encodeRequest({ attributes: { request: { http: { path: '/abc' } } } });
-    const exact = createCheckCodec(api, wire.length);
+    const exact = createCheckCodec(api, { maxRequestBytes: wire.length, fallbackResponse });
     expect(exact.decode(wire)).toEqual({ kind: 'request', attributes: { request: { http: { path: '/abc' } } }, byteLength: wire.length });
-    expect(createCheckCodec(api, wire.length - 1).decode(wire)).toEqual({ kind: 'too_large', byteLength: wire.length });
+    expect(createCheckCodec(api, { maxRequestBytes: wire.length - 1, fallbackResponse }).decode(wire)).toEqual({ kind: 'too_large', byteLength: wire.length });
   });
 });
 
 describe('createCheckCodec: encode', () => {
-  const codec = createCheckCodec(api, 1024);
+  const codec = createCheckCodec(api, { maxRequestBytes: 1024, fallbackResponse });
   // Read back with proto-loader's deserializer: what a grpc-js client of the Authorization service sees.
   const service = api.packageDefinition[AUTHORIZATION_SERVICE] as unknown as Record<string, { responseDeserialize(buffer: Buffer): any }>;
   const readBack = (buffer: Buffer): any => service['Check']!.responseDeserialize(buffer);
@@ -267,7 +270,7 @@ describe('createCheckCodec: encode', () => {
 
   it('never throws: a response it cannot encode goes out as an internal_error deny with its decision id', () => {
     const failures: unknown[] = [];
-    const guarded = createCheckCodec(api, 1024, (error) => failures.push(error));
+    const guarded = createCheckCodec(api, { maxRequestBytes: 1024, fallbackResponse, onEncodeFailure: (error) => failures.push(error) });
     const broken = [
       { template: {} as never, decisionId: ID },
       {

@@ -1,7 +1,7 @@
 // src/identity.ts: the peers' identity blocks, from what Envoy verified; real certificates made at test time.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIdentities, parseCertificate, type IdentityOptions } from '../../../src/identity/identity.js';
-import type { Attributes } from '../../../src/check/input.js';
+import type { Attributes } from '../../../src/envoy/types.js';
 import { createTrustDomains } from '../../../src/identity/spiffe.js';
 import { envoyCertificate, leafPem } from '../../helpers/certs.js';
 

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createGrpcBodyDecoder, jsonCamelCase, loadGrpcBodyDecoder, parseGrpcBody, type GrpcBodyDecoder } from '../../../src/request/grpc-body.js';
-import { buildInput, parseBody, type HttpRequest } from '../../../src/check/input.js';
+import { buildInput } from '../../../src/check/input.js';
+import { parseBody } from '../../../src/request/body.js';
+import { type HttpRequest } from '../../../src/envoy/types.js';
 import { bookDescriptorSet, bookFrame, grpcFrame, writeBookDescriptor } from '../../helpers/grpc-descriptor.js';
 import { failureOf } from '../helpers.js';
 

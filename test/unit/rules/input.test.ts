@@ -1,4 +1,4 @@
-// The rules library is given a smaller input document than a Rego bundle (src/input.ts RulesInput): only
+// The rules library is given a smaller input document than a Rego bundle (src/rules/input.ts): only
 // the keys policies/rules/authz.rego reads, and only the headers, query parameters and context extensions
 // its rules name. These tests hold that projection to the full document: every `input.` reference of the
 // Rego finds the same value in both, and the real wasm library decides and explains every request alike
@@ -7,11 +7,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RULES_DECISION, RULES_EXPLAIN, RULES_POLICY_BUNDLE } from '../../../src/package-paths.js';
+import { RULES_DECISION, RULES_EXPLAIN } from '../../../src/rules/library.js';
 import { buildIdentities } from '../../../src/identity/identity.js';
-import { buildInput, type Attributes, type RulesInput } from '../../../src/check/input.js';
-import { loadPolicy, type Policy } from '../../../src/check/policy.js';
-import { compileRulesFile, withRules, type CompiledRulesFile } from '../../../src/rules/library.js';
+import { buildInput } from '../../../src/check/input.js';
+import { createRulesInputWriter, type RulesInputNames } from '../../../src/rules/input.js';
+import { type Attributes } from '../../../src/envoy/types.js';
+import type { Policy } from '../../../src/check/policy.js';
+import { compileRulesFile, loadRulesLibrary, type CompiledRulesFile } from '../../../src/rules/library.js';
 import { createTrustDomains } from '../../../src/identity/spiffe.js';
 import { ROOT } from '../../helpers/tools.js';
 import { failureOf } from '../helpers.js';
@@ -97,10 +99,10 @@ function attributesOf(c: Case): Attributes {
 }
 
 /** The full document, or the rules library's when given what the rules read. */
-function documentOf(c: Case, rules?: RulesInput): string {
+function documentOf(c: Case, rules?: RulesInputNames): string {
   const attributes = attributesOf(c);
   const identities = buildIdentities(attributes, identityOptions);
-  return buildInput(attributes, { skipBodyParse: false, rules }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
+  return buildInput(attributes, { skipBodyParse: false, writer: rules && createRulesInputWriter(rules) }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
 }
 
 const data = id('cluster.local', 'data', 'data');
@@ -160,19 +162,19 @@ describe("the rules library's input document", () => {
     const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-rules-input-')), 'rules.yaml');
     writeFileSync(file, RULES);
     compiled = compileRulesFile(file, trustDomains);
-    decide = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_DECISION }), compiled);
-    explain = withRules(await loadPolicy({ path: RULES_POLICY_BUNDLE, decision: RULES_EXPLAIN }), compiled);
+    decide = await loadRulesLibrary(compiled, RULES_DECISION);
+    explain = await loadRulesLibrary(compiled, RULES_EXPLAIN);
   });
 
   it('holds the headers, query parameters and context extensions the rules name, and is much smaller', () => {
-    expect(decide.rulesInput).toBe(compiled.input);
-    expect(compiled.input).toEqual({ headers: new Set([':authority', 'x-team', 'x-legacy']), query: new Set(['format']), context: new Set(['route']) });
+    expect(decide.inputWriter).toBe(compiled.writer);
+    expect(compiled.names).toEqual({ headers: new Set([':authority', 'x-team', 'x-legacy']), query: new Set(['format']), context: new Set(['route']) });
     const c: Case = { source: SOURCES[0]!, destination: data, ...OPERATIONS[1], ...EXTRAS[3], headers: { 'x-team': 'blue', 'user-agent': 'curl/8' } };
-    const rules = JSON.parse(documentOf(c, compiled.input)) as { attributes: { request: { http: { headers: object } }; contextExtensions: object }; parsed_query: object };
+    const rules = JSON.parse(documentOf(c, compiled.names)) as { attributes: { request: { http: { headers: object } }; contextExtensions: object }; parsed_query: object };
     expect(rules.attributes.request.http.headers).toEqual({ ':authority': 'DATA.data.svc.cluster.local.', 'x-team': 'blue' });
     expect(rules.parsed_query).toEqual({ format: ['csv'] });
     expect(rules.attributes.contextExtensions).toEqual({ route: 'write-route' });
-    expect(documentOf(c, compiled.input).length).toBeLessThan(documentOf(c).length * 0.6);
+    expect(documentOf(c, compiled.names).length).toBeLessThan(documentOf(c).length * 0.6);
   });
 
   it('picks the named entries, whether a file names a few or many', () => {
@@ -182,8 +184,8 @@ describe("the rules library's input document", () => {
       [40, { 'x-1': 'one', 'x-7': 'seven' }],
     ] as const) {
       const names = new Set(['__proto__', 'constructor', ...Array.from({ length: count }, (_, i) => `x-${i}`)]);
-      const rules: RulesInput = { headers: names, query: new Set(), context: new Set() };
-      const document = JSON.parse(buildInput(attributes, { skipBodyParse: false, rules }).json) as { attributes: { request: { http: { headers: object } } } };
+      const rules: RulesInputNames = { headers: names, query: new Set(), context: new Set() };
+      const document = JSON.parse(buildInput(attributes, { skipBodyParse: false, writer: createRulesInputWriter(rules) }).json) as { attributes: { request: { http: { headers: object } } } };
       expect(document.attributes.request.http.headers, `${count} names`).toEqual(expected);
     }
   });
@@ -201,8 +203,8 @@ describe("the rules library's input document", () => {
       const attributes = attributesOf(c);
       const http = attributes.request!.http!;
       if (c.method === 'POST') http.body = '{"broken": ';
-      const failure = (rules?: RulesInput): unknown => failureOf(() => buildInput(attributes, { skipBodyParse: false, rules }));
-      expect(failure(compiled.input), JSON.stringify(extra)).toEqual(failure());
+      const failure = (rules?: RulesInputNames): unknown => failureOf(() => buildInput(attributes, { skipBodyParse: false, writer: rules && createRulesInputWriter(rules) }));
+      expect(failure(compiled.names), JSON.stringify(extra)).toEqual(failure());
       expect(failure(), JSON.stringify(extra)).toBe('request_parse_error');
     }
   });
@@ -217,9 +219,9 @@ describe("the rules library's input document", () => {
     expect(references.size).toBeGreaterThan(15);
     // Maps the Rego indexes by name: the projection keeps the names the rules use (the rest must be whole).
     const named: Record<string, ReadonlySet<string>> = {
-      'attributes.request.http.headers': compiled.input.headers,
-      parsed_query: compiled.input.query,
-      'attributes.contextExtensions': compiled.input.context,
+      'attributes.request.http.headers': compiled.names.headers,
+      parsed_query: compiled.names.query,
+      'attributes.contextExtensions': compiled.names.context,
     };
     // The one reference the projection leaves out: a fallback for documents without input.destination.port,
     // which the rules document always has (src/identity.ts takes it from the same address).
@@ -229,7 +231,7 @@ describe("the rules library's input document", () => {
     let compared = 0;
     for (const c of CASES.filter((_, index) => index % 7 === 0)) {
       const full = JSON.parse(documentOf(c)) as unknown;
-      const rules = JSON.parse(documentOf(c, compiled.input)) as unknown;
+      const rules = JSON.parse(documentOf(c, compiled.names)) as unknown;
       for (const [reference, indexed] of references) {
         const fallback = fallbacks[reference];
         const names = named[reference];
@@ -253,7 +255,7 @@ describe("the rules library's input document", () => {
     const outcomes = new Set<string>();
     for (const c of CASES) {
       const full = documentOf(c);
-      const rules = documentOf(c, compiled.input);
+      const rules = documentOf(c, compiled.names);
       const label = JSON.stringify(c);
       const decision = decide.evaluate(rules);
       expect(decision, label).toEqual(decide.evaluate(full));

@@ -1,0 +1,95 @@
+// The one entrance to the Check path: the gRPC and the HTTP listener hand it a decoded request and a way to
+// send, and exactly one answer goes back, a fail-closed deny if sending the decision fails; then the
+// decision is recorded (metrics, decision log line).
+import { performance } from 'node:perf_hooks';
+import type { DecodedCheckRequest } from '../envoy/codec.js';
+import type { CheckResponse } from '../envoy/types.js';
+import { describeError } from '../errors.js';
+import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
+import type { Logger } from '../logger.js';
+import type { DecisionMetrics } from '../metrics.js';
+import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
+import { recordDecision } from './decision-log.js';
+import { toFailureResponse } from './response.js';
+
+export type { CheckOutcome };
+
+export interface AnswerDependencies {
+  context: CheckContext;
+  logger: Logger;
+  metrics: DecisionMetrics;
+}
+
+/**
+ * Sends an outcome on the listener's protocol. It may throw (a value the protocol refuses): then the
+ * entrance sends the fail-closed deny through it instead, so it must leave nothing half-sent behind.
+ */
+export type SendAnswer = (outcome: CheckOutcome) => void;
+
+/** Decides `request` and sends the answer; `deadline` is the call's (a Date or epoch ms, Infinity when it has none). Never throws. */
+export type AnswerCheck = (request: DecodedCheckRequest, deadline: Date | number, send: SendAnswer) => void;
+
+/** The deny sent in place of an answer that cannot be sent or encoded (the codec's fallback). */
+export function internalErrorResponse(decisionId: string): CheckResponse {
+  return toFailureResponse('internal_error', decisionId);
+}
+
+export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {
+  const { context, logger } = dependencies;
+  return (request, deadline, send) => {
+    const started = performance.now();
+    // Without token verification configured, the budget is never read: no clock on the fast path.
+    const budgetMs = context.identity.tokens === undefined ? DEFAULT_VERIFY_BUDGET_MS : verificationBudgetMs(deadline);
+    const result = startCheck(request, context, budgetMs);
+    if (!(result instanceof Promise)) {
+      deliver(dependencies, request, result, send, started);
+      return;
+    }
+    // startCheck's promise never rejects; should it, the call still gets its deny.
+    result.then(
+      (outcome) => deliver(dependencies, request, outcome, send, started),
+      (error: unknown) => {
+        logger.error({ error: describeError(error) }, 'a Check failed outside its stages');
+        deliver(dependencies, request, failed({ decisionId: '', reason: 'internal_error', allowed: false, response: internalErrorResponse('') }, error), send, started);
+      },
+    );
+  };
+}
+
+/** Sends the outcome, or the fail-closed deny when that throws, then records what was really sent. */
+function deliver(dependencies: AnswerDependencies, request: DecodedCheckRequest, outcome: CheckOutcome, send: SendAnswer, started: number): void {
+  let sent = outcome;
+  try {
+    send(outcome);
+  } catch (error) {
+    sent = failed(outcome, error);
+    dependencies.logger.error({ decision_id: outcome.decisionId, error: describeError(error) }, 'the answer could not be sent; a fail-closed deny was sent instead');
+    try {
+      send(sent);
+    } catch (again) {
+      dependencies.logger.error({ decision_id: outcome.decisionId, error: describeError(again) }, 'the fail-closed deny could not be sent either');
+    }
+  }
+  try {
+    recordDecision(dependencies, request, sent, performance.now() - started);
+  } catch (error) {
+    dependencies.logger.error({ decision_id: outcome.decisionId, error: describeError(error) }, 'recording a decision failed');
+  }
+}
+
+/** The outcome as the internal_error deny that replaced it, keeping what the log line names (principal, rule). */
+function failed(outcome: CheckOutcome, error: unknown): CheckOutcome {
+  const { template: _template, decision: _decision, ...kept } = outcome;
+  return { ...kept, reason: 'internal_error', allowed: false, error: describeError(error), response: internalErrorResponse(outcome.decisionId) };
+}
+
+// Room left after verification for the policy and the answer's way back to Envoy.
+const DEADLINE_MARGIN_MS = 50;
+
+/** How long token verification may take within a call's deadline (a default when the call has none). */
+export function verificationBudgetMs(deadline: Date | number, now = Date.now()): number {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return DEFAULT_VERIFY_BUDGET_MS;
+  const remaining = at - now;
+  return Math.max(0, remaining - Math.min(DEADLINE_MARGIN_MS, remaining / 4));
+}

@@ -1,0 +1,121 @@
+// A policy's files: a bundle from `opa build -t wasm` (.tar.gz: the wasm module and its data.json files) or a
+// bare policy.wasm with an optional data file.
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Parser, type ReadEntry } from 'tar';
+import { ConfigError, describeError } from '../errors.js';
+import type { PolicySource } from './policy.js';
+
+export interface PolicyFiles {
+  wasm: Buffer;
+  dataJson: string;
+  revision: string;
+}
+
+/** Reads a policy's wasm module and data; any problem is a ConfigError naming the file. */
+export function readPolicyFiles(source: PolicySource): PolicyFiles {
+  let content: Buffer;
+  try {
+    content = readFileSync(source.path);
+  } catch (error) {
+    throw new ConfigError([`${source.path}: cannot read policy: ${describeError(error)}`]);
+  }
+  const isGzip = content.length > 2 && content[0] === 0x1f && content[1] === 0x8b;
+  const isWasm = content.length > 4 && content.readUInt32BE(0) === 0x0061736d;
+  if (isGzip) {
+    if (source.dataPath !== undefined) {
+      throw new ConfigError([`${source.path}: a bundle carries its own data.json; --data is only for a bare .wasm`]);
+    }
+    return readBundle(source.path, content);
+  }
+  if (!isWasm) {
+    throw new ConfigError([`${source.path}: neither a bundle (.tar.gz) nor a wasm module`]);
+  }
+  let dataJson = '{}';
+  if (source.dataPath !== undefined) {
+    try {
+      dataJson = readFileSync(source.dataPath, 'utf8');
+      JSON.parse(dataJson);
+    } catch (error) {
+      throw new ConfigError([`${source.dataPath}: data file is not readable JSON: ${describeError(error)}`]);
+    }
+  }
+  return { wasm: content, dataJson, revision: revisionOf(content, dataJson) };
+}
+
+export function revisionOf(wasm: Buffer, dataJson: string): string {
+  return createHash('sha256').update(wasm).update(dataJson).digest('hex').slice(0, 16);
+}
+
+interface Manifest {
+  wasm?: { entrypoint?: string; module?: string }[];
+}
+
+function readBundle(path: string, content: Buffer): PolicyFiles {
+  const files = new Map<string, Buffer>();
+  const problems: string[] = [];
+  const parser = new Parser({
+    strict: true,
+    onReadEntry(entry: ReadEntry) {
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+      entry.on('end', () => files.set('/' + entry.path.replace(/^\/+/, ''), Buffer.concat(chunks)));
+    },
+  });
+  parser.on('warn', (_code: string, message: string) => problems.push(message));
+  parser.on('error', (error: Error) => problems.push(error.message));
+  try {
+    parser.end(content);
+  } catch (error) {
+    problems.push(describeError(error));
+  }
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `${path}: bad bundle archive: ${problem}`));
+
+  let manifest: Manifest = {};
+  const manifestText = files.get('/.manifest');
+  if (manifestText !== undefined) {
+    try {
+      manifest = JSON.parse(manifestText.toString('utf8')) as Manifest;
+    } catch (error) {
+      throw new ConfigError([`${path}: .manifest is not JSON: ${describeError(error)}`]);
+    }
+  }
+  const modules = [...new Set((manifest.wasm ?? []).map((entry) => entry.module ?? '/policy.wasm'))];
+  if (modules.length > 1) {
+    throw new ConfigError([`${path}: the bundle has ${modules.length} wasm modules; meshwarden loads one`]);
+  }
+  const modulePath = '/' + (modules[0] ?? '/policy.wasm').replace(/^\/+/, '');
+  const wasm = files.get(modulePath);
+  if (wasm === undefined) {
+    throw new ConfigError([`${path}: no ${modulePath} in the bundle; build it with opa build -t wasm -e <decision>`]);
+  }
+  const dataJson = mergeBundleData(path, files);
+  return { wasm, dataJson, revision: revisionOf(wasm, dataJson) };
+}
+
+/** Every data.json of a bundle, placed at its directory's path (as OPA does). */
+function mergeBundleData(path: string, files: Map<string, Buffer>): string {
+  const data: Record<string, unknown> = {};
+  for (const [name, content] of files) {
+    if (!name.endsWith('/data.json')) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(content.toString('utf8'));
+    } catch (error) {
+      throw new ConfigError([`${path}: ${name} is not JSON: ${describeError(error)}`]);
+    }
+    const segments = name.split('/').slice(1, -1);
+    let target = data;
+    for (const segment of segments) {
+      const next = target[segment];
+      if (typeof next === 'object' && next !== null && !Array.isArray(next)) target = next as Record<string, unknown>;
+      else target = target[segment] = {};
+    }
+    if (segments.length === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw new ConfigError([`${path}: /data.json must hold an object`]);
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) Object.assign(target, value);
+    else throw new ConfigError([`${path}: ${name} must hold an object`]);
+  }
+  return JSON.stringify(data);
+}

@@ -1,0 +1,68 @@
+// A policy answers most Checks with one of a few results (the rules library: a rule name and a reason), so each
+// distinct result is parsed, validated and turned into a response once, per context and policy in force.
+import type { CheckResponse } from '../envoy/types.js';
+import type { Reason } from '../errors.js';
+import type { CheckContext } from './check.js';
+import { parseDecision, type Decision } from './decision.js';
+import type { Policy } from './policy.js';
+import { responseTemplate } from './response.js';
+
+/** What a policy result means: the same for every Check whose result has the same JSON text. Read-only. */
+interface Decided {
+  resultSet: unknown;
+  decision: Decision;
+  template: CheckResponse;
+  allowed: boolean;
+  reason: Reason;
+  rule?: string;
+  shadowRules?: string[];
+}
+
+function decide(resultSet: unknown, context: CheckContext): Decided {
+  const decision = parseDecision(resultSet, context.validStatuses);
+  const decided: Decided = {
+    resultSet,
+    decision,
+    template: responseTemplate(decision, context.shadow),
+    allowed: decision.allowed || context.shadow,
+    reason: decision.allowed ? 'allowed' : context.shadow ? 'shadow_denied' : 'policy_denied',
+  };
+  const metadata = decision.dynamicMetadata;
+  if (metadata !== undefined) {
+    if (typeof metadata['rule'] === 'string') decided.rule = metadata['rule'];
+    const shadowDenies = metadata['shadow_denies'];
+    if (decision.allowed && Array.isArray(shadowDenies) && shadowDenies.length > 0) {
+      decided.shadowRules = shadowDenies.filter((name): name is string => typeof name === 'string');
+      decided.reason = 'shadow_denied';
+    }
+  }
+  return deepFreeze(decided);
+}
+
+// A policy whose results all differ only refills the cache; it is emptied when full.
+const DECISION_CACHE_SIZE = 1024;
+const decisionCaches = new WeakMap<CheckContext, { policy: Policy; results: Map<string, Decided> }>();
+
+export function decidedFor(context: CheckContext, policy: Policy, resultText: string): Decided {
+  let cache = decisionCaches.get(context);
+  if (cache === undefined || cache.policy !== policy) {
+    cache = { policy, results: new Map() };
+    decisionCaches.set(context, cache);
+  }
+  let decided = cache.results.get(resultText);
+  if (decided === undefined) {
+    // A result that is not a valid decision throws here and is not kept.
+    decided = decide(JSON.parse(resultText) as unknown, context);
+    if (cache.results.size >= DECISION_CACHE_SIZE) cache.results.clear();
+    cache.results.set(resultText, decided);
+  }
+  return decided;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<string | symbol, unknown>)[key]);
+  }
+  return value;
+}

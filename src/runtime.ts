@@ -1,0 +1,113 @@
+// The validated config → the runtime objects serve and eval decide with, each built once: the trust domains,
+// the token verifier (key files read once), the gRPC body decoder, the policy plan and the first policy. Every
+// file problem is collected into one ConfigError, so a start-up lists them all at once.
+import type { CheckContext } from './check/check.js';
+import { loadPolicy, PolicyStore, type Policy } from './check/policy.js';
+import type { ServeConfig } from './config.js';
+import { loadEnvoyApi, type EnvoyApi } from './envoy/protos.js';
+import { ConfigError, describeError } from './errors.js';
+import type { IdentityOptions } from './identity/identity.js';
+import { createTokenVerifier } from './identity/jwt.js';
+import { createTrustDomains, trustDomainProblems, type TrustDomains } from './identity/spiffe.js';
+import { DEFAULT_RULES_FILE } from './package-paths.js';
+import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
+import { compileRulesFile, loadRulesLibrary } from './rules/library.js';
+
+/** What serve and eval decide with: a Rego bundle (--bundle), a rules file (--rules) or the embedded default rules. */
+export interface PolicyPlan {
+  /** Loads the policy afresh (a new wasm instance; a rules file is read and compiled again). */
+  load(): Promise<Policy>;
+  /** The rules file served, if any. */
+  rulesFile: string | undefined;
+  /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
+  watch: boolean;
+}
+
+export interface Runtime {
+  readonly config: ServeConfig;
+  readonly api: EnvoyApi;
+  readonly trustDomains: TrustDomains;
+  readonly identity: IdentityOptions;
+  readonly grpcBodyDecoder: GrpcBodyDecoder | undefined;
+  readonly plan: PolicyPlan;
+  /** Holds the policy in force, the first one loaded. */
+  readonly policies: PolicyStore;
+  /** What the Check path needs, reading the policy in force at each call. */
+  readonly checkContext: CheckContext;
+}
+
+/** The trust domains of the configuration (its names are validated already, so this does not fail). */
+export function trustDomainsOf(config: Pick<ServeConfig, 'trustDomain' | 'trustDomainAliases' | 'federatedTrustDomains'>): TrustDomains {
+  return createTrustDomains({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains });
+}
+
+/** `cluster.local` in the rules means the local trust domain and its aliases, so the rules compile against them. */
+export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'decision' | 'rules'>, trustDomains: TrustDomains): PolicyPlan {
+  if (config.bundle !== undefined) {
+    const source = {
+      path: config.bundle,
+      ...(config.data === undefined ? {} : { dataPath: config.data }),
+      ...(config.decision === undefined ? {} : { decision: config.decision }),
+    };
+    return { load: () => loadPolicy(source), rulesFile: undefined, watch: false };
+  }
+  const rulesFile = config.rules ?? DEFAULT_RULES_FILE;
+  return {
+    load: () => loadRulesLibrary(compileRulesFile(rulesFile, trustDomains)),
+    rulesFile,
+    watch: config.rules !== undefined,
+  };
+}
+
+/**
+ * Builds the runtime and loads the first policy; throws one ConfigError listing every file that cannot be used,
+ * after `configProblems` (readServeConfig's, so that a start-up lists the bad values and the bad files at once).
+ */
+export async function createRuntime(config: ServeConfig, configProblems: readonly string[] = []): Promise<Runtime> {
+  const problems = [...configProblems];
+  const grpcBodyDecoder = collect(problems, () => grpcBodyDecoderOf(config));
+  // Key files and rules compile against the trust domains: without valid ones there is nothing more to check.
+  if (trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }).length > 0) {
+    throw new ConfigError(problems);
+  }
+  const trustDomains = trustDomainsOf(config);
+  const tokens = collect(problems, () => createTokenVerifier(config, trustDomains));
+  const plan = policyPlanOf(config, trustDomains);
+  const policies = new PolicyStore();
+  try {
+    await policies.load(plan.load);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const api = loadEnvoyApi();
+  const identity: IdentityOptions = { trustDomains, xfcc: config.xfcc, tokens };
+  const checkContext: CheckContext = {
+    policy: () => policies.current,
+    shadow: config.shadow,
+    skipBodyParse: config.skipBodyParse,
+    grpcDescriptor: grpcBodyDecoder,
+    validStatuses: api.envoyStatusCodes,
+    identity,
+  };
+  return Object.freeze({ config, api, trustDomains, identity, grpcBodyDecoder, plan, policies, checkContext });
+}
+
+function grpcBodyDecoderOf(config: Pick<ServeConfig, 'protoDescriptor' | 'origins'>): GrpcBodyDecoder | undefined {
+  if (config.protoDescriptor === undefined) return undefined;
+  const loaded = loadGrpcBodyDecoder(config.protoDescriptor);
+  if ('problem' in loaded) throw new ConfigError([`${config.origins.protoDescriptor ?? '--proto-descriptor'}: ${config.protoDescriptor}: ${loaded.problem}`]);
+  return loaded;
+}
+
+/** Runs `build`, adding a ConfigError's problems to `problems` (anything else is a bug and is thrown on). */
+function collect<T>(problems: string[], build: () => T): T | undefined {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw new Error(`building the runtime failed: ${describeError(error)}`, { cause: error });
+    problems.push(...error.problems);
+    return undefined;
+  }
+}
