@@ -87,7 +87,11 @@ function objectDecision(result: Record<string, unknown>, validStatuses: Readonly
   }
 
   for (const { key } of allowed ? headers : []) checkUpstreamHeader(key, 'headers');
-  for (const key of requestHeadersToRemove) checkUpstreamHeader(key, 'request_headers_to_remove');
+  for (const key of requestHeadersToRemove) {
+    // Named in a header of its own in HTTP mode (x-envoy-auth-headers-to-remove), so held to the same syntax.
+    if (!TOKEN.test(key.startsWith(':') ? key.slice(1) : key)) forbidden(`request_headers_to_remove: ${JSON.stringify(key)} is not a valid HTTP header name`);
+    checkUpstreamHeader(key, 'request_headers_to_remove');
+  }
   for (const { key } of allowed ? responseHeadersToAdd : headers) checkClientHeader(key);
   for (const { key } of queryParametersToSet) if (key === '') invalid('a query parameter to set has an empty name');
 
@@ -166,14 +170,21 @@ function queryParameters(value: unknown): { key: string; value: string }[] {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Header values may not carry CR, LF or NUL (RFC 9110 §5.5); Envoy rejects them under validate_mutations.
-const BAD_VALUE = /[\r\n\0]/;
+/**
+ * The one rule for header values in both modes: visible ASCII, space and tab (RFC 9110 §5.5 field-value
+ * without obs-text). CR, LF and NUL would split or end a header (Envoy rejects them under validate_mutations);
+ * other control characters are refused by HTTP/2 (nghttp2); a character above U+00FF cannot be written by
+ * Node's HTTP server at all (HTTP mode), and one from U+0080 reaches Envoy as different bytes in the two
+ * modes (UTF-8 over gRPC, Latin-1 over HTTP). A policy that copies request data into a header is denied
+ * with forbidden_mutation for such a value, never answered with bytes that differ by listener.
+ */
+const BAD_VALUE = /[^\t\x20-\x7e]/;
 
 function checkHeaderSyntax(key: string, values: string[]): void {
   const name = key.startsWith(':') ? key.slice(1) : key;
   if (!TOKEN.test(name)) forbidden(`header name ${JSON.stringify(key)} is not a valid HTTP header name`);
   for (const value of values) {
-    if (BAD_VALUE.test(value)) forbidden(`header ${JSON.stringify(key)} has a value with CR, LF or NUL`);
+    if (BAD_VALUE.test(value)) forbidden(`header ${JSON.stringify(key)} has a value with a character other than visible ASCII, space or tab`);
   }
 }
 

@@ -145,3 +145,51 @@ describe('decision log in HTTP mode', () => {
     expect(server.logs.filter((line) => line.msg === 'decision').at(-1)).toMatchObject({ source_principal: ANALYTICS, allowed: true });
   });
 });
+
+// A --bundle policy that copies request data (the percent-decoded path) into headers, on an allow and on a deny.
+// Such a value can hold characters that Node's HTTP server cannot write; before there was one rule for
+// header values, an unauthenticated HTTP request with one crashed the whole process (both listeners).
+const COPYING = `package envoy.authz
+
+allow := {"allowed": true, "headers": {"x-path": input.parsed_path[0]}, "response_headers_to_add": {"x-seen": input.parsed_path[0]}} if input.attributes.request.http.method == "GET"
+
+allow := {"allowed": false, "http_status": 401, "headers": {"www-authenticate": input.parsed_path[0]}} if input.attributes.request.http.method != "GET"
+`;
+
+describe('a policy that copies request data into headers, in both modes', () => {
+  let copying: TestServer;
+  let copyingPort: number;
+  beforeAll(async () => {
+    copying = await startTestServer(['--bundle', compileRego(COPYING), '--http-addr', '127.0.0.1:0', '--http-path-prefix', '/check']);
+    copyingPort = copying.serving.http!.port;
+  });
+  afterAll(async () => {
+    await copying.stop();
+  });
+
+  // U+4E2D (beyond Latin-1: Node refuses it), é (Latin-1: different bytes over gRPC and HTTP), a control character.
+  const UNSENDABLE = ['/%E4%B8%AD', '/caf%C3%A9', '/a%01b', '/a%7Fb'];
+
+  it.each(['GET', 'POST'])('%s: a value that is not visible ASCII is a forbidden_mutation deny in both modes, and the server keeps serving', async (method) => {
+    for (const path of UNSENDABLE) {
+      const http = await envoyHttpCheck(copyingPort, { method, path });
+      expect(http.status, `HTTP ${path}`).toBe(403);
+      expect(http.headers['x-ext-authz-reason'], `HTTP ${path}`).toBe('forbidden_mutation');
+      expect(http.headers['x-seen']).toBeUndefined();
+      const grpc = await copying.client.check(httpCheckRequest({ method, path }));
+      expect(grpc.status.message, `gRPC ${path}`).toBe('forbidden_mutation');
+      expect(grpc.deniedResponse.status.code).toBe('Forbidden');
+    }
+    // Both listeners are still there, and decide as before.
+    const ok = await envoyHttpCheck(copyingPort, { method, path: '/plain-ascii' });
+    const grpc = await copying.client.check(httpCheckRequest({ method, path: '/plain-ascii' }));
+    if (method === 'GET') {
+      expect(ok).toMatchObject({ status: 200, headers: { 'x-path': 'plain-ascii', 'x-seen': 'plain-ascii' } });
+      expect(grpc.status?.code ?? 0).toBe(0);
+    } else {
+      expect(ok).toMatchObject({ status: 401, headers: { 'www-authenticate': 'plain-ascii' } });
+      expect(grpc.deniedResponse.status.code).toBe('Unauthorized');
+    }
+    expect(copying.logs.filter((line) => line.reason === 'forbidden_mutation')).toHaveLength(UNSENDABLE.length * 2 * (method === 'GET' ? 1 : 2));
+  });
+});

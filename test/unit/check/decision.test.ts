@@ -201,7 +201,7 @@ describe('parseDecision: object decisions (§2.3)', () => {
     // client headers: no pseudo-headers
     ['headers :status on deny', { allowed: false, headers: { ':status': '200' } }],
     ['response_headers_to_add :status on allow', { allowed: true, response_headers_to_add: { ':status': '200' } }],
-    // syntax: names must be tokens, values free of CR/LF/NUL
+    // syntax: names must be tokens, values visible ASCII, space and tab (one rule for gRPC and HTTP mode)
     ['a header name with a space', { allowed: true, headers: { 'x y': '1' } }],
     ['a header name with a space on deny', { allowed: false, headers: { 'x y': '1' } }],
     ['a response header name with a space', { allowed: true, response_headers_to_add: { 'bad name': '1' } }],
@@ -213,6 +213,12 @@ describe('parseDecision: object decisions (§2.3)', () => {
     ['a header value with CR', { allowed: true, response_headers_to_add: { 'x-a': 'a\rb' } }],
     ['a header value with NUL', { allowed: true, headers: { 'x-a': 'a\u0000b' } }],
     ['a CRLF in the second value of an array', { allowed: true, headers: { 'set-cookie': ['a=1', 'b=2\r\n'] } }],
+    ['a header value with another control character', { allowed: true, headers: { 'x-a': 'a\u0001b' } }],
+    ['a header value with DEL', { allowed: false, headers: { 'x-a': 'a\u007fb' } }],
+    ['a header value beyond Latin-1 (Node cannot write it)', { allowed: true, response_headers_to_add: { 'x-a': 'caf\u4e2d' } }],
+    ['a Latin-1 header value (different bytes over gRPC and HTTP)', { allowed: false, headers: { 'x-a': 'caf\u00e9' } }],
+    ['a request header to remove that is not a name', { allowed: true, request_headers_to_remove: ['x-\u4e2d'] }],
+    ['a request header to remove with a space', { allowed: true, request_headers_to_remove: ['a b'] }],
   ])('%s is a forbidden_mutation', (_name, result) => {
     expect(failureOf(() => decide(result))).toBe('forbidden_mutation');
   });
