@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Parser, type ReadEntry } from 'tar';
 import { ConfigError, describeError } from '../errors.js';
-import type { PolicySource } from './policy.js';
+
+export interface PolicySource {
+  /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
+  path: string;
+  /** JSON data for a bare .wasm (bundles carry their own data.json). */
+  dataPath?: string;
+  /** Decision path such as `envoy/authz/allow`; defaults to the policy's single entrypoint. */
+  decision?: string;
+}
 
 export interface PolicyFiles {
   wasm: Buffer;

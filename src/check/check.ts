@@ -7,23 +7,21 @@ import { buildIdentities, type IdentityOptions } from '../identity/identity.js';
 import { verifyRequestTokens, type TokenFindings } from '../identity/jwt.js';
 import type { GrpcBodyDecoder } from '../request/grpc-body.js';
 import type { Decision } from './decision.js';
-import { decidedFor } from './decision-cache.js';
+import { decidedFor, type DecisionSettings } from './decision-cache.js';
 import { buildInput } from './input.js';
 import type { Policy } from './policy.js';
 import { toFailureResponse, withDecisionId } from './response.js';
 
-export interface CheckContext {
+export interface CheckContext extends DecisionSettings {
   /** The policy in force, read at each call so a reload takes effect on the next one. */
   policy(): Policy | undefined;
-  shadow: boolean;
   skipBodyParse: boolean;
   /** From --proto-descriptor: parses application/grpc bodies into parsed_body. */
   grpcDescriptor?: GrpcBodyDecoder | undefined;
-  validStatuses: ReadonlySet<number>;
   identity: IdentityOptions;
 }
 
-/** Everything one Check produced; the handler logs it, `meshwarden eval` prints it. */
+/** Everything one Check produced; the entrance sends and records it, `meshwarden eval` prints it. */
 export interface CheckOutcome {
   decisionId: string;
   reason: Reason;

@@ -2,10 +2,17 @@
 // distinct result is parsed, validated and turned into a response once, per context and policy in force.
 import type { CheckResponse } from '../envoy/types.js';
 import type { Reason } from '../errors.js';
-import type { CheckContext } from './check.js';
 import { parseDecision, type Decision } from './decision.js';
 import type { Policy } from './policy.js';
 import { responseTemplate } from './response.js';
+
+/** What turns a result into a decision besides the result itself (check.ts CheckContext has both). */
+export interface DecisionSettings {
+  /** Policy denies pass, logged as shadow denies. */
+  readonly shadow: boolean;
+  /** The HTTP statuses Envoy accepts. */
+  readonly validStatuses: ReadonlySet<number>;
+}
 
 /** What a policy result means: the same for every Check whose result has the same JSON text. Read-only. */
 interface Decided {
@@ -18,7 +25,7 @@ interface Decided {
   shadowRules?: string[];
 }
 
-function decide(resultSet: unknown, context: CheckContext): Decided {
+function decide(resultSet: unknown, context: DecisionSettings): Decided {
   const decision = parseDecision(resultSet, context.validStatuses);
   const decided: Decided = {
     resultSet,
@@ -41,9 +48,9 @@ function decide(resultSet: unknown, context: CheckContext): Decided {
 
 // A policy whose results all differ only refills the cache; it is emptied when full.
 const DECISION_CACHE_SIZE = 1024;
-const decisionCaches = new WeakMap<CheckContext, { policy: Policy; results: Map<string, Decided> }>();
+const decisionCaches = new WeakMap<DecisionSettings, { policy: Policy; results: Map<string, Decided> }>();
 
-export function decidedFor(context: CheckContext, policy: Policy, resultText: string): Decided {
+export function decidedFor(context: DecisionSettings, policy: Policy, resultText: string): Decided {
   let cache = decisionCaches.get(context);
   if (cache === undefined || cache.policy !== policy) {
     cache = { policy, results: new Map() };

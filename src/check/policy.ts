@@ -1,17 +1,11 @@
 // Policies compiled by `opa build -t wasm`: load one into a wasm instance, evaluate, swap on reload.
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import { readPolicyFiles, revisionOf } from './bundle.js';
+import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
 
-export interface PolicySource {
-  /** A bundle from `opa build -t wasm` (.tar.gz) or a bare policy.wasm. */
-  path: string;
-  /** JSON data for a bare .wasm (bundles carry their own data.json). */
-  dataPath?: string;
-  /** Decision path such as `envoy/authz/allow`; defaults to the policy's single entrypoint. */
-  decision?: string;
-}
+export type { PolicySource };
+
 
 export interface Policy {
   readonly source: string;
