@@ -35,7 +35,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The compiled policies: the list and the `opa build` call are scripts/build-policies.mjs's. */
 export { POLICIES };
 
-/** The embedded default rules file, served when neither --rules nor --bundle is given (src/defaults.ts). */
+/** The embedded default rules file, served when neither --rules nor --bundle is given (src/package-paths.ts). */
 export const DEFAULT_RULES = 'policies/default/rules.yaml';
 
 /** What the runtime tree (the image's /app) holds at its top level, and nothing else. */

@@ -20,7 +20,7 @@ export interface InputWriter {
 export interface InputOptions {
   /** opa-envoy-plugin's skip-request-body-parse: leave parsed_body and truncated_body out. */
   skipBodyParse: boolean;
-  /** opa-envoy-plugin's proto-descriptor: parses application/grpc bodies (src/grpc-body.ts); off when undefined. */
+  /** opa-envoy-plugin's proto-descriptor: parses application/grpc bodies (src/request/grpc-body.ts); off when undefined. */
   grpcDescriptor?: GrpcBodyDecoder | undefined;
   /** The policy's own writer of a smaller document; the full document when not set. */
   writer?: InputWriter | undefined;

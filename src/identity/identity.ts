@@ -57,7 +57,7 @@ export interface Identities {
 
 /**
  * Builds both identity blocks. Never throws: anything malformed yields an unauthenticated identity.
- * `jwtSvid` is the SPIFFE ID of a JWT-SVID the caller already verified (src/jwt.ts); it counts only when
+ * `jwtSvid` is the SPIFFE ID of a JWT-SVID the caller already verified (src/identity/jwt.ts); it counts only when
  * there is neither an mTLS principal nor (opt-in) an XFCC identity.
  */
 export function buildIdentities(attributes: Attributes, options: IdentityOptions, jwtSvid?: string): Identities {

@@ -1,5 +1,5 @@
 // Where the upstream Envoy protos live, shared by the benchmark, its no-op server and ghz.
-// Same location as src/protos.ts envoyProtoDirs(): the copy @grpc/grpc-js-xds ships. Kept separate from
+// Same location as src/envoy/protos.ts envoyProtoDirs(): the copy @grpc/grpc-js-xds ships. Kept separate from
 // dist/ so the no-op baseline does not depend on any meshwarden code.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -127,7 +127,7 @@ export class MeshwardenPool {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// google.protobuf.Struct → plain JSON: test/helpers/struct.ts (an oracle independent of src/response.ts)
+// google.protobuf.Struct → plain JSON: test/helpers/struct.ts (an oracle independent of src/envoy/struct.ts)
 
 
 // ---------------------------------------------------------------------------------------------------------

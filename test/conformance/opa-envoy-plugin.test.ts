@@ -19,7 +19,7 @@
 //  D5 §2.3: every HeaderValueOption sets `append` and `append_action`; the 2nd and later values of one key
 //     append (APPEND_IF_EXISTS_OR_ADD), the first overwrites (OEP sets neither).
 //  D6 §1.1: two keys are added, never changed: `source` and `destination`, the peers' parsed SPIFFE
-//     identities (src/identity.ts). Every opa-envoy-plugin key keeps its name and value.
+//     identities (src/identity/identity.ts). Every opa-envoy-plugin key keeps its name and value.
 //
 // Not applicable to a v3 gRPC server without these features (not tested):
 //  item 4 (v2 half): no envoy.service.auth.v2 API; item 26: decision-logger

@@ -1,5 +1,5 @@
 // google.protobuf.Struct as the grpc-js client decodes it ({fields:{k:{stringValue:…}}}) → plain JSON.
-// Written apart from src/response.ts so that tests do not check the server's Struct code with itself.
+// Written apart from src/envoy/struct.ts so that tests do not check the server's Struct code with itself.
 
 export function structToJson(struct: unknown): Record<string, unknown> {
   const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};

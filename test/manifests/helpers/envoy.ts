@@ -1,4 +1,4 @@
-// Envoy's v3 API from the registry package @grpc/grpc-js-xds (the same protos src/protos.ts serves from),
+// Envoy's v3 API from the registry package @grpc/grpc-js-xds (the same protos src/envoy/protos.ts serves from),
 // and strict reading of an Envoy bootstrap YAML against it.
 import { envoyProtoDirs } from '../../../src/envoy/protos.js';
 import { ProtoLibrary, strictFromJson, type StrictConversion } from './proto-strict.js';

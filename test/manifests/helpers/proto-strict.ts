@@ -5,7 +5,7 @@
 // API annotates its fields with is enforced, oneofs must have at most one member set, and fields marked
 // deprecated are reported.
 //
-// src/protojson.ts (fromProtoJson) does the same for CheckRequests but has no Any support, which a
+// src/envoy/protojson.ts (fromProtoJson) does the same for CheckRequests but has no Any support, which a
 // bootstrap needs at every `typed_config`; hence this test-only converter.
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';

@@ -1,4 +1,4 @@
-// src/check.ts runCheck: a policy result seen before is not parsed, validated and rendered again (the decision
+// src/check/check.ts runCheck: a policy result seen before is not parsed, validated and rendered again (the decision
 // cache), and that never changes an answer: per call decision ids, shadow mode, reloads, invalid results.
 import { describe, expect, it } from 'vitest';
 import { runCheck, type CheckContext } from '../../../src/check/check.js';

@@ -1,4 +1,4 @@
-// src/decision.ts parseDecision: opa-envoy-plugin's decision contract (reference §2.1-2.3, §4.1 items 16-23), strictly typed.
+// src/check/decision.ts parseDecision: opa-envoy-plugin's decision contract (reference §2.1-2.3, §4.1 items 16-23), strictly typed.
 import { describe, expect, it } from 'vitest';
 import { parseDecision, type Decision, type HeaderMutation } from '../../../src/check/decision.js';
 import { loadEnvoyApi } from '../../../src/envoy/protos.js';

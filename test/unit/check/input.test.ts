@@ -1,4 +1,4 @@
-// src/input.ts against opa-envoy-plugin's input facts (reference opa-envoy-plugin.md §1.1, §1.3, §1.4, §4.1 items 1-13, 15).
+// src/check/input.ts against opa-envoy-plugin's input facts (reference opa-envoy-plugin.md §1.1, §1.3, §1.4, §4.1 items 1-13, 15).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { buildInput } from '../../../src/check/input.js';

@@ -1,4 +1,4 @@
-// src/response.ts: Decision → CheckResponse (reference §2.2-2.3, §4.1 items 16-21; envoy checklist C-2, E-11..E-14, T-01, T-28, T-30).
+// src/check/response.ts: Decision → CheckResponse (reference §2.2-2.3, §4.1 items 16-21; envoy checklist C-2, E-11..E-14, T-01, T-28, T-30).
 import { describe, expect, it } from 'vitest';
 import { parseDecision, type Decision } from '../../../src/check/decision.js';
 import { CheckFailure, FAILURE_ANSWERS, toReason, type FailureReason } from '../../../src/errors.js';

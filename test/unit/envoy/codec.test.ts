@@ -1,4 +1,4 @@
-// src/codec.ts createCheckCodec: the wire ↔ objects step, rendered as opa-envoy-plugin's v3 `attributes` (reference §1.2).
+// src/envoy/codec.ts createCheckCodec: the wire ↔ objects step, rendered as opa-envoy-plugin's v3 `attributes` (reference §1.2).
 import { describe, expect, it } from 'vitest';
 import { createCheckCodec } from '../../../src/envoy/codec.js';
 import { loadEnvoyApi, AUTHORIZATION_SERVICE } from '../../../src/envoy/protos.js';

@@ -1,4 +1,4 @@
-// src/protojson.ts fromProtoJson: proto3 JSON CheckRequests (as grpcurl, protojson and opa-envoy-plugin's tests write them).
+// src/envoy/protojson.ts fromProtoJson: proto3 JSON CheckRequests (as grpcurl, protojson and opa-envoy-plugin's tests write them).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type protobuf from 'protobufjs';

@@ -1,4 +1,4 @@
-// src/identity.ts: the peers' identity blocks, from what Envoy verified; real certificates made at test time.
+// src/identity/identity.ts: the peers' identity blocks, from what Envoy verified; real certificates made at test time.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildIdentities, parseCertificate, type IdentityOptions } from '../../../src/identity/identity.js';
 import type { Attributes } from '../../../src/envoy/types.js';

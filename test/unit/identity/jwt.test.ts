@@ -1,4 +1,4 @@
-// src/jwt.ts: end-user JWT verdicts (input.jwt), JWT-SVIDs (reference S-3, T-35), bearer lookup (T-14),
+// src/identity/jwt.ts: end-user JWT verdicts (input.jwt), JWT-SVIDs (reference S-3, T-35), bearer lookup (T-14),
 // with real tokens signed by jose and keys from files or a local JWKS server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attributes } from '../../../src/envoy/types.js';

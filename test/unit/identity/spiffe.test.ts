@@ -1,4 +1,4 @@
-// src/spiffe.ts: SPIFFE ID grammar (reference §3 S-1, S-4 rows 1-25), lookalikes (§6 T-03..T-10), Istio shape and trust-domain sets.
+// src/identity/spiffe.ts: SPIFFE ID grammar (reference §3 S-1, S-4 rows 1-25), lookalikes (§6 T-03..T-10), Istio shape and trust-domain sets.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';

@@ -1,4 +1,4 @@
-// src/xfcc.ts: the x-forwarded-client-cert parser (reference §4 X-1..X-5) and the peer URI from its last element (§6 T-16, T-17).
+// src/identity/xfcc.ts: the x-forwarded-client-cert parser (reference §4 X-1..X-5) and the peer URI from its last element (§6 T-16, T-17).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { XfccError, identityFromXfcc, isXfccError, parseXfcc, type XfccElement, type XfccErrorCode } from '../../../src/identity/xfcc.js';

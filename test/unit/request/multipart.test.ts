@@ -1,4 +1,4 @@
-// src/multipart.ts: multipart/form-data bodies as opa-envoy-plugin renders them (reference §1.4, §4.1 item 13),
+// src/request/multipart.ts: multipart/form-data bodies as opa-envoy-plugin renders them (reference §1.4, §4.1 item 13),
 // which is how Go's mime/multipart NextPart and mime.ParseMediaType read them.
 import { describe, expect, it } from 'vitest';
 import { parseMediaType, parseMultipart } from '../../../src/request/multipart.js';

@@ -224,7 +224,7 @@ describe("the rules library's input document", () => {
       'attributes.contextExtensions': compiled.names.context,
     };
     // The one reference the projection leaves out: a fallback for documents without input.destination.port,
-    // which the rules document always has (src/identity.ts takes it from the same address).
+    // which the rules document always has (src/identity/identity.ts takes it from the same address).
     const fallbacks: Record<string, string> = { 'attributes.destination.address.socketAddress.portValue': 'destination.port' };
     const at = (document: unknown, path: string): unknown =>
       path.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), document);
