@@ -270,6 +270,8 @@ const decisions = [
   'deny_bad_remove', 'metadata', 'metadata_big', 'metadata_decision_id', 'metadata_deny', 'metadata_not_object', 'unknown_keys',
 ];
 for (const policy of decisions) add('decision', policy, policy, httpRequest(policy));
+add('decision', 'echo_metadata json body', 'echo_metadata', httpRequest('echo_metadata', json('{"i":42,"f":1.5,"big":12345678901234567890,"neg":-0,"n":null,"l":[1,[2]],"o":{"e":{}}}')));
+add('decision', 'echo_metadata query and size', 'echo_metadata', httpRequest('echo_metadata', { path: '/q?a=1&a=2&b', size: '9007199254740993' }));
 add('decision', 'default_false GET', 'default_false', httpRequest('default_false'));
 add('decision', 'default_false POST', 'default_false', httpRequest('default_false', { method: 'POST' }));
 add('decision', 'by_method DELETE', 'by_method', httpRequest('by_method', { method: 'DELETE' }));
@@ -296,7 +298,7 @@ add('known', 'json.marshal of a deep accepted body', 'body_count', httpRequest('
 add('known', 'typed_filter_metadata Any', 'echo', httpRequest('echo', {}, {
   metadataContext: {
     typedFilterMetadata: {
-      'envoy.filters.http.rbac': { typeUrl: 'type.googleapis.com/google.protobuf.StringValue', value: encodeMessage('google.protobuf.StringValue', { value: 'hello' }) },
+      'envoy.filters.http.rbac': { type_url: 'type.googleapis.com/google.protobuf.StringValue', value: encodeMessage('google.protobuf.StringValue', { value: 'hello' }) },
     },
   },
 }));

@@ -246,6 +246,11 @@ export const PENDING: Pending[] = [
   { id: 'known-deep-json', what: 'JSON body nested deeper than 10,000: OEP 400 request_parse_error ("exceeded max depth"), meshwarden evaluates it', cases: ['known/json body nested deeper than 10000'] },
   { id: 'known-lone-surrogate', what: 'JSON body "\\udc00": OEP reads U+FFFD, meshwarden fails the evaluation (evaluation_error)', cases: ['known/json body lone surrogate escape'] },
   { id: 'known-deep-marshal', what: 'json.marshal of a 9,000-deep accepted body: OEP returns it (18000 chars), meshwarden evaluation_error', cases: ['known/json.marshal of a deep accepted body'] },
+  {
+    id: 'known-any-type-url',
+    what: 'google.protobuf.Any in metadataContext.typedFilterMetadata: OEP renders {"typeUrl", "value"}, meshwarden {"type_url", "value"} (protobufjs\'s bundled Any keeps the proto field name)',
+    cases: ['known/typed_filter_metadata Any'],
+  },
   { id: 'known-int64', what: 'int64 fields above 2^53: OEP keeps 9007199254740993, meshwarden rounds to 9007199254740992', cases: ['known/size above 2^53', 'known/time seconds above 2^53'] },
   {
     id: 'known-sprintf-big',

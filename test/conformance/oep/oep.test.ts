@@ -3,6 +3,7 @@
 // and both answers are compared field by field (the input documents too, key by key, via the echo policy).
 // Every difference must be one differences.ts lists for that case, exactly; any other fails.
 // PENDING and UNDECIDED differences are printed loudly and pass, unless OEP_PENDING=fail (switch them on).
+// OEP_DUMP=<substring of a case name> prints both sides' fields of the matching cases.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES, type Case, type Group } from './cases.js';
 import { differingFields, show, type Fields } from './compare.js';
@@ -36,9 +37,10 @@ function tolerated(name: string): { list: 'PENDING' | 'UNDECIDED'; entry: Pendin
 }
 
 if (binary === undefined) {
-  console.warn(
-    `\n!!! SKIPPED: the differential suite against opa-envoy-plugin (test/conformance/oep) did not run: ${OEP_BINARY} is absent and ${OEP_SOURCE}/build.sh, which would build it, is not there either.\n`,
-  );
+  const why = process.env['OEP_BINARY'] !== undefined
+    ? `OEP_BINARY=${process.env['OEP_BINARY']} does not exist`
+    : `${OEP_BINARY} is absent and ${OEP_SOURCE}/build.sh, which would build it, is not there either`;
+  console.warn(`\n!!! SKIPPED: the differential suite against opa-envoy-plugin (test/conformance/oep) did not run: ${why}.\n`);
   describe('differential suite against the real opa-envoy-plugin', () => {
     it.skip('SKIPPED: opa-envoy-plugin binary absent (.tools/bin/opa-envoy-plugin; ../shared/opa-envoy-plugin not found)', () => {});
   });
@@ -79,6 +81,11 @@ if (binary === undefined) {
           it(title, () => {
             const observation = observed.get(c.name);
             expect(observation, 'observed').toBeDefined();
+            const dump = process.env['OEP_DUMP'];
+            if (dump && c.name.includes(dump)) {
+              const lines = (fields: Fields): string => Object.entries(fields).map(([field, value]) => `    ${field} = ${show(value)}`).join('\n');
+              console.log(`${c.name}\n  OEP\n${lines(observation!.oep)}\n  meshwarden\n${lines(observation!.meshwarden)}`);
+            }
             const problems = assess(c, observation!);
             if (tolerance && !strictPending) {
               if (problems.length === 0) nowMatching.push(c.name);

@@ -56,6 +56,8 @@ export const POLICIES: Record<string, string> = {
   metadata_decision_id: 'allow := {"allowed": true, "dynamic_metadata": {"decision_id": "from-policy", "k": "v"}}',
   metadata_deny: 'allow := {"allowed": false, "dynamic_metadata": {"why": "policy"}}',
   metadata_not_object: 'allow := {"allowed": true, "dynamic_metadata": "text"}',
+  // Echo through dynamic_metadata (a google.protobuf.Struct: every number a double on the wire)
+  echo_metadata: 'allow := {"allowed": true, "dynamic_metadata": {"parsed_body": input.parsed_body, "parsed_query": input.parsed_query, "size": object.get(input.attributes.request.http, "size", null)}}',
   unknown_keys: 'allow := {"allowed": true, "colour": "blue"}',
   by_method: 'allow := {"allowed": input.attributes.request.http.method == "GET", "http_status": 405}',
   by_path: 'allow := {"allowed": input.parsed_path == ["public", "x"]}',
