@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Installs the pinned Go tools (opa, grpcurl, ghz) into .tools/bin with `go install`, unless the same
-// version is already there or on PATH. Prints nothing when everything is in place.
-// Usage: node scripts/tools.mjs [opa|grpcurl|ghz ...]   (no names = all)
+// version is already there or on PATH, and builds the reference opa-envoy-plugin from ../shared (its own
+// build script; the module proxy does not serve it). Prints nothing when everything is in place.
+// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -15,6 +16,37 @@ export const TOOLS = {
   grpcurl: { module: 'github.com/fullstorydev/grpcurl', path: 'github.com/fullstorydev/grpcurl/cmd/grpcurl', version: 'v1.9.4' },
   ghz: { module: 'github.com/bojand/ghz', path: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0' },
 };
+
+/**
+ * opa-envoy-plugin, the reference the differential suite (test/conformance/oep) compares with: built by the
+ * script that ships beside its source archive in ../shared/opa-envoy-plugin, never copied into this repo.
+ */
+export const OPA_ENVOY_PLUGIN = {
+  source: resolve(root, '..', 'shared', 'opa-envoy-plugin'),
+  version: '1.19.1-envoy',
+};
+
+/** `opa-envoy-plugin version` prints `Version: 1.19.1-envoy` (the build stamps it with -ldflags). */
+function pluginVersionMatches(binary) {
+  const run = spawnSync(binary, ['version'], { encoding: 'utf8' });
+  return run.status === 0 && run.stdout.split('\n').some((line) => line.trim() === `Version: ${OPA_ENVOY_PLUGIN.version}`);
+}
+
+/** Path of the opa-envoy-plugin binary, building it first if needed; undefined where ../shared is absent. */
+export function ensureOpaEnvoyPlugin() {
+  const local = join(TOOLS_BIN, 'opa-envoy-plugin');
+  if (existsSync(local) && pluginVersionMatches(local)) return local;
+  const script = join(OPA_ENVOY_PLUGIN.source, 'build.sh');
+  if (!existsSync(script)) {
+    process.stderr.write(`!!! opa-envoy-plugin NOT BUILT: ${script} is absent, so the differential suite (test/conformance/oep) will be skipped\n`);
+    return undefined;
+  }
+  mkdirSync(TOOLS_BIN, { recursive: true });
+  process.stderr.write(`building opa-envoy-plugin ${OPA_ENVOY_PLUGIN.version} with ${script} (once, about 2 minutes)...\n`);
+  execFileSync('bash', [script, local], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!pluginVersionMatches(local)) throw new Error(`${local} does not report Version: ${OPA_ENVOY_PLUGIN.version}`);
+  return local;
+}
 
 /** `go version -m` reads the module version a Go binary was built from. */
 function versionMatches(binary, tool) {
@@ -32,6 +64,7 @@ function onPath(name) {
 
 /** Path of a pinned tool, installing it first if needed. */
 export function ensureTool(name) {
+  if (name === 'opa-envoy-plugin') return ensureOpaEnvoyPlugin();
   const tool = TOOLS[name];
   if (!tool) throw new Error(`unknown tool ${name}`);
   const local = join(TOOLS_BIN, name);
@@ -50,5 +83,5 @@ export function ensureTool(name) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
-  for (const name of names.length > 0 ? names : Object.keys(TOOLS)) ensureTool(name);
+  for (const name of names.length > 0 ? names : [...Object.keys(TOOLS), 'opa-envoy-plugin']) ensureTool(name);
 }
