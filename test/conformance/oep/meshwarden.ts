@@ -1,7 +1,7 @@
 // The one place the differential suite touches meshwarden's source tree: the built CLI it runs as a real
 // process and the location of Envoy's protos. When src/ moves, fix the paths here and nowhere else.
 import { join } from 'node:path';
-import { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs } from '../../../src/protos.js';
+import { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs } from '../../../src/envoy/protos.js';
 
 export { AUTHORIZATION_PROTO, CHECK_METHOD_PATH, envoyProtoDirs };
 
