@@ -10,6 +10,10 @@ import { FAMILIES } from './cases/index.js';
 
 const hostBuiltins = (JSON.parse(readFileSync(join(ROOT, 'src', 'builtins', 'host-builtins.json'), 'utf8')) as { builtins: string[] }).builtins;
 
+async function casesOf(cases: Cases | (() => Promise<Cases>)): Promise<Cases> {
+  return typeof cases === 'function' ? cases() : cases;
+}
+
 function callsIn(cases: Cases): string {
   return Object.values(cases)
     .map((call) => (typeof call === 'string' ? call : call.body))
@@ -23,17 +27,16 @@ describe('host builtins against Go OPA', () => {
     expect(neither).toEqual([]);
   });
 
-  it('every provided builtin has at least one differential case', () => {
-    const text = Object.values(FAMILIES)
-      .map((family) => callsIn(family.cases))
-      .join('\n');
+  it('every provided builtin has at least one differential case', async () => {
+    const all = await Promise.all(Object.values(FAMILIES).map(async (family) => callsIn(await casesOf(family.cases))));
+    const text = all.join('\n');
     const uncovered = providedBuiltinNames().filter((name) => !text.includes(`${name}(`));
     expect(uncovered).toEqual([]);
   });
 
   for (const [family, { cases, input }] of Object.entries(FAMILIES)) {
-    it(`${family}: ${Object.keys(cases).length} cases give what Go OPA gives (known differences excepted)`, async () => {
-      const { differences } = await runDifferential(family, cases, input);
+    it(`${family}: its cases give what Go OPA gives (known differences excepted)`, async () => {
+      const { differences } = await runDifferential(family, await casesOf(cases), input);
       const known: Difference[] = KNOWN_BUILTIN_DIFFERENCES.filter((difference) => difference.family === family).map(
         ({ family: f, name, go, wasm }) => ({ family: f, name, go, wasm }),
       );
