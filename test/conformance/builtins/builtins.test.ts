@@ -30,7 +30,9 @@ describe('host builtins against Go OPA', () => {
   it('every provided builtin has at least one differential case', async () => {
     const all = await Promise.all(Object.values(FAMILIES).map(async (family) => callsIn(await casesOf(family.cases))));
     const text = all.join('\n');
-    const uncovered = providedBuiltinNames().filter((name) => !text.includes(`${name}(`));
+    // print(…) is compiled to internal.print.
+    const called = (name: string): boolean => text.includes(`${name}(`) || (name === 'internal.print' && text.includes('print('));
+    const uncovered = providedBuiltinNames().filter((name) => !called(name));
     expect(uncovered).toEqual([]);
   });
 

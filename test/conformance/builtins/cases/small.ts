@@ -141,6 +141,7 @@ export const netCases: Cases = {
   matches_arrays: 'net.cidr_contains_matches(["10.0.0.0/8", "192.168.0.0/16"], ["10.1.2.3", "192.168.1.1", "8.8.8.8"])',
   matches_object: 'net.cidr_contains_matches({"a": "10.0.0.0/8", "b": ["192.168.0.0/16", "x"]}, {"h1": "10.1.1.1", "h2": "192.168.3.4"})',
   matches_cidr_in_cidr: 'net.cidr_contains_matches(["10.0.0.0/8"], ["10.1.0.0/16", "11.0.0.0/16", "10.0.0.0/7"])',
+  matches_set: 'net.cidr_contains_matches({"10.0.0.0/8"}, ["10.1.2.3"])',
   matches_v6: 'net.cidr_contains_matches(["2001:db8::/32"], ["2001:db8::1", "2001:db9::1"])',
   matches_bad_element: 'net.cidr_contains_matches(["10.0.0.0/8"], input.numbers)',
   matches_bad_target: 'net.cidr_contains_matches(["10.0.0.0/8"], ["nonsense"])',

@@ -64,6 +64,7 @@ export const timeCases: Cases = {
   duration_dot: 'time.parse_duration_ns(".5s")',
   format_default: `time.format(${T})`,
   format_fraction: `time.format(${T} + 500000000)`,
+  format_nanoseconds: 'time.format(1704067200123456789)',
   format_zone: `time.format([${T}, "America/New_York"])`,
   format_zone_layout: `time.format([${T}, "Asia/Kolkata", "2006-01-02 15:04:05 -07:00"])`,
   format_named_layout: `time.format([${SUMMER}, "UTC", "RFC1123"])`,
