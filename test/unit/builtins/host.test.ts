@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
-import { REFUSED_BUILTINS, createHostBuiltins, providedBuiltinNames, unprovidedBuiltins } from '../../../src/builtins/index.js';
+import { REFUSED_BUILTINS, createHostBuiltins, providedBuiltinNames, requiredBuiltins, unprovidedBuiltins } from '../../../src/builtins/index.js';
 import { OPA_WASM_OWN_BUILTINS, opaWasmBuiltinTable } from '../../../src/builtins/opa-wasm-builtins.js';
 import { compileRegoToWasm } from '../../helpers/policies.js';
 import { ROOT } from '../../helpers/tools.js';
@@ -92,5 +92,14 @@ describe("opa-wasm's own builtins", () => {
     const policy = await loadPolicy(wasm, undefined, host.builtins);
     host.beginEvaluation();
     expect(policy.evaluate({})).toEqual([{ result: '[1, "a"]|%!d(string=x)|"q"' }]);
+  });
+});
+
+describe('requiredBuiltins', () => {
+  it('lists the host builtins a compiled module imports, so a loader can refuse http.send at start-up', () => {
+    const wasm = readFileSync(compileRegoToWasm('package t\n\nr := http.send({"method": "GET", "url": input.u}).status_code\n\ns := time.now_ns()\n', 't'));
+    const names = requiredBuiltins(wasm);
+    expect(names).toEqual(['http.send', 'time.now_ns']);
+    expect(unprovidedBuiltins(names)).toEqual(['http.send']);
   });
 });
