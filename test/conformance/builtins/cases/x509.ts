@@ -1,0 +1,82 @@
+// Differential cases of crypto.x509.*: certificates of every key type made at test time, good and bad input.
+import type { Cases } from '../differential.js';
+import { issueCertificate } from '../../../helpers/certs.js';
+
+const quote = (text: string): string => JSON.stringify(text);
+const base64 = (bytes: Buffer | string): string => Buffer.from(bytes).toString('base64');
+
+// DER extension values (base64) as openssl writes them for: name constraints (permitted DNS .example,
+// excluded IP 10.0.0.0/8), certificate policies (1.2.3.4.5), authority info access (OCSP, CA issuers), CRL
+// distribution points.
+const NAME_CONSTRAINTS = { oid: '2.5.29.30', critical: true, value: 'MBygDDAKggguZXhhbXBsZaEMMAqHCAoAAAD/AAAA' };
+const POLICIES = { oid: '2.5.29.32', critical: false, value: 'MAgwBgYEKgMEBQ==' };
+const AUTHORITY_INFO = { oid: '1.3.6.1.5.5.7.1.1', critical: false, value: 'MDQwGQYIKwYBBQUHMAGGDWh0dHA6Ly9vY3NwLngwFwYIKwYBBQUHMAKGC2h0dHA6Ly9jYS54' };
+const CRL_POINTS = { oid: '2.5.29.31', critical: false, value: 'MBQwEqAQoA6GDGh0dHA6Ly9jcmwueA==' };
+const UNKNOWN_CRITICAL = { oid: '1.2.3.4.99', critical: true, value: 'BQA=' };
+
+export async function x509Cases(): Promise<Cases> {
+  const rsaRoot = await issueCertificate({ keyType: 'rsa', subject: 'CN=RSA Root, O=meshwarden, OU=tests, C=DE, L=Berlin, ST=Berlin', ca: {} });
+  const p256Root = await issueCertificate({ keyType: 'p256', subject: 'CN=P256 Root, O=meshwarden', ca: { pathLength: 1 }, serial: '7fffffffffffffffffffffff01' });
+  const p384Intermediate = await issueCertificate({ keyType: 'p384', subject: 'CN=P384 Intermediate', issuer: p256Root, ca: { pathLength: 0 }, serial: '0a' });
+  const leaf = await issueCertificate({
+    keyType: 'p256',
+    subject: 'CN=leaf.example, O=meshwarden',
+    issuer: p384Intermediate,
+    serial: '1234567890abcdef1234',
+    dns: ['leaf.example', '*.leaf.example'],
+    uris: ['spiffe://cluster.local/ns/default/sa/leaf'],
+    ips: ['127.0.0.1', '::1', '2001:db8::1'],
+    emails: ['ops@example.com'],
+    extendedKeyUsages: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2', '1.2.3.4'],
+  });
+  const ed25519 = await issueCertificate({ keyType: 'ed25519', subject: 'CN=ed25519 self', issuer: rsaRoot, serial: '02' });
+  const noSubject = await issueCertificate({ keyType: 'p256', subject: '', issuer: rsaRoot, uris: ['spiffe://cluster.local/ns/a/sa/b'] });
+  const expired = await issueCertificate({
+    keyType: 'p256',
+    subject: 'CN=expired',
+    issuer: rsaRoot,
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2021-06-30T12:34:56Z'),
+  });
+  const extras = await issueCertificate({
+    keyType: 'rsa',
+    subject: 'CN=extras',
+    ca: {},
+    rawExtensions: [NAME_CONSTRAINTS, POLICIES, AUTHORITY_INFO, CRL_POINTS, UNKNOWN_CRITICAL],
+  });
+  const chainPem = [p256Root.pem, p384Intermediate.pem, leaf.pem].join('\n');
+  const parse = (input: string): string => `crypto.x509.parse_certificates(${quote(input)})`;
+
+  return {
+    rsa_root: parse(rsaRoot.pem),
+    p256_root_big_serial: parse(p256Root.pem),
+    p256_big_serial_exact: `json.marshal(${parse(p256Root.pem)}[0].SerialNumber)`,
+    rsa_modulus_exact: `json.marshal(${parse(rsaRoot.pem)}[0].PublicKey.N)`,
+    ec_point_exact: { body: `k := ${parse(leaf.pem)}[0].PublicKey; x := [json.marshal(k.X), json.marshal(k.Y), k.Curve]` },
+    p384_intermediate: parse(p384Intermediate.pem),
+    leaf_with_sans: parse(leaf.pem),
+    ed25519: parse(ed25519.pem),
+    no_subject: parse(noSubject.pem),
+    expired: parse(expired.pem),
+    extensions: parse(extras.pem),
+    chain_pem: `count(${parse(chainPem)})`,
+    chain_subjects: `[c.Subject.CommonName | some c in ${parse(chainPem)}]`,
+    base64_der: parse(base64(leaf.der)),
+    base64_der_chain: `[c.SerialNumber | some c in ${parse(base64(Buffer.concat([rsaRoot.der, ed25519.der])))}]`,
+    base64_pem: parse(base64(rsaRoot.pem)),
+    crlf_pem: parse(rsaRoot.pem.replace(/\n/g, '\r\n')),
+    text_before_means_base64: parse(`a preamble\n${rsaRoot.pem}\ntrailing words\n`),
+    end_line_not_alone: parse(`${rsaRoot.pem}trailing words\n`),
+    chain_no_newlines: parse(p256Root.pem + leaf.pem),
+    pem_headers: parse(rsaRoot.pem.replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\n\n')),
+    empty: parse(''),
+    no_block: parse('-----BEGIN nothing here'),
+    wrong_block: parse('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'),
+    not_base64: parse('%%% not base64'),
+    garbage_der: parse(base64(Buffer.from('not a certificate'))),
+    truncated_der: parse(base64(leaf.der.subarray(0, leaf.der.length - 10))),
+    trailing_der: parse(base64(Buffer.concat([leaf.der, Buffer.from([0x30, 0x00])]))),
+    bad_pem_body: parse('-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n'),
+    not_a_string: 'crypto.x509.parse_certificates(input.number)',
+  };
+}
