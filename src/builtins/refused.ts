@@ -28,8 +28,6 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
   'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
   'regex.globs_match': 'intersection of two regular-expression languages (glob-intersection, Go); no JavaScript equivalent',
-  'crypto.x509.parse_and_verify_certificates': X509_STRUCTS,
-  'crypto.x509.parse_and_verify_certificates_with_options': X509_STRUCTS,
   'crypto.x509.parse_certificate_request': X509_STRUCTS,
   'crypto.x509.parse_keypair': X509_STRUCTS,
   'crypto.parse_private_keys': X509_STRUCTS,

@@ -35,6 +35,7 @@ export interface ParsedCertificate {
   readonly dnsNames: string[];
   readonly unhandledCriticalExtensions: number[][];
   readonly hasNameConstraints: boolean;
+  /** Policy constraints or mappings: the only policy extensions that can make Go's policiesValid fail. */
   readonly hasPolicyConstraints: boolean;
 }
 
@@ -548,7 +549,7 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     dnsNames: parsed.dnsNames ?? [],
     unhandledCriticalExtensions: parsed.unhandledCritical ?? [],
     hasNameConstraints: parsed.hasNameConstraints,
-    hasPolicyConstraints: parsed.policies !== null || parsed.policyMappings !== null || parsed.hasPolicyConstraintsExtension,
+    hasPolicyConstraints: parsed.policyMappings !== null || parsed.hasPolicyConstraintsExtension,
   };
 }
 

@@ -44,8 +44,27 @@ export async function x509Cases(): Promise<Cases> {
     ca: {},
     rawExtensions: [NAME_CONSTRAINTS, POLICIES, AUTHORITY_INFO, CRL_POINTS, UNKNOWN_CRITICAL],
   });
+  const clientOnly = await issueCertificate({ keyType: 'p256', subject: 'CN=client', issuer: rsaRoot, extendedKeyUsages: ['1.3.6.1.5.5.7.3.2'] });
+  const notCa = await issueCertificate({ keyType: 'p256', subject: 'CN=not a CA', issuer: rsaRoot });
+  const underNotCa = await issueCertificate({ keyType: 'p256', subject: 'CN=under not a CA', issuer: notCa });
+  const zeroPathRoot = await issueCertificate({ keyType: 'p256', subject: 'CN=zero path root', ca: { pathLength: 0 } });
+  const zeroPathIntermediate = await issueCertificate({ keyType: 'p256', subject: 'CN=zero path intermediate', issuer: zeroPathRoot, ca: {} });
+  const zeroPathLeaf = await issueCertificate({ keyType: 'p256', subject: 'CN=zero path leaf', issuer: zeroPathIntermediate });
+  const criticalLeaf = await issueCertificate({ keyType: 'p256', subject: 'CN=critical', issuer: rsaRoot, rawExtensions: [UNKNOWN_CRITICAL] });
+  const oldRoot = await issueCertificate({ keyType: 'p384', subject: 'CN=old root', ca: {}, notBefore: new Date('2019-01-01T00:00:00Z') });
+  const expiredUnderOld = await issueCertificate({
+    keyType: 'ed25519',
+    subject: 'CN=expired under old',
+    issuer: oldRoot,
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2021-06-30T12:34:56Z'),
+  });
   const chainPem = [p256Root.pem, p384Intermediate.pem, leaf.pem].join('\n');
   const parse = (input: string): string => `crypto.x509.parse_certificates(${quote(input)})`;
+  const verify = (input: string): string => `crypto.x509.parse_and_verify_certificates(${quote(input)})`;
+  const withOptions = (input: string, options: object): string =>
+    `crypto.x509.parse_and_verify_certificates_with_options(${quote(input)}, ${JSON.stringify(options)})`;
+  const join = (...certificates: Array<{ pem: string }>): string => certificates.map((certificate) => certificate.pem).join('\n');
 
   return {
     rsa_root: parse(rsaRoot.pem),
@@ -78,5 +97,43 @@ export async function x509Cases(): Promise<Cases> {
     trailing_der: parse(base64(Buffer.concat([leaf.der, Buffer.from([0x30, 0x00])]))),
     bad_pem_body: parse('-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n'),
     not_a_string: 'crypto.x509.parse_certificates(input.number)',
+
+    verify_chain: verify(chainPem),
+    verify_chain_length: `count(${verify(chainPem)}[1])`,
+    verify_two: verify(join(rsaRoot, ed25519)),
+    verify_base64_der: verify(base64(Buffer.concat([rsaRoot.der, ed25519.der]))),
+    verify_expired: verify(join(rsaRoot, expired)),
+    verify_wrong_order: verify(join(ed25519, rsaRoot)),
+    verify_one: verify(rsaRoot.pem),
+    verify_wrong_root: verify(join(p256Root, ed25519)),
+    verify_root_twice: verify(join(rsaRoot, rsaRoot)),
+    verify_client_only: verify(join(rsaRoot, clientOnly)),
+    verify_not_ca: verify(join(rsaRoot, notCa, underNotCa)),
+    verify_path_length: verify(join(zeroPathRoot, zeroPathIntermediate, zeroPathLeaf)),
+    verify_critical: verify(join(rsaRoot, criticalLeaf)),
+    verify_unused_intermediate: verify(join(rsaRoot, p384Intermediate, ed25519)),
+    verify_bad_input: verify('%%%'),
+    verify_not_a_string: 'crypto.x509.parse_and_verify_certificates(input.number)',
+
+    options_dns: withOptions(chainPem, { DNSName: 'leaf.example' }),
+    options_dns_wildcard: withOptions(chainPem, { DNSName: 'Deep.LEAF.example' }),
+    options_dns_other: withOptions(chainPem, { DNSName: 'other.example' }),
+    options_ip: withOptions(chainPem, { DNSName: '127.0.0.1' }),
+    options_ipv6: withOptions(chainPem, { DNSName: '[2001:db8:0::1]' }),
+    options_client_auth: withOptions(join(rsaRoot, clientOnly), { KeyUsages: ['KeyUsageClientAuth'] }),
+    options_client_auth_set: `crypto.x509.parse_and_verify_certificates_with_options(${quote(join(rsaRoot, clientOnly))}, {"KeyUsages": {"KeyUsageClientAuth", "KeyUsageServerAuth"}})`,
+    options_any_usage: withOptions(join(rsaRoot, clientOnly), { KeyUsages: ['KeyUsageAny'] }),
+    options_server_auth: withOptions(join(rsaRoot, clientOnly), { KeyUsages: ['KeyUsageServerAuth'] }),
+    options_then: withOptions(join(rsaRoot, expired), { CurrentTime: Date.parse('2021-01-01T00:00:00Z') * 1e6 }),
+    options_before: withOptions(join(rsaRoot, expired), { CurrentTime: Date.parse('2019-01-01T00:00:00Z') * 1e6 }),
+    options_max_comparisons: withOptions(join(rsaRoot, ed25519), { MaxConstraintComparisons: 10 }),
+    options_empty: withOptions(join(rsaRoot, ed25519), {}),
+    options_bad_usage: withOptions(join(rsaRoot, ed25519), { KeyUsages: ['KeyUsageNope'] }),
+    options_bad_key: withOptions(join(rsaRoot, ed25519), { Roots: 'x' }),
+    options_bad_dns: withOptions(join(rsaRoot, ed25519), { DNSName: 1 }),
+    options_bad_time: withOptions(join(rsaRoot, ed25519), { CurrentTime: 1.5 }),
+    options_bad_input_bad_options: withOptions('%%%', { Roots: 'x' }),
+    options_old_time: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-01-01T00:00:00Z') * 1e6 }),
+    options_old_time_after: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-06-30T12:34:57Z') * 1e6 }),
   };
 }
