@@ -61,7 +61,7 @@ const SIGNATURE_ALGORITHMS: ReadonlyArray<[string, number]> = [
 const OID_RSA_PSS = '1.2.840.113549.1.1.10';
 
 // x509.PublicKeyAlgorithm values.
-const PUBLIC_KEY_ALGORITHMS: Readonly<Record<string, number>> = {
+export const PUBLIC_KEY_ALGORITHMS: Readonly<Record<string, number>> = {
   '1.2.840.113549.1.1.1': 1, // RSA
   '1.2.840.10040.4.1': 2, // DSA
   '1.2.840.10045.2.1': 3, // ECDSA
@@ -106,19 +106,19 @@ export function parseCertificates(der: Buffer): ParsedCertificate[] {
   return certificates;
 }
 
-interface AlgorithmIdentifier {
+export interface AlgorithmIdentifier {
   readonly oid: number[];
   readonly parameters: Element | undefined;
 }
 
-function parseAlgorithmIdentifier(body: Buffer): AlgorithmIdentifier {
+export function parseAlgorithmIdentifier(body: Buffer): AlgorithmIdentifier {
   const reader = new DerReader(body);
   const oid = reader.readObjectIdentifier('x509: malformed OID');
   if (reader.empty) return { oid, parameters: undefined };
   return { oid, parameters: reader.readAny('x509: malformed parameters') };
 }
 
-function signatureAlgorithmOf(ai: AlgorithmIdentifier): number {
+export function signatureAlgorithmOf(ai: AlgorithmIdentifier): number {
   const oid = ai.oid.join('.');
   if (oid === '1.3.101.112' && ai.parameters !== undefined) return 0;
   if (oid === OID_RSA_PSS) return pssAlgorithmOf(ai.parameters);
@@ -302,7 +302,7 @@ function domainNameValid(text: string, constraint: boolean): boolean {
 }
 
 /** The *url.URL encoding/json writes (User is a pointer to unexported fields: null, or {} when present). */
-function urlJson(text: string): JsonObject {
+export function urlJson(text: string): JsonObject {
   let url;
   try {
     url = parseUrl(text);
@@ -782,7 +782,15 @@ function processExtensions(extensions: Extension[]): ProcessedExtensions {
   return out;
 }
 
-function parseSubjectAltNames(value: Buffer, out: ProcessedExtensions): void {
+export interface SubjectAltNames {
+  dnsNames: string[] | null;
+  emailAddresses: string[] | null;
+  ipAddresses: string[] | null;
+  uris: string[] | null;
+}
+
+/** parseSANExtension: the names go into out, nil lists staying null. */
+export function parseSubjectAltNames(value: Buffer, out: SubjectAltNames): void {
   const outer = new DerReader(value);
   const names = new DerReader(outer.read(TAG.SEQUENCE, 'x509: invalid subject alternative names').body);
   while (!names.empty) {

@@ -4,6 +4,8 @@ import { BuiltinError, fail, isObject, stringArg, type BuiltinTable, type Evalua
 import { decodeBase64Strict } from './encoding.js';
 import { decodePem } from './pem.js';
 import { EXT_KEY_USAGES, parseCertificates, type ParsedCertificate } from './x509-certificate.js';
+import { parseKeyPair, privateKeysFromPem } from './x509-keys.js';
+import { parseCertificateRequest } from './x509-request.js';
 import { verifyCertificateChain, type VerifyOptions } from './x509-verify.js';
 
 const BLOCK = /-----BEGIN (RSA PRIVATE KEY|PRIVATE KEY|EC PRIVATE KEY)-----\r?\n[\s\S]*?-----END \1-----/;
@@ -104,7 +106,38 @@ function verifyOptionsOf(options: JsonObject, evaluation: Evaluation): VerifyOpt
   return { dnsName, currentTimeNs, keyUsages };
 }
 
+/** pem.Encode of one block: base64 in lines of 64. */
+function encodePem(type: string, der: Buffer): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${type}-----\n${lines.map((line) => `${line}\n`).join('')}-----END ${type}-----\n`;
+}
+
+/** OPA's getTLSx509KeyPairFromString: PEM, else base64 of PEM, else base64 of DER (wrapped as PEM). */
+function keyPairInput(text: string, type: string, pemPrefix: string): string {
+  if (text.startsWith('-----BEGIN ')) return text;
+  const bytes = decodeBase64Strict(text, false);
+  if (bytes.subarray(0, pemPrefix.length).toString('latin1') === pemPrefix) return bytes.toString('latin1');
+  return encodePem(type, bytes);
+}
+
 export const x509Builtins: BuiltinTable = {
+  'crypto.parse_private_keys': (_evaluation, value) => {
+    const text = stringArg(value, 1);
+    if (text === '') return null;
+    // Base64 of PEM is decoded first; text that is not valid base64 is taken as PEM.
+    let pem = text;
+    try {
+      pem = decodeBase64Strict(text, false).toString('latin1');
+    } catch (error) {
+      if (!(error instanceof BuiltinError)) throw error;
+    }
+    return privateKeysFromPem(pem);
+  },
+  'crypto.x509.parse_keypair': (_evaluation, certificate, key) => {
+    const certificatePem = keyPairInput(stringArg(certificate, 1), 'CERTIFICATE', '-----BEGIN ');
+    const keyPem = keyPairInput(stringArg(key, 1), 'PRIVATE KEY', '-----BEGIN');
+    return parseKeyPair(certificatePem, keyPem);
+  },
   'crypto.x509.parse_certificates': (_evaluation, value) => certificatesFromString(stringArg(value, 1)).map(withUriStrings),
   'crypto.x509.parse_and_verify_certificates': (evaluation, value) => {
     const certificates = tryCertificatesFromString(stringArg(value, 1));
@@ -119,6 +152,15 @@ export const x509Builtins: BuiltinTable = {
     if (certificates === undefined) return [false, []];
     const chain = verifyCertificateChain(certificates, verifyOptionsOf(options, evaluation));
     return chain === undefined ? [false, []] : [true, chain.map(withoutUriStrings)];
+  },
+  // OPA: base64 unless it starts as a PEM request; then the first PEM block if there is one, else DER.
+  'crypto.x509.parse_certificate_request': (_evaluation, value) => {
+    const text = stringArg(value, 1);
+    let bytes = text.startsWith('-----BEGIN CERTIFICATE REQUEST-----') ? Buffer.from(text, 'latin1') : decodeBase64Strict(text, false);
+    const decoded = decodePem(bytes.toString('latin1'));
+    if (decoded !== undefined && decoded.block.type !== 'CERTIFICATE REQUEST') fail('invalid PEM-encoded certificate signing request');
+    if (decoded !== undefined) bytes = decoded.block.bytes;
+    return parseCertificateRequest(bytes);
   },
   'crypto.x509.parse_rsa_private_key': (_evaluation, value) => {
     let text = stringArg(value, 1);

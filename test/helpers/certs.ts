@@ -149,3 +149,38 @@ export async function issueCertificate(options: CertificateOptions): Promise<Iss
   });
   return { pem: cert.toString('pem'), der: Buffer.from(cert.rawData), keyType: options.keyType, keys, cert };
 }
+
+export interface CertificateRequestOptions {
+  keyType: CertificateKeyType;
+  subject: string;
+  dns?: string[];
+  uris?: string[];
+  ips?: string[];
+  emails?: string[];
+  /** A challengePassword attribute (Go leaves it out of Attributes: it is not an AttributeTypeAndValueSET). */
+  challengePassword?: string;
+  /** A critical key usage extension besides the SANs. */
+  keyUsage?: boolean;
+}
+
+/** A PKCS#10 certificate signing request of any key type, with requested SANs, as PEM and DER. */
+export async function issueCertificateRequest(options: CertificateRequestOptions): Promise<{ pem: string; der: Buffer }> {
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHMS[options.keyType], true, ['sign', 'verify'])) as KeyPair;
+  const names = [
+    ...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+    ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
+  ];
+  const extensions: x509.Extension[] = [];
+  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+  if (options.keyUsage === true) extensions.push(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true));
+  const request = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: options.subject,
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHMS[options.keyType],
+    extensions,
+    attributes: options.challengePassword === undefined ? [] : [new x509.ChallengePasswordAttribute(options.challengePassword)],
+  });
+  return { pem: request.toString('pem'), der: Buffer.from(request.rawData) };
+}

@@ -1,6 +1,7 @@
 // Differential cases of crypto.x509.*: certificates of every key type made at test time, good and bad input.
+import { KeyObject, generateKeyPairSync, webcrypto } from 'node:crypto';
 import type { Cases } from '../differential.js';
-import { issueCertificate } from '../../../helpers/certs.js';
+import { issueCertificate, issueCertificateRequest } from '../../../helpers/certs.js';
 
 const quote = (text: string): string => JSON.stringify(text);
 const base64 = (bytes: Buffer | string): string => Buffer.from(bytes).toString('base64');
@@ -59,6 +60,26 @@ export async function x509Cases(): Promise<Cases> {
     notBefore: new Date('2020-01-01T00:00:00Z'),
     notAfter: new Date('2021-06-30T12:34:56Z'),
   });
+  const rsaRequest = await issueCertificateRequest({ keyType: 'rsa', subject: 'CN=rsa request, O=meshwarden, C=DE', challengePassword: 'secret' });
+  const p256Request = await issueCertificateRequest({
+    keyType: 'p256',
+    subject: 'CN=p256 request',
+    dns: ['svc.example'],
+    uris: ['spiffe://cluster.local/ns/default/sa/svc'],
+    ips: ['10.1.2.3', 'fe80::1'],
+    emails: ['svc@example.com'],
+    keyUsage: true,
+  });
+  const p384Request = await issueCertificateRequest({ keyType: 'p384', subject: 'CN=p384 request' });
+  const ed25519Request = await issueCertificateRequest({ keyType: 'ed25519', subject: '', dns: ['ed.example'] });
+  const request = (input: string): string => `crypto.x509.parse_certificate_request(${quote(input)})`;
+  const keyPem = (certificate: { keys: webcrypto.CryptoKeyPair }, type: 'pkcs1' | 'pkcs8' | 'sec1'): string =>
+    KeyObject.from(certificate.keys.privateKey).export({ type, format: 'pem' }).toString();
+  const keyDer = (certificate: { keys: webcrypto.CryptoKeyPair }): Buffer =>
+    KeyObject.from(certificate.keys.privateKey).export({ type: 'pkcs8', format: 'der' });
+  const privateKeys = (input: string): string => `crypto.parse_private_keys(${quote(input)})`;
+  const keyPair = (certificate: string, key: string): string => `crypto.x509.parse_keypair(${quote(certificate)}, ${quote(key)})`;
+  const x25519 = generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const chainPem = [p256Root.pem, p384Intermediate.pem, leaf.pem].join('\n');
   const parse = (input: string): string => `crypto.x509.parse_certificates(${quote(input)})`;
   const verify = (input: string): string => `crypto.x509.parse_and_verify_certificates(${quote(input)})`;
@@ -133,6 +154,51 @@ export async function x509Cases(): Promise<Cases> {
     options_bad_dns: withOptions(join(rsaRoot, ed25519), { DNSName: 1 }),
     options_bad_time: withOptions(join(rsaRoot, ed25519), { CurrentTime: 1.5 }),
     options_bad_input_bad_options: withOptions('%%%', { Roots: 'x' }),
+    request_rsa: request(rsaRequest.pem),
+    request_p256_sans: request(p256Request.pem),
+    request_p384: request(p384Request.pem),
+    request_modulus_exact: `json.marshal(${request(rsaRequest.pem)}.PublicKey.N)`,
+    request_ed25519: request(ed25519Request.pem),
+    request_base64_der: request(base64(p256Request.der)),
+    request_base64_pem: request(base64(rsaRequest.pem)),
+    request_der_as_text: request(p256Request.der.toString('latin1')),
+    request_certificate_pem: request(rsaRoot.pem),
+    request_base64_certificate_pem: request(base64(rsaRoot.pem)),
+    request_trailing: request(base64(Buffer.concat([p384Request.der, Buffer.from([0])]))),
+    request_garbage: request(base64(Buffer.from('garbage'))),
+    request_empty: request(''),
+    request_not_a_string: 'crypto.x509.parse_certificate_request(input.number)',
+
+    keys_rsa_pkcs1: privateKeys(keyPem(rsaRoot, 'pkcs1')),
+    keys_rsa_pkcs8: privateKeys(keyPem(rsaRoot, 'pkcs8')),
+    keys_rsa_exact: `json.marshal(${privateKeys(keyPem(rsaRoot, 'pkcs1'))}[0].D)`,
+    keys_p256_sec1: privateKeys(keyPem(leaf, 'sec1')),
+    keys_p384_pkcs8: privateKeys(keyPem(p384Intermediate, 'pkcs8')),
+    keys_ed25519: privateKeys(keyPem(ed25519, 'pkcs8')),
+    keys_x25519: privateKeys(x25519),
+    keys_several: `count(${privateKeys([keyPem(rsaRoot, 'pkcs1'), rsaRoot.pem, keyPem(leaf, 'sec1'), keyPem(ed25519, 'pkcs8')].join('\n'))})`,
+    keys_base64_pem: privateKeys(base64(keyPem(leaf, 'pkcs8'))),
+    keys_empty: privateKeys(''),
+    keys_junk: privateKeys('hello'),
+    keys_certificate_only: privateKeys(rsaRoot.pem),
+    keys_bad_block: privateKeys('-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n'),
+    keys_wrong_block: privateKeys(keyPem(leaf, 'pkcs8').replace(/PRIVATE KEY/g, 'RSA PRIVATE KEY')),
+    keys_not_a_string: 'crypto.parse_private_keys(input.number)',
+
+    keypair_p256: keyPair(leaf.pem, keyPem(leaf, 'pkcs8')),
+    keypair_rsa_pkcs1: keyPair(rsaRoot.pem, keyPem(rsaRoot, 'pkcs1')),
+    keypair_ec_sec1: keyPair(p384Intermediate.pem, keyPem(p384Intermediate, 'sec1')),
+    keypair_ed25519: keyPair(ed25519.pem, keyPem(ed25519, 'pkcs8')),
+    keypair_chain: `count(${keyPair(chainPem, keyPem(leaf, 'pkcs8'))}.Certificate)`,
+    keypair_chain_wrong_key: keyPair(chainPem, keyPem(p256Root, 'pkcs8')),
+    keypair_base64_der: keyPair(base64(leaf.der), base64(keyDer(leaf))),
+    keypair_base64_pem: keyPair(base64(rsaRoot.pem), base64(keyPem(rsaRoot, 'pkcs8'))),
+    keypair_mismatch: keyPair(leaf.pem, keyPem(noSubject, 'pkcs8')),
+    keypair_type_mismatch: keyPair(leaf.pem, keyPem(rsaRoot, 'pkcs8')),
+    keypair_swapped: keyPair(keyPem(leaf, 'pkcs8'), leaf.pem),
+    keypair_not_base64: keyPair('%%%', keyPem(leaf, 'pkcs8')),
+    keypair_not_a_string: `crypto.x509.parse_keypair(input.number, ${quote(keyPem(leaf, 'pkcs8'))})`,
+
     options_old_time: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-01-01T00:00:00Z') * 1e6 }),
     options_old_time_after: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-06-30T12:34:57Z') * 1e6 }),
   };
