@@ -9,7 +9,7 @@ import { fail, type JsonObject } from './builtin.js';
 import { DerReader, TAG, base128Arcs, bitAt, contextConstructed, contextTag, integerOf, objectIdentifierOf, rightAlign, type Element } from './der.js';
 import { parseUrl } from './go-url.js';
 import { formatGoTime, parseGeneralizedTime, parseUtcTime, type CertificateTime } from './x509-time.js';
-import { ipString, parseAsn1String } from './x509-values.js';
+import { ipString, parseAsn1String, parseMailbox } from './x509-values.js';
 
 /** One parsed certificate: the Go JSON object plus what verification needs. */
 export interface ParsedCertificate {
@@ -35,6 +35,10 @@ export interface ParsedCertificate {
   readonly dnsNames: string[];
   readonly unhandledCriticalExtensions: number[][];
   readonly hasNameConstraints: boolean;
+  /** The name constraints, for verification (Go's Permitted… and Excluded… fields). */
+  readonly nameConstraints: { readonly permitted: Subtrees; readonly excluded: Subtrees };
+  /** The SANs as verification reads them: IPs as their bytes, URIs as their text. */
+  readonly subjectAltNames: { readonly present: boolean; readonly emails: string[]; readonly ips: Buffer[]; readonly uris: string[] };
   /** Policy constraints or mappings: the only policy extensions that can make Go's policiesValid fail. */
   readonly hasPolicyConstraints: boolean;
 }
@@ -284,7 +288,7 @@ function isIa5(text: string): boolean {
 }
 
 /** parser.go's domainNameValid (the checks Go 1.26 enforces). */
-function domainNameValid(text: string, constraint: boolean): boolean {
+export function domainNameValid(text: string, constraint: boolean): boolean {
   if (text.length === 0) return true;
   if (text.endsWith('.')) return false;
   const s = constraint && text.startsWith('.') ? text.slice(1) : text;
@@ -340,16 +344,18 @@ function isValidIpMask(mask: Buffer): boolean {
   return true;
 }
 
-interface Subtrees {
+export interface Subtrees {
   dns: string[] | null;
   ips: JsonObject[] | null;
+  /** The IP ranges as bytes: address and mask, each 4 or 16 bytes. */
+  ipRanges: Array<{ ip: Buffer; mask: Buffer }>;
   emails: string[] | null;
   uris: string[] | null;
   unhandled: boolean;
 }
 
 function parseSubtrees(body: Buffer | undefined): Subtrees {
-  const out: Subtrees = { dns: null, ips: null, emails: null, uris: null, unhandled: false };
+  const out: Subtrees = { dns: null, ips: null, ipRanges: [], emails: null, uris: null, unhandled: false };
   if (body === undefined) return out;
   const reader = new DerReader(body);
   while (!reader.empty) {
@@ -368,11 +374,12 @@ function parseSubtrees(body: Buffer | undefined): Subtrees {
         const mask = value.subarray(half);
         if (!isValidIpMask(mask)) fail('x509: IP constraint contained invalid mask');
         (out.ips ??= []).push({ IP: ipString(value.subarray(0, half)), Mask: mask.toString('base64') });
+        out.ipRanges.push({ ip: Buffer.from(value.subarray(0, half)), mask: Buffer.from(mask) });
         break;
       }
       case contextTag(1):
         if (!isIa5(text)) fail('x509: invalid constraint value');
-        if (text.includes('@') ? !/^[^@\s]+@[^@\s]+$/.test(text) : !domainNameValid(text, true)) {
+        if (text.includes('@') ? parseMailbox(text) === undefined : !domainNameValid(text, true)) {
           fail(`x509: failed to parse rfc822Name constraint ${JSON.stringify(text)}`);
         }
         (out.emails ??= []).push(text);
@@ -549,6 +556,13 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     dnsNames: parsed.dnsNames ?? [],
     unhandledCriticalExtensions: parsed.unhandledCritical ?? [],
     hasNameConstraints: parsed.hasNameConstraints,
+    nameConstraints: { permitted: parsed.permitted, excluded: parsed.excluded },
+    subjectAltNames: {
+      present: extensions.some((extension) => extension.id.join('.') === '2.5.29.17'),
+      emails: parsed.emailAddresses ?? [],
+      ips: parsed.ipBytes ?? [],
+      uris: parsed.uris ?? [],
+    },
     hasPolicyConstraints: parsed.policyMappings !== null || parsed.hasPolicyConstraintsExtension,
   };
 }
@@ -562,6 +576,7 @@ interface ProcessedExtensions {
   dnsNames: string[] | null;
   emailAddresses: string[] | null;
   ipAddresses: string[] | null;
+  ipBytes: Buffer[] | null;
   uris: string[] | null;
   permitted: Subtrees;
   excluded: Subtrees;
@@ -608,9 +623,10 @@ function processExtensions(extensions: Extension[]): ProcessedExtensions {
     dnsNames: null,
     emailAddresses: null,
     ipAddresses: null,
+    ipBytes: null,
     uris: null,
-    permitted: { dns: null, ips: null, emails: null, uris: null, unhandled: false },
-    excluded: { dns: null, ips: null, emails: null, uris: null, unhandled: false },
+    permitted: { dns: null, ips: null, ipRanges: [], emails: null, uris: null, unhandled: false },
+    excluded: { dns: null, ips: null, ipRanges: [], emails: null, uris: null, unhandled: false },
     permittedDnsDomainsCritical: false,
     hasNameConstraints: false,
     crlDistributionPoints: null,
@@ -787,6 +803,8 @@ export interface SubjectAltNames {
   emailAddresses: string[] | null;
   ipAddresses: string[] | null;
   uris: string[] | null;
+  /** The IP addresses' bytes (4 or 16), in the same order. */
+  ipBytes?: Buffer[] | null;
 }
 
 /** parseSANExtension: the names go into out, nil lists staying null. */
@@ -813,6 +831,7 @@ export function parseSubjectAltNames(value: Buffer, out: SubjectAltNames): void 
       case 7:
         if (body.length !== 4 && body.length !== 16) fail(`x509: cannot parse IP address of length ${body.length}`);
         (out.ipAddresses ??= []).push(ipString(body));
+        (out.ipBytes ??= []).push(Buffer.from(body));
         break;
     }
   }

@@ -71,3 +71,68 @@ export function ipString(ip: Buffer): string {
   const tail = groups.slice(bestStart + bestLength).map((g) => g.toString(16)).join(':');
   return `${head}::${tail}`;
 }
+
+export interface Mailbox {
+  readonly local: string;
+  readonly domain: string;
+}
+
+const ATEXT = /[0-9a-zA-Z!#$%&'*+\-/=?^_`{|}~.]/;
+
+/** domainToReverseLabels's check: labels of visible ASCII, none empty. */
+function domainLabelsValid(domain: string): boolean {
+  if (domain.length === 0) return true;
+  return domain.split('.').every((label) => label.length > 0 && [...label].every((c) => c.charCodeAt(0) >= 33 && c.charCodeAt(0) <= 126));
+}
+
+/** parseRFC2821Mailbox: a quoted or dot-atom local part, '@', a domain of valid labels. */
+export function parseMailbox(text: string): Mailbox | undefined {
+  if (text.length === 0) return undefined;
+  let rest = text;
+  let local = '';
+  if (rest[0] === '"') {
+    rest = rest.slice(1);
+    for (;;) {
+      if (rest.length === 0) return undefined;
+      const c = rest.charCodeAt(0);
+      rest = rest.slice(1);
+      if (c === 0x22) break;
+      if (c === 0x5c) {
+        if (rest.length === 0) return undefined;
+        const next = rest.charCodeAt(0);
+        if (next === 11 || next === 12 || (next >= 1 && next <= 9) || (next >= 14 && next <= 127)) {
+          local += rest[0];
+          rest = rest.slice(1);
+        } else {
+          return undefined;
+        }
+      } else if (c === 11 || c === 12 || c === 32 || c === 33 || c === 127 || (c >= 1 && c <= 8) || (c >= 14 && c <= 31) || (c >= 35 && c <= 91) || (c >= 93 && c <= 126)) {
+        local += String.fromCharCode(c);
+      } else {
+        return undefined;
+      }
+    }
+  } else {
+    while (rest.length > 0) {
+      let c = rest[0]!;
+      if (c === '\\') {
+        rest = rest.slice(1);
+        if (rest.length === 0) return undefined;
+        c = rest[0]!;
+        // Go's fallthrough appends the escaped byte whatever it is.
+        local += c;
+        rest = rest.slice(1);
+        continue;
+      }
+      if (!ATEXT.test(c)) break;
+      local += c;
+      rest = rest.slice(1);
+    }
+    if (local.length === 0 || local.startsWith('.') || local.endsWith('.') || local.includes('..')) return undefined;
+  }
+  if (rest.length === 0 || rest[0] !== '@') return undefined;
+  const domain = rest.slice(1);
+  if (domain.startsWith('.') && domain.length === 1) return undefined;
+  if (!domainLabelsValid(domain)) return undefined;
+  return { local, domain };
+}

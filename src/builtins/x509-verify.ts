@@ -2,11 +2,13 @@
 //
 // Ported from crypto/x509/verify.go (Go 1.26): chain building in Go's candidate order (roots first, then
 // intermediates; matching key ids first), CheckSignatureFrom, isValid (critical extensions, validity, CA and
-// path length), VerifyHostname and checkChainForKeyUsage, so the chain returned is the one Go returns first.
-// Name constraints and policy constraints are not ported: a chain that carries them fails the builtin.
+// path length), VerifyHostname, checkChainForKeyUsage and the name constraints (x509-constraints.ts), so the
+// chain returned is the one Go returns first. Policy constraints and mappings are not ported: a chain that
+// carries them fails the builtin rather than guessing Go's policy-graph answer.
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { fail } from './builtin.js';
 import type { ParsedCertificate } from './x509-certificate.js';
+import { chainNamesAllowed } from './x509-constraints.js';
 import { ipString } from './x509-values.js';
 
 export interface VerifyOptions {
@@ -80,8 +82,7 @@ export function verifyCertificateChain(certificates: ParsedCertificate[], option
       fail('x509 verification with policy constraints or policy mappings is not supported');
     }
     if (!anyKeyUsage && !chainAllowsKeyUsages(chain, keyUsages)) return false;
-    if (chain.some((certificate) => certificate.hasNameConstraints)) fail('x509 verification with name constraints is not supported');
-    return true;
+    return chainNamesAllowed(chain);
   });
   return valid[0];
 }

@@ -15,7 +15,36 @@ const AUTHORITY_INFO = { oid: '1.3.6.1.5.5.7.1.1', critical: false, value: 'MDQw
 const CRL_POINTS = { oid: '2.5.29.31', critical: false, value: 'MBQwEqAQoA6GDGh0dHA6Ly9jcmwueA==' };
 const UNKNOWN_CRITICAL = { oid: '1.2.3.4.99', critical: true, value: 'BQA=' };
 
+/** DER: one element of this tag around these bytes (short and long lengths). */
+function tlv(tag: number, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const length = body.length < 128 ? Buffer.from([body.length]) : Buffer.from([0x81, body.length]);
+  return Buffer.concat([Buffer.from([tag]), length, body]);
+}
+
+// IP constraints here are IPv4 (address, mask); IPV6_DOC_RANGE below is an IPv6 one.
+type GeneralName = ['dns' | 'email' | 'uri', string] | ['ip', string, string];
+
+/** A name constraints extension value: permitted and excluded GeneralSubtrees. */
+function nameConstraints(permitted: GeneralName[], excluded: GeneralName[]): { oid: string; critical: boolean; value: string } {
+  const ipBytes = (text: string): Buffer => Buffer.from(text.split('.').map(Number)); // IPv4 only
+  const name = ([kind, value, mask]: GeneralName): Buffer => {
+    if (kind === 'ip') return tlv(0x87, ipBytes(value), ipBytes(mask!));
+    return tlv({ dns: 0x82, email: 0x81, uri: 0x86 }[kind], Buffer.from(value));
+  };
+  const subtrees = (names: GeneralName[]): Buffer[] => names.map((n) => tlv(0x30, name(n)));
+  const parts = [
+    ...(permitted.length > 0 ? [tlv(0xa0, ...subtrees(permitted))] : []),
+    ...(excluded.length > 0 ? [tlv(0xa1, ...subtrees(excluded))] : []),
+  ];
+  return { oid: '2.5.29.30', critical: true, value: tlv(0x30, ...parts).toString('base64') };
+}
+
+// 2001:db8::/32 as the 32 bytes of an iPAddress constraint.
+const IPV6_DOC_RANGE = { oid: '2.5.29.30', critical: false, value: Buffer.concat([Buffer.from('3026a02430228720', 'hex'), Buffer.from('20010db8000000000000000000000000', 'hex'), Buffer.from('ffffffff000000000000000000000000', 'hex')]).toString('base64') };
+
 export async function x509Cases(): Promise<Cases> {
+  const join = (...certificates: Array<{ pem: string }>): string => certificates.map((certificate) => certificate.pem).join('\n');
   const rsaRoot = await issueCertificate({ keyType: 'rsa', subject: 'CN=RSA Root, O=meshwarden, OU=tests, C=DE, L=Berlin, ST=Berlin', ca: {} });
   const p256Root = await issueCertificate({ keyType: 'p256', subject: 'CN=P256 Root, O=meshwarden', ca: { pathLength: 1 }, serial: '7fffffffffffffffffffffff01' });
   const p384Intermediate = await issueCertificate({ keyType: 'p384', subject: 'CN=P384 Intermediate', issuer: p256Root, ca: { pathLength: 0 }, serial: '0a' });
@@ -73,6 +102,48 @@ export async function x509Cases(): Promise<Cases> {
   const p384Request = await issueCertificateRequest({ keyType: 'p384', subject: 'CN=p384 request' });
   const ed25519Request = await issueCertificateRequest({ keyType: 'ed25519', subject: '', dns: ['ed.example'] });
   const request = (input: string): string => `crypto.x509.parse_certificate_request(${quote(input)})`;
+  const constrained = await issueCertificate({ keyType: 'p256', subject: 'CN=constrained', ca: {}, rawExtensions: [NAME_CONSTRAINTS] });
+  const mixedConstraints = nameConstraints(
+    [['email', 'example.com'], ['uri', '.spiffe.test'], ['ip', '192.168.0.0', '255.255.0.0'], ['dns', 'example.com']],
+    [['dns', 'bad.example.com'], ['email', 'boss@example.com']],
+  );
+  const mixed = await issueCertificate({ keyType: 'p384', subject: 'CN=mixed constraints', ca: {}, rawExtensions: [mixedConstraints] });
+  const excludedParent = await issueCertificate({
+    keyType: 'ed25519',
+    subject: 'CN=excluded parent',
+    ca: {},
+    rawExtensions: [nameConstraints([], [['dns', 'corp.example.com']])],
+  });
+  const constrainedIntermediate = await issueCertificate({ keyType: 'p256', subject: 'CN=constrained intermediate', issuer: rsaRoot, ca: {}, rawExtensions: [NAME_CONSTRAINTS] });
+  const intermediateLeafOk = await issueCertificate({ keyType: 'p256', subject: 'CN=ok', issuer: constrainedIntermediate, dns: ['ok.example'] });
+  const intermediateLeafBad = await issueCertificate({ keyType: 'p256', subject: 'CN=bad', issuer: constrainedIntermediate, dns: ['bad.test'] });
+  const ipv6Only = await issueCertificate({ keyType: 'p256', subject: 'CN=ipv6 only', ca: {}, rawExtensions: [IPV6_DOC_RANGE] });
+  const underConstrained = async (issuer: typeof constrained, names: { dns?: string[]; ips?: string[]; uris?: string[]; emails?: string[] }): Promise<string> =>
+    join(issuer, await issueCertificate({ keyType: 'p256', subject: 'CN=constrained leaf', issuer, ...names }));
+  const constraintChains = {
+    permitted_dns: await underConstrained(constrained, { dns: ['a.example', 'deep.b.example'] }),
+    unpermitted_dns: await underConstrained(constrained, { dns: ['a.example', 'a.other'] }),
+    excluded_ip: await underConstrained(constrained, { dns: ['a.example'], ips: ['10.1.2.3'] }),
+    other_ip: await underConstrained(constrained, { dns: ['a.example'], ips: ['192.168.1.1', '::1'] }),
+    unconstrained_kinds: await underConstrained(constrained, { dns: ['a.example'], uris: ['spiffe://x.other/ns/a'], emails: ['x@y.z'] }),
+    no_sans: join(constrained, await issueCertificate({ keyType: 'p256', subject: 'CN=no sans', issuer: constrained })),
+    mixed_ok: await underConstrained(mixed, { dns: ['www.example.com'], emails: ['ops@example.com'], uris: ['spiffe://a.spiffe.test/x'], ips: ['192.168.4.5'] }),
+    mixed_bad_dns: await underConstrained(mixed, { dns: ['x.bad.example.com'] }),
+    mixed_bad_email: await underConstrained(mixed, { emails: ['boss@EXAMPLE.com'] }),
+    mixed_other_email: await underConstrained(mixed, { emails: ['ops@elsewhere.org'] }),
+    mixed_bad_uri: await underConstrained(mixed, { uris: ['spiffe://spiffe.test.evil/x'] }),
+    mixed_uri_ip: await underConstrained(mixed, { uris: ['https://192.168.1.1/'] }),
+    mixed_bad_ip: await underConstrained(mixed, { ips: ['10.0.0.1'] }),
+    mixed_ipv6: await underConstrained(mixed, { ips: ['2001:db8::1'] }),
+    excluded_wildcard_parent: await underConstrained(excludedParent, { dns: ['*.corp.example.com'] }),
+    excluded_sibling: await underConstrained(excludedParent, { dns: ['www.example.com'] }),
+    ipv6_inside: await underConstrained(ipv6Only, { ips: ['2001:db8:1::5'] }),
+    ipv6_outside: await underConstrained(ipv6Only, { ips: ['2001:db9::5'] }),
+    ipv6_only_v4: await underConstrained(ipv6Only, { ips: ['127.0.0.1'] }),
+  };
+  const constraintCases = Object.fromEntries(
+    Object.entries(constraintChains).map(([name, chain]) => [`constraints_${name}`, `crypto.x509.parse_and_verify_certificates_with_options(${quote(chain)}, {"KeyUsages": ["KeyUsageAny"]})[0]`]),
+  );
   const keyPem = (certificate: { keys: webcrypto.CryptoKeyPair }, type: 'pkcs1' | 'pkcs8' | 'sec1'): string =>
     KeyObject.from(certificate.keys.privateKey).export({ type, format: 'pem' }).toString();
   const keyDer = (certificate: { keys: webcrypto.CryptoKeyPair }): Buffer =>
@@ -85,7 +156,6 @@ export async function x509Cases(): Promise<Cases> {
   const verify = (input: string): string => `crypto.x509.parse_and_verify_certificates(${quote(input)})`;
   const withOptions = (input: string, options: object): string =>
     `crypto.x509.parse_and_verify_certificates_with_options(${quote(input)}, ${JSON.stringify(options)})`;
-  const join = (...certificates: Array<{ pem: string }>): string => certificates.map((certificate) => certificate.pem).join('\n');
 
   return {
     rsa_root: parse(rsaRoot.pem),
@@ -198,6 +268,10 @@ export async function x509Cases(): Promise<Cases> {
     keypair_swapped: keyPair(keyPem(leaf, 'pkcs8'), leaf.pem),
     keypair_not_base64: keyPair('%%%', keyPem(leaf, 'pkcs8')),
     keypair_not_a_string: `crypto.x509.parse_keypair(input.number, ${quote(keyPem(leaf, 'pkcs8'))})`,
+
+    ...constraintCases,
+    constraints_intermediate_ok: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafOk))})[0]`,
+    constraints_intermediate_bad: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafBad))})[0]`,
 
     options_old_time: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-01-01T00:00:00Z') * 1e6 }),
     options_old_time_after: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-06-30T12:34:57Z') * 1e6 }),
