@@ -123,9 +123,16 @@ export class DerReader {
   }
 }
 
+/**
+ * The largest INTEGER read, in bytes: 16384 bits and a sign byte, room for any RSA modulus in use. Go has no
+ * bound, but writing a bigger number as decimal JSON costs time quadratic in its size (an 8 Mbit integer
+ * takes seconds), and the input may come from a caller (a client certificate), so bigger ones are refused.
+ */
+export const MAX_INTEGER_BYTES = 2049;
+
 /** A two's-complement DER INTEGER, refused unless minimally encoded (cryptobyte's checkASN1Integer). */
 export function integerOf(body: Buffer, allowNegative = true): bigint | undefined {
-  if (body.length === 0) return undefined;
+  if (body.length === 0 || body.length > MAX_INTEGER_BYTES) return undefined;
   if (body.length > 1 && ((body[0] === 0 && (body[1]! & 0x80) === 0) || (body[0] === 0xff && (body[1]! & 0x80) === 0x80))) return undefined;
   let value = BigInt(`0x${body.toString('hex')}`);
   if ((body[0]! & 0x80) !== 0) value -= 1n << BigInt(body.length * 8);

@@ -3,6 +3,7 @@
 // Go sorts and prunes each constraint list and binary-searches it; a name is permitted when some constraint
 // matches it and excluded when some constraint matches it, which is what is checked here directly.
 import { isIP } from 'node:net';
+import { fail } from './builtin.js';
 import type { ParsedCertificate, Subtrees } from './x509-certificate.js';
 import { domainNameValid } from './x509-certificate.js';
 import { parseUrl, splitHostPort } from './go-url.js';
@@ -119,8 +120,20 @@ function uriDomains(uris: readonly string[]): string[] | undefined {
   return domains;
 }
 
+/**
+ * Names × constraints checked for one chain at most. Go binary-searches sorted constraints; here each name is
+ * compared with each constraint, so a certificate crafted with many names under many constraints is refused
+ * (the builtin fails) past this bound, Go's former MaxConstraintComparisons default.
+ */
+const MAX_CONSTRAINT_COMPARISONS = 250_000;
+
+function constraintCount(subtrees: Subtrees): number {
+  return (subtrees.dns?.length ?? 0) + subtrees.ipRanges.length + (subtrees.emails?.length ?? 0) + (subtrees.uris?.length ?? 0);
+}
+
 /** checkChainConstraints over a chain from leaf to root: true when every SAN below a constraining CA passes. */
 export function chainNamesAllowed(chain: readonly ParsedCertificate[]): boolean {
+  let comparisons = 0;
   const constraining = chain.map((certificate, index) => ({ certificate, index })).filter(({ certificate }) => certificate.hasNameConstraints);
   if (constraining.length === 0) return true;
   for (let i = 0; i < chain.length; i++) {
@@ -137,7 +150,10 @@ export function chainNamesAllowed(chain: readonly ParsedCertificate[]): boolean 
       emails.push({ local: mailbox.local, domain: lower(mailbox.domain) });
     }
     const names = { dns: certificate.dnsNames, uris, emails, ips: certificate.subjectAltNames.ips };
+    const nameCount = names.dns.length + names.uris.length + names.emails.length + names.ips.length;
     for (const { certificate: ca } of above) {
+      comparisons += nameCount * (constraintCount(ca.nameConstraints.permitted) + constraintCount(ca.nameConstraints.excluded));
+      if (comparisons > MAX_CONSTRAINT_COMPARISONS) fail('x509: too many name constraint comparisons');
       if (!namesAllowed(ca.nameConstraints, names)) return false;
     }
   }

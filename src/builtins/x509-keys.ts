@@ -1,6 +1,7 @@
 // Private keys as Go parses them (PKCS#1, PKCS#8, SEC 1) and encoding/json writes them; tls.X509KeyPair for OPA.
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { fail, type JsonObject } from './builtin.js';
+import { MAX_INTEGER_BYTES } from './der.js';
 import { decodePem } from './pem.js';
 import { parseCertificate } from './x509-certificate.js';
 
@@ -23,6 +24,8 @@ export function privateKeyJson(der: Buffer, format: PrivateKeyFormat): unknown {
     fail(`x509: failed to parse private key (${format})`);
   }
   if (jwk.kty === 'RSA') {
+    // The bound of der.ts's integers, for the same reason: the numbers are written out as decimal JSON.
+    if (Buffer.from(jwk.n ?? '', 'base64url').length > MAX_INTEGER_BYTES) fail('x509: RSA key larger than 16384 bits refused');
     return {
       N: fromBase64Url(jwk.n),
       E: Number(fromBase64Url(jwk.e)),

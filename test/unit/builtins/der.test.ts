@@ -55,6 +55,11 @@ describe('integerOf', () => {
     expect(integerOf(hex(input))).toBeUndefined();
   });
 
+  it('refuses integers beyond 16384 bits (and a sign byte), which would be costly to write out', () => {
+    expect(integerOf(Buffer.concat([Buffer.from([0x00]), Buffer.alloc(2048, 0xff)]))).toBe((1n << 16384n) - 1n);
+    expect(integerOf(Buffer.concat([Buffer.from([0x01]), Buffer.alloc(2049)]))).toBeUndefined();
+  });
+
   it('refuses negatives when asked to', () => {
     expect(integerOf(hex('ff'), false)).toBeUndefined();
   });
