@@ -530,8 +530,9 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
     RequireExplicitPolicy: parsed.requireExplicitPolicy,
     RequireExplicitPolicyZero: parsed.requireExplicitPolicyZero,
     PolicyMappings: parsed.policyMappings,
-    // OPA's extendedCert adds the URIs as strings (url.URL.String of a parsed SAN gives the SAN back).
-    URIStrings: parsed.uris,
+    // OPA's extendedCert adds the URIs as strings: url.URL.String of a parsed SAN gives the SAN back, its
+    // scheme lower-cased (url.Parse keeps escapes in RawPath and the rest as written).
+    URIStrings: parsed.uris === null ? null : parsed.uris.map((uri) => uri.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:/, (scheme) => scheme.toLowerCase())),
   };
   return {
     json,

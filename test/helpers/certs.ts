@@ -67,19 +67,23 @@ export async function caPem(): Promise<string> {
 }
 
 /** The key types the x509 builtin cases are made with. */
-export type CertificateKeyType = 'rsa' | 'p256' | 'p384' | 'ed25519';
+export type CertificateKeyType = 'rsa' | 'rsa-pss' | 'p256' | 'p384' | 'p521' | 'ed25519';
 
 const KEY_ALGORITHMS: Readonly<Record<CertificateKeyType, webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams | webcrypto.Algorithm>> = {
   rsa: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as webcrypto.RsaHashedKeyGenParams,
+  'rsa-pss': { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as webcrypto.RsaHashedKeyGenParams,
   p256: { name: 'ECDSA', namedCurve: 'P-256' } as webcrypto.EcKeyGenParams,
   p384: { name: 'ECDSA', namedCurve: 'P-384' } as webcrypto.EcKeyGenParams,
+  p521: { name: 'ECDSA', namedCurve: 'P-521' } as webcrypto.EcKeyGenParams,
   ed25519: { name: 'Ed25519' },
 };
 
 const SIGNING_ALGORITHMS: Readonly<Record<CertificateKeyType, webcrypto.Algorithm & { hash?: string }>> = {
   rsa: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+  'rsa-pss': { name: 'RSA-PSS', hash: 'SHA-256', saltLength: 32 } as webcrypto.Algorithm & { hash: string },
   p256: { name: 'ECDSA', hash: 'SHA-256' },
   p384: { name: 'ECDSA', hash: 'SHA-384' },
+  p521: { name: 'ECDSA', hash: 'SHA-512' },
   ed25519: { name: 'Ed25519' },
 };
 

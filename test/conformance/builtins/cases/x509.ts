@@ -144,6 +144,14 @@ export async function x509Cases(): Promise<Cases> {
   const constraintCases = Object.fromEntries(
     Object.entries(constraintChains).map(([name, chain]) => [`constraints_${name}`, `crypto.x509.parse_and_verify_certificates_with_options(${quote(chain)}, {"KeyUsages": ["KeyUsageAny"]})[0]`]),
   );
+  const pssRoot = await issueCertificate({ keyType: 'rsa-pss', subject: 'CN=PSS root', ca: {} });
+  const underPss = await issueCertificate({ keyType: 'p521', subject: 'CN=under PSS', issuer: pssRoot, notAfter: new Date('2051-03-04T05:06:07Z') });
+  const oddUris = await issueCertificate({
+    keyType: 'p256',
+    subject: 'CN=odd uris',
+    issuer: rsaRoot,
+    uris: ['SPIFFE://Cluster.Local/ns/a/sa/b', 'https://user@h.example:8443/p%41th?q=1#frag', 'urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66', 'https://h.example/a%2Fb?'],
+  });
   const keyPem = (certificate: { keys: webcrypto.CryptoKeyPair }, type: 'pkcs1' | 'pkcs8' | 'sec1'): string =>
     KeyObject.from(certificate.keys.privateKey).export({ type, format: 'pem' }).toString();
   const keyDer = (certificate: { keys: webcrypto.CryptoKeyPair }): Buffer =>
@@ -272,6 +280,12 @@ export async function x509Cases(): Promise<Cases> {
     ...constraintCases,
     constraints_intermediate_ok: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafOk))})[0]`,
     constraints_intermediate_bad: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafBad))})[0]`,
+
+    odd_uris: parse(oddUris.pem),
+    pss_root: parse(pssRoot.pem),
+    p521_after_2050: parse(underPss.pem),
+    verify_pss_p521: verify(join(pssRoot, underPss)),
+    keys_p521: privateKeys(keyPem(underPss, 'pkcs8')),
 
     options_old_time: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-01-01T00:00:00Z') * 1e6 }),
     options_old_time_after: withOptions(join(oldRoot, expiredUnderOld), { CurrentTime: Date.parse('2021-06-30T12:34:57Z') * 1e6 }),
