@@ -18,8 +18,19 @@ export interface AdminOptions {
   logger: Logger;
 }
 
+// Probes and scrapes send small requests on a schedule: tight fixed bounds leave a slow or stalled client
+// nothing to hold on to.
+const ADMIN_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+  maxConnections: 64,
+};
+
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
-  const server: Server = createServer((request, response) => {
+  const { maxConnections, ...timeouts } = ADMIN_LIMITS;
+  const server: Server = createServer(timeouts, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -47,6 +58,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
+  server.maxConnections = maxConnections;
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {

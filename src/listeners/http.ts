@@ -18,6 +18,12 @@ export interface HttpServiceOptions {
   /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
   pathPrefix: string;
   maxRequestBytes: number;
+  /** Connections beyond this many are closed as they arrive. */
+  maxConnections: number;
+  /** The whole request (headers and body) must arrive within this; then node answers 408 and closes. */
+  callTimeoutMs: number;
+  /** A keep-alive connection without a request for this long is closed. */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -34,7 +40,8 @@ function destinationFromXfcc(header: string | undefined): string | undefined {
 
 export interface HttpService {
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets requests in flight finish for up to graceMs, then closes every connection. */
+  close(graceMs: number): Promise<void>;
 }
 
 const DENY_FALLBACK_STATUS = 403;
@@ -119,8 +126,24 @@ export function writeCheckResponse(response: ServerResponse, check: CheckRespons
   response.writeHead(httpDenyStatus(denied?.status.code ?? DENY_FALLBACK_STATUS)).end(denied?.body ?? '');
 }
 
+/** node:http checks its header and request timeouts only this often (30 s by default, far past ours). */
+export function timeoutCheckIntervalMs(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
+
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  const server: Server = createServer((request, response) => {
+  let closing = false;
+  const timeouts = {
+    // A client that sends its headers or body slowly (or half of them and stops) holds the buffered bytes
+    // only this long. Node answers 408 itself, a deny for Envoy, never a 5xx.
+    headersTimeout: options.callTimeoutMs,
+    requestTimeout: options.callTimeoutMs,
+    keepAliveTimeout: options.idleTimeoutMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
+  };
+  const server: Server = createServer(timeouts, (request, response) => {
+    // While closing, a connection whose answer has gone out is idle: close it rather than keep it alive.
+    if (closing) response.once('finish', () => setImmediate(() => server.closeIdleConnections()));
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -139,13 +162,22 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   });
+  server.maxConnections = options.maxConnections;
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,
-    close: () =>
+    close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        closing = true;
+        const timer = setTimeout(() => {
+          options.logger.warn({ grace_ms: graceMs }, 'HTTP requests did not finish in time; closing their connections');
+          server.closeAllConnections();
+        }, graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
