@@ -1,4 +1,5 @@
-// The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
+// The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics,
+// and /debug/memory (the process's memory figures; after a full GC when node runs with --expose-gc).
 import { createServer, type Server } from 'node:http';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
@@ -43,6 +44,15 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       case '/readyz': {
         const ready = options.ready();
         response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+        return;
+      }
+      case '/debug/memory': {
+        // A debugging hook: with node --expose-gc, a full collection first, so the figures show what is
+        // still referenced rather than what the collector has not got round to yet.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        const usage = process.memoryUsage();
+        response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ gc: gc !== undefined, ...usage })}\n`);
         return;
       }
       case '/metrics':

@@ -25,9 +25,10 @@ function portOf(address: string): number {
 }
 
 /** Starts `serve` with `args` (after 127.0.0.1:0 listeners) and resolves once it logs "serving". */
-export async function startServeProcess(args: string[], nodeArgs: string[] = []): Promise<ServeProcess> {
+export async function startServeProcess(args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
   const lines: Record<string, any>[] = [];
