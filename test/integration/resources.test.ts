@@ -177,6 +177,39 @@ describe('connection and stream caps', () => {
     expect((await check.check(ALLOWED)).status.code ?? 0).toBe(0);
   }, 20_000);
 
+  it('refuses HTTP connections past --max-connections, and closes idle ones after --idle-timeout-ms (gRPC: GOAWAY)', async () => {
+    server = await startServeProcess(['--max-connections', '2', '--idle-timeout-ms', '1000', '--http-addr', '127.0.0.1:0']);
+    const held = await openStalledHttpRequests(server.httpPort!, 2, 100, 0);
+    cleanups.push(() => held.close());
+    await sleep(200);
+    const refused = connectTcp(server.httpPort!, '127.0.0.1');
+    refused.on('error', () => {});
+    let answer = '';
+    refused.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+    refused.once('connect', () => refused.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n'));
+    await new Promise((resolve) => refused.once('close', resolve));
+    expect(answer).toBe('');
+    held.close();
+
+    // An idle keep-alive HTTP connection, and an idle gRPC connection (which hears GOAWAY), are closed.
+    const idleHttp = connectTcp(server.httpPort!, '127.0.0.1');
+    idleHttp.on('error', () => {});
+    let idleAnswer = '';
+    idleHttp.setEncoding('latin1').on('data', (chunk: string) => (idleAnswer += chunk));
+    await new Promise((resolve) => idleHttp.once('connect', resolve));
+    // One request answered, then the keep-alive connection sits idle.
+    idleHttp.write('GET /api/v1/data HTTP/1.1\r\nhost: data.example\r\n\r\n');
+    const idleGrpc = await openStalledCheckStreams(server.grpcAddress, 0, 0, 0);
+    cleanups.push(() => idleHttp.destroy(), () => idleGrpc.close());
+    let goaway = false;
+    idleGrpc.session.once('goaway', () => (goaway = true));
+    const opened = Date.now();
+    await new Promise((resolve) => idleHttp.once('close', resolve));
+    expect(idleAnswer).toMatch(/^HTTP\/1\.1 403 /);
+    await waitFor(() => goaway, 5_000);
+    expect(Date.now() - opened).toBeLessThan(5_000);
+  }, 20_000);
+
   it('advertises --max-streams-per-connection and refuses streams past it', async () => {
     server = await startServeProcess(['--max-streams-per-connection', '4', '--call-timeout-ms', '60000']);
     const streams = await openStalledCheckStreams(server.grpcAddress, 4, 0, 0);
