@@ -2,6 +2,7 @@
 // window, then in-flight calls get the grace period and every connection is closed: the process exits 0
 // whatever clients hold open.
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadEnvoyApi } from '../../src/envoy/protos.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest, type AuthorizationClient } from '../helpers/server.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { openStalledCheckStreams, openStalledHttpRequests, watchHealth } from '../helpers/stalled-clients.js';
@@ -76,6 +77,7 @@ describe('SIGTERM', () => {
     expect(server.child.exitCode).toBeNull();
 
     const { code, at } = await server.exited;
+    console.log(`SIGTERM → exit ${at - sigterm} ms (drain ${DRAIN_MS} ms, grace ${GRACE_MS} ms) with 16 stalled clients`);
     expect(code).toBe(0);
     expect(at - sigterm).toBeGreaterThanOrEqual(DRAIN_MS);
     expect(at - sigterm).toBeLessThan(DRAIN_MS + GRACE_MS + EXIT_MARGIN_MS);
@@ -84,6 +86,36 @@ describe('SIGTERM', () => {
     );
     // Nothing the stalled streams sent was answered: they were closed, not decided on a prefix.
     expect(halfMessages.answered.size).toBe(0);
+  }, 30_000);
+
+  it('lets a call in flight when the drain ends finish within the grace period, answered', async () => {
+    server = await startServeProcess(['--drain-ms', '300', '--shutdown-grace-ms', '10000', '--call-timeout-ms', '60000']);
+    // A whole CheckRequest of which only the first half is sent before SIGTERM.
+    const message = Buffer.from(loadEnvoyApi().CheckRequest.encode({ attributes: { request: { http: { method: 'GET', path: '/api/v1/data' } } } }).finish());
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), message]);
+    framed.writeUInt32BE(message.length, 1);
+    const half = Math.floor(framed.length / 2);
+    const inFlight = await openStalledCheckStreams(server.grpcAddress, 1, 0, 0);
+    cleanups.push(() => inFlight.close());
+    const stream = inFlight.streams[0]!;
+    const answer = new Promise<{ status: unknown; bytes: number }>((resolve) => {
+      let bytes = 0;
+      stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      stream.on('trailers', (trailers) => resolve({ status: trailers['grpc-status'], bytes }));
+    });
+    stream.write(framed.subarray(0, half));
+    const sigterm = Date.now();
+    server.child.kill('SIGTERM');
+    await waitFor(() => server!.lines.some((line) => line['msg'] === 'shutting down'), 5_000);
+    // The grace period has begun: the rest of the message arrives, and the call is decided and answered.
+    stream.end(framed.subarray(half));
+    const { status, bytes } = await answer;
+    expect(status).toBe('0');
+    expect(bytes).toBeGreaterThan(5);
+    const { code, at } = await server.exited;
+    expect(code).toBe(0);
+    // It exits once that connection is gone, long before the 10 s grace period is over.
+    expect(at - sigterm).toBeLessThan(300 + EXIT_MARGIN_MS);
   }, 30_000);
 
   it('without clients holding anything, exits 0 right after the drain, not after the grace period', async () => {
