@@ -50,8 +50,12 @@ export async function openStalledCheckStreams(address: string, count: number, de
       streams.map(async (stream) => {
         const prefix = Buffer.alloc(5);
         prefix.writeUInt32BE(declaredBytes, 1);
-        await writeAll(stream, prefix);
-        for (let sent = 0; sent < sentBytes; sent += filler.length) await writeAll(stream, filler.subarray(0, Math.min(filler.length, sentBytes - sent)));
+        try {
+          await writeAll(stream, prefix);
+          for (let sent = 0; sent < sentBytes && !stream.closed; sent += filler.length) await writeAll(stream, filler.subarray(0, Math.min(filler.length, sentBytes - sent)));
+        } catch {
+          // The server ended the stream first (its time bound, a refusal): the stall is over for this one.
+        }
       }),
     );
   }
@@ -80,8 +84,12 @@ export async function openStalledHttpRequests(port: number, count: number, decla
         socket.once('error', reject);
       });
       socket.resume();
-      await writeAll(socket, Buffer.from(`POST /api/v1/data HTTP/1.1\r\nhost: data.example\r\ncontent-type: text/plain\r\ncontent-length: ${declaredBytes}\r\n\r\n`));
-      for (let sent = 0; sent < sentBytes; sent += filler.length) await writeAll(socket, filler.subarray(0, Math.min(filler.length, sentBytes - sent)));
+      try {
+        await writeAll(socket, Buffer.from(`POST /api/v1/data HTTP/1.1\r\nhost: data.example\r\ncontent-type: text/plain\r\ncontent-length: ${declaredBytes}\r\n\r\n`));
+        for (let sent = 0; sent < sentBytes && !socket.destroyed; sent += filler.length) await writeAll(socket, filler.subarray(0, Math.min(filler.length, sentBytes - sent)));
+      } catch {
+        // The server closed the connection first (its time bound).
+      }
       return socket;
     }),
   );
