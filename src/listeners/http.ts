@@ -132,7 +132,6 @@ export function timeoutCheckIntervalMs(timeoutMs: number): number {
 }
 
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  let closing = false;
   const timeouts = {
     // A client that sends its headers or body slowly (or half of them and stops) holds the buffered bytes
     // only this long. Node answers 408 itself, a deny for Envoy, never a 5xx.
@@ -142,8 +141,6 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
   };
   const server: Server = createServer(timeouts, (request, response) => {
-    // While closing, a connection whose answer has gone out is idle: close it rather than keep it alive.
-    if (closing) response.once('finish', () => setImmediate(() => server.closeIdleConnections()));
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -169,16 +166,18 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     port,
     close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        closing = true;
+        // server.close() closes the connections idle at that moment; a keep-alive connection whose answer
+        // goes out later becomes idle then, so idle ones are closed again until none is left.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
         const timer = setTimeout(() => {
           options.logger.warn({ grace_ms: graceMs }, 'HTTP requests did not finish in time; closing their connections');
           server.closeAllConnections();
         }, graceMs);
         server.close(() => {
+          clearInterval(idle);
           clearTimeout(timer);
           resolve();
         });
-        server.closeIdleConnections();
       }),
   };
 }
