@@ -6,7 +6,7 @@ import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest } from '../helpers/server.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
-import { openStalledCheckStreams, openStalledHttpRequests } from '../helpers/stalled-clients.js';
+import { openStalledCheckStreams, openStalledHttpRequests, watchHealth } from '../helpers/stalled-clients.js';
 
 const MiB = 1024 * 1024;
 
@@ -123,6 +123,8 @@ describe('memory held by clients that never go', () => {
 describe('the call time bound', () => {
   it('ends a Check stream stalled mid-message, and one that never sends, with a call_timeout deny (never a hang or an RPC error)', async () => {
     server = await startServeProcess(['--call-timeout-ms', '300']);
+    const watch = watchHealth(server.grpcAddress);
+    cleanups.push(() => watch.close());
     const streams = await openStalledCheckStreams(server.grpcAddress, 3, 64 * 1024, 1000);
     const silent = await openStalledCheckStreams(server.grpcAddress, 2, 0, 0);
     cleanups.push(() => streams.close(), () => silent.close());
@@ -143,10 +145,12 @@ describe('the call time bound', () => {
       expect(answer.body.subarray(5).toString('latin1')).toContain('call_timeout');
     }
     expect(server.lines.filter((line) => line['msg'] === 'a Check did not end within the call time bound; denied')).toHaveLength(5);
-    // Calls that complete in time are untouched.
+    // Calls that complete in time are untouched, and so are other methods: a health Watch stream lives on.
     const check = createClient(server.grpcAddress);
     cleanups.push(() => check.close());
     expect((await check.check(ALLOWED)).status.code ?? 0).toBe(0);
+    expect(watch.statuses).toEqual(['SERVING']);
+    expect(watch.ended).toBeUndefined();
   }, 20_000);
 
   it('closes an HTTP request whose body stops coming with a 408 within the bound', async () => {
