@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
+import { capConnections } from './connection-cap.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 
@@ -68,7 +69,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  server.maxConnections = maxConnections;
+  capConnections(server, maxConnections, 'admin', options.logger);
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {

@@ -12,6 +12,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { listen, type Address } from './address.js';
 import { callTimeBound } from './call-time-bound.js';
+import { capConnections } from './connection-cap.js';
 
 export interface ServerOptions {
   address: Address;
@@ -109,20 +110,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // destroy every socket, whatever grpc-js still waits for.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sockets = new Set<Socket>();
-  let refused = 0;
   const listener = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     injector.injectConnection(socket);
   });
-  listener.maxConnections = options.maxConnections;
-  listener.on('drop', () => {
-    // One line per burst, not per refused connection: a flood must not flood the log too.
-    if (refused++ === 0) {
-      options.logger.warn({ max_connections: options.maxConnections }, 'gRPC connection refused: the listener is at its connection cap');
-      setTimeout(() => (refused = 0), 10_000).unref();
-    }
-  });
+  capConnections(listener, options.maxConnections, 'grpc', options.logger);
   const port = await listen(listener, options.address);
 
   const setServing = (serving: boolean): void => {

@@ -8,6 +8,7 @@ import type { Attributes, CheckResponse, HeaderValueOption } from '../envoy/type
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
 import { formatAddress, listen, type Address } from './address.js';
+import { capConnections } from './connection-cap.js';
 
 export interface HttpServiceOptions {
   address: Address;
@@ -159,7 +160,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   });
-  server.maxConnections = options.maxConnections;
+  capConnections(server, options.maxConnections, 'http', options.logger);
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {

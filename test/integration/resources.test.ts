@@ -191,7 +191,7 @@ describe('connection and stream caps', () => {
     refused.on('error', () => {});
     const closedAt = await new Promise<number>((resolve) => refused.once('close', () => resolve(Date.now())));
     expect(closedAt).toBeGreaterThan(0);
-    await waitFor(() => server!.lines.some((line) => line['msg'] === 'gRPC connection refused: the listener is at its connection cap'), 2_000);
+    await waitFor(() => server!.lines.some((line) => line['msg'] === 'connection refused: the listener is at its connection cap' && line['listener'] === 'grpc'), 2_000);
     // One held connection leaves: the listener accepts again.
     held.pop()!.destroy();
     await sleep(200);
@@ -212,6 +212,7 @@ describe('connection and stream caps', () => {
     refused.once('connect', () => refused.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n'));
     await new Promise((resolve) => refused.once('close', resolve));
     expect(answer).toBe('');
+    await waitFor(() => server!.lines.some((line) => line['msg'] === 'connection refused: the listener is at its connection cap' && line['listener'] === 'http'), 2_000);
     held.close();
 
     // An idle keep-alive HTTP connection, and an idle gRPC connection (which hears GOAWAY), are closed.
