@@ -30,6 +30,12 @@ export interface ServeConfig {
   logLevel: Level;
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
+  /** Requests whose path (with its query) is longer are denied with path_too_long. */
+  maxPathBytes: number;
+  /** Requests with more header bytes (names and values) are denied with headers_too_large. */
+  maxHeaderBytes: number;
+  /** Requests with more headers are denied with headers_too_large. */
+  maxHeaderCount: number;
   skipBodyParse: boolean;
   /** Binary FileDescriptorSet for parsing application/grpc bodies (opa-envoy-plugin's proto-descriptor). */
   protoDescriptor: string | undefined;
@@ -82,6 +88,9 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
+  maxPathBytes: { flag: 'max-path-bytes', env: 'MESHWARDEN_MAX_PATH_BYTES', kind: 'string', help: 'deny requests whose path (with the query) is longer (default 65536)' },
+  maxHeaderBytes: { flag: 'max-header-bytes', env: 'MESHWARDEN_MAX_HEADER_BYTES', kind: 'string', help: 'deny requests with more bytes of header names and values (default 1048576)' },
+  maxHeaderCount: { flag: 'max-header-count', env: 'MESHWARDEN_MAX_HEADER_COUNT', kind: 'string', help: 'deny requests with more headers (default 10000)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
@@ -104,6 +113,9 @@ const DEFAULTS: ServeConfig = {
   shadow: false,
   logLevel: 'info',
   maxRequestBytes: 8 * 1024 * 1024,
+  maxPathBytes: 64 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+  maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
@@ -194,6 +206,17 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(maxBytes.value, 1024, 1024 * 1024 * 1024);
     if (parsed === undefined) problems.push(`${maxBytes.origin}: "${maxBytes.value}" is not a whole number of bytes from 1024 to 1073741824`);
     else config.maxRequestBytes = parsed;
+  }
+  for (const [key, min, max, what] of [
+    ['maxPathBytes', 256, 64 * 1024 * 1024, 'bytes'],
+    ['maxHeaderBytes', 1024, 64 * 1024 * 1024, 'bytes'],
+    ['maxHeaderCount', 16, 1_000_000, 'headers'],
+  ] as const) {
+    const setting = raw.get(key);
+    if (setting === undefined) continue;
+    const parsed = parseInteger(setting.value, min, max);
+    if (parsed === undefined) problems.push(`${setting.origin}: "${setting.value}" is not a whole number of ${what} from ${min} to ${max}`);
+    else config[key] = parsed;
   }
   const grace = raw.get('shutdownGraceMs');
   if (grace !== undefined) {

@@ -53,7 +53,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
+      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, maxPathBytes: config.maxPathBytes, maxHeaderBytes: config.maxHeaderBytes, maxHeaderCount: config.maxHeaderCount, xfcc: config.xfcc, answer, logger: log }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();

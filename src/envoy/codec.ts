@@ -1,5 +1,6 @@
 // Wire ↔ objects for the Check RPC: our own (de)serializers, so size limits and rendering are decided here.
 import protobuf from 'protobufjs';
+import type { FailureReason } from '../errors.js';
 import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
 import type { Attributes } from './types.js';
 import { fromStruct } from './struct.js';
@@ -10,7 +11,9 @@ import { type CheckResponse, type TemplatedResponse } from './types.js';
 export type DecodedCheckRequest =
   | { kind: 'request'; attributes: Attributes | undefined; byteLength: number }
   | { kind: 'too_large'; byteLength: number }
-  | { kind: 'undecodable'; byteLength: number; error: string };
+  | { kind: 'undecodable'; byteLength: number; error: string }
+  /** Refused before decoding for a reason of its own (a malformed wire message, more header lines than read). */
+  | { kind: 'rejected'; reason: FailureReason; byteLength: number; error: string };
 
 export interface CheckCodec {
   decode(buffer: Buffer): DecodedCheckRequest;

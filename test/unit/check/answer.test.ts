@@ -1,5 +1,6 @@
 // src/check/answer.ts: the one entrance both listeners call. Exactly one answer per call, a fail-closed deny when
 // sending the decision throws, and the decision recorded as it was really answered.
+import { DEFAULT_REQUEST_LIMITS } from '../../../src/check/limits.js';
 import { describe, expect, it } from 'vitest';
 import { createAnswerer, verificationBudgetMs, type CheckOutcome } from '../../../src/check/answer.js';
 import type { CheckContext } from '../../../src/check/check.js';
@@ -38,6 +39,7 @@ function setup() {
     skipBodyParse: false,
     validStatuses: api.envoyStatusCodes,
     identity: { trustDomains: createTrustDomains({ local: 'cluster.local' }), xfcc: false },
+    limits: DEFAULT_REQUEST_LIMITS,
   };
   return { lines, metrics, answer: createAnswerer({ context, logger, metrics }) };
 }
