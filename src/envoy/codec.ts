@@ -5,6 +5,7 @@ import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
 import type { Attributes } from './types.js';
 import { fromStruct } from './struct.js';
 import { stripDefaults } from './proto3.js';
+import { createWireChecker } from './wire-check.js';
 import { type CheckResponse, type TemplatedResponse } from './types.js';
 
 /** What the deserializer hands the handler: attributes, or the fact that the message was too large. */
@@ -37,6 +38,7 @@ export interface CheckCodecOptions {
 export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): CheckCodec {
   const { maxRequestBytes, fallbackResponse, onEncodeFailure } = options;
   const { CheckRequest, CheckResponse } = api;
+  const checkWire = createWireChecker(CheckRequest);
 
   // A templated response: the template's bytes are encoded once (everything but the dynamic metadata, and
   // the metadata's entries without decision_id); each call adds only the decision_id entry. The fields of
@@ -64,6 +66,9 @@ export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): Che
   return {
     decode(buffer: Buffer): DecodedCheckRequest {
       if (buffer.length > maxRequestBytes) return { kind: 'too_large', byteLength: buffer.length };
+      // Bytes a conformant decoder would refuse, or read otherwise than protobufjs does, are never decided on.
+      const malformed = checkWire(buffer);
+      if (malformed !== undefined) return { kind: 'rejected', reason: 'malformed_request', byteLength: buffer.length, error: `malformed CheckRequest: ${malformed}` };
       try {
         const message = CheckRequest.decode(buffer);
         stripDefaults(CheckRequest, message as unknown as Record<string, unknown>);
