@@ -47,6 +47,9 @@ export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): Che
   const metadataField = CheckResponse.fields['dynamicMetadata']!;
   const Struct = metadataField.resolvedType as protobuf.Type;
   const metadataTag = (metadataField.id << 3) | 2; // length-delimited
+  // Keyed weakly by the template object: templates live in the decision cache (check/decision-cache.ts, bounded
+  // in entries and bytes) and in calls in flight, so an entry here goes when its template does and this map is
+  // bounded by that cache. A result too long to be cached makes a template per call, collected with it.
   const templates = new WeakMap<CheckResponse, { head: Buffer; entries: Buffer }>();
   function encodeTemplated({ template, decisionId }: TemplatedResponse): Buffer {
     let parts = templates.get(template);
