@@ -267,7 +267,7 @@ export const UNDECIDED: Pending[] = [
   },
   {
     id: 'undecodable-request',
-    what: 'CheckRequest bytes that do not decode: OEP gRPC INTERNAL (13) "grpc: error unmarshalling request: proto: cannot parse invalid wire-format data", meshwarden a 400 request_parse_error deny (README "Fail closed")',
+    what: 'CheckRequest bytes that do not decode: OEP gRPC INTERNAL (13) "grpc: error unmarshalling request: proto: cannot parse invalid wire-format data", meshwarden a 400 malformed_request deny, decided by its wire check before protobufjs (README "Fail closed")',
     cases: ['decision/undecodable CheckRequest bytes'],
   },
   {
