@@ -26,7 +26,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'identity/': ['envoy/', 'errors.ts', 'bounded-cache.ts'],
   'check/': ['envoy/', 'request/', 'identity/', 'builtins/', 'errors.ts', 'bounded-cache.ts', 'logger.ts', 'metrics.ts'],
   // OPA's builtins for the wasm host: pure functions of their arguments, on node:crypto and their libraries.
-  'builtins/': [],
+  'builtins/': ['bounded-cache.ts'],
   'rules/': ['check/input.ts', 'check/policy.ts', 'identity/spiffe.ts', 'envoy/types.ts', 'errors.ts', 'package-paths.ts'],
   // The HTTP listener rebuilds the attributes Envoy would have sent over gRPC, the destination principal
   // from the XFCC element the local proxy appended among them: a pure parse of a header.
