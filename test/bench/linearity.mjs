@@ -11,7 +11,8 @@
 // at least 200 µs (max/min: about 1 for linear, the size ratio for quadratic).
 //
 // Usage: npm run bench:linearity   (or: npx tsc -p tsconfig.json && node test/bench/linearity.mjs)
-// LINEARITY_CASES=path_escapes,body_json picks cases; LINEARITY_BUDGET_MB (8) is the bytes measured per size.
+// LINEARITY_CASES=path_escapes,body_json picks cases; LINEARITY_BUDGET_MB (8) is the bytes measured per size;
+// LINEARITY_QUICK=1 (or BENCH_ROUNDS=1, CI's smoke run) measures up to 256 KiB, on one fresh instance.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,11 @@ const { internalErrorResponse } = await import(dist('check/answer.js'));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const BUDGET = Number(process.env.LINEARITY_BUDGET_MB ?? 8) * MiB;
+// CI's smoke run of `npm run bench` (BENCH_ROUNDS=1) only checks that every case still runs and decides.
+const QUICK = process.env.BENCH_ROUNDS === '1' || process.env.LINEARITY_QUICK === '1';
+const BUDGET = Number(process.env.LINEARITY_BUDGET_MB ?? (QUICK ? 0.5 : 8)) * MiB;
+const INSTANCES = QUICK ? 1 : 3;
+const LARGEST = QUICK ? 256 * KiB : Infinity;
 const ANALYTICS = 'spiffe://cluster.local/ns/analytics/sa/analytics';
 const DATA = 'spiffe://cluster.local/ns/data/sa/data';
 
@@ -137,7 +142,7 @@ async function measure(bytes) {
   // The first Check on each of three fresh instances; the least of them (a GC pause only ever adds).
   let first = Infinity;
   let outcome;
-  for (let instance = 0; instance < 3; instance++) {
+  for (let instance = 0; instance < INSTANCES; instance++) {
     runtime = await createRuntime(config);
     const firstStart = cpuMicros();
     outcome = runCheck(codec.decode(Buffer.from(bytes)), runtime.checkContext);
@@ -163,9 +168,11 @@ for (const name of chosen) {
   const empty = await measure(make(0));
   const spread = [];
   const firstSpread = [];
-  for (const size of SIZES.filter((size) => size <= max).concat(SIZES.includes(max) ? [] : [max])) {
+  const limit = Math.min(max, LARGEST);
+  for (const size of SIZES.filter((size) => size <= limit).concat(SIZES.includes(limit) ? [] : [limit])) {
     // Just under the limit: the part, plus the rest of the request, must still be within it.
     const part = size === max ? max - 512 : size;
+    if (part <= 0) continue;
     const bytes = make(part);
     const { first, micros, reason, rule } = await measure(bytes);
     const marginal = ((micros - empty.micros) * 1000) / part;
