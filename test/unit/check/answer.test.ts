@@ -108,3 +108,21 @@ describe('the verification budget', () => {
     expect(verificationBudgetMs(900, 1_000)).toBe(0);
   });
 });
+
+describe('the decision line is bounded whatever the caller sends', () => {
+  it('a 1 MiB principal, method and path are cut to 1,024 characters, saying how much was cut', async () => {
+    const { lines, answer } = setup();
+    const huge: DecodedCheckRequest = {
+      kind: 'request',
+      byteLength: 3 << 20,
+      attributes: { source: { principal: 'p'.repeat(1 << 20) }, request: { http: { method: 'M'.repeat(1 << 20), path: '/' + 'a'.repeat(1 << 20) + '?q=1', headers: {} } } },
+    };
+    answer(huge, Infinity, () => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = lines.find((entry) => entry['msg'] === 'decision')!;
+    expect(line['source_principal']).toBe('p'.repeat(1024) + `…(+${(1 << 20) - 1024} characters)`);
+    expect(String(line['method']).length).toBeLessThan(1100);
+    expect(String(line['path'])).toMatch(/^\/a{1023}…\(\+1047553 characters\)$/);
+    expect(JSON.stringify(line).length).toBeLessThan(4096);
+  });
+});
