@@ -31,8 +31,11 @@
 #   or is an empty array; a missing key is an absent value (above). values and not_values in one condition
 #   must both hold.
 #   A claim array matches `values` when one element is listed and `not_values` when no element is listed.
-#   A repeated query parameter is ambiguous: for ALLOW every value must satisfy the condition, for DENY one
-#   value suffices. Header values are compared whole (Envoy joins repeated headers with `,`).
+#   Several values are ambiguous: an ALLOW never matches them, a DENY fires when one of them does. A
+#   repeated query parameter has several values. A header value with a `,` may be several headers Envoy
+#   joined with `,`: for an ALLOW it never matches; for a DENY the whole value and each `,`-separated
+#   element (optional spaces and tabs trimmed) are its values. (A DENY's not_values thus fires when any
+#   of them is not listed.)
 # - Allowed by a rule: reason "allowed_by_rule". Several matching rules: `rule` is the smallest name.
 package meshwarden.rules
 
@@ -54,7 +57,7 @@ decision := {
 	not enforced.allowed
 }
 
-# Steps 3-5 over the rules with shadow: false.
+# Steps 4-6 (README.md) over the rules with shadow: false.
 enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "denied_by_rule"} if {
 	count(enforced_deny_names) > 0
 } else := {"allowed": true, "rule": min(enforced_allow_names), "reason": "allowed_by_rule"} if {
@@ -65,7 +68,7 @@ enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "deni
 	data.meshwarden.rules.default_allow == true
 } else := {"allowed": false, "rule": "default", "reason": "default_deny"}
 
-# Steps 3-5 over all rules, given that the enforced decision allows: the shadow rules that would deny.
+# Steps 4-6 (README.md) over all rules, given that the enforced decision allows: the shadow rules that would deny.
 shadow_denies := sort({name | some [name, true] in matched_denies}) if {
 	count(matched_denies) > 0
 } else := sort({name | some [name, true] in allow_rules}) if {
@@ -662,16 +665,17 @@ popped(sums, i) if {
 
 # --- when conditions ----------------------------------------------------------------------------------
 
+# An ALLOW needs one unambiguous value that satisfies the condition: a header value joined from several (a
+# `,` in it) or a repeated query parameter never matches, as an ambiguous path never does.
 condition_holds(condition, "allow") if {
-	values := condition_values(condition)
-	count(values) > 0
-	every value in values {
-		value_satisfies(condition, value)
-	}
+	values := condition_values(condition, "allow")
+	count(values) == 1
+	value_satisfies(condition, values[0])
 }
 
+# A DENY fires when any of the values does (each element of a joined header, and the whole value).
 condition_holds(condition, "deny") if {
-	some value in condition_values(condition)
+	some value in condition_values(condition, "deny")
 	value_satisfies(condition, value)
 }
 
@@ -681,7 +685,7 @@ condition_holds(condition, "deny") if {
 	not condition_present(condition)
 }
 
-condition_present(condition) if count(condition_values(condition)) > 0
+condition_present(condition) if count(condition_values(condition, "deny")) > 0
 
 condition_present(condition) if {
 	condition.key == "jwt.claims"
@@ -711,8 +715,8 @@ any_listed(list, values) if {
 	value in list
 }
 
-# The values a condition tests, one array per key; undefined when the key is missing.
-condition_values(condition) := [value] if {
+# The values a condition tests, one array per key and kind; undefined when the key is missing.
+condition_values(condition, kind) := header_values(value, kind) if {
 	condition.key == "request.headers"
 	value := input.attributes.request.http.headers[lower(condition.name)]
 	is_string(value)
@@ -728,6 +732,16 @@ condition_values(condition) := [value] if {
 	value := input.attributes.contextExtensions[condition.name]
 	is_string(value)
 }
+
+# Envoy joins a repeated header's values with `,` (so does the HTTP listener), and one value may hold a `,`
+# of its own (a date): the joined text cannot be split back with certainty. For an ALLOW the elements
+# between commas: more than one is ambiguous and never matches. For a DENY the whole value and each element
+# with its optional whitespace trimmed, so `yes,yes`, `no,yes` and `no, yes` all reach a DENY on `yes`.
+header_values(value, "allow") := split(value, ",")
+
+header_values(value, "deny") := [value] if {
+	not contains(value, ",")
+} else := array.concat([value], [trim(element, " \t") | some element in split(value, ",")])
 
 claim_values(name) := [claim] if {
 	input.jwt.valid == true

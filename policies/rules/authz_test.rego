@@ -598,6 +598,44 @@ test_when_request_headers if {
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 }
 
+# Envoy (and the HTTP listener) join a repeated header with `,`: `x-block: yes` sent twice arrives as `yes,yes`.
+test_when_repeated_header_reaches_a_deny if {
+	deny_doc := for_any([], [deny("blocked", {"when": [condition("request.headers", "x-block", ["yes"], [])]})], true)
+	every value in ["yes", "yes,yes", "no,yes", "yes,no", "no, yes", "no,\tyes", "a,b,  yes  ,c", ",yes"] {
+		denied_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-block": value}}), "blocked", "denied_by_rule")
+	}
+	every value in ["no", "no,no", "yesno", "no,yess", "y,es", ""] {
+		allowed_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-block": value}}), "default")
+	}
+
+	# A value that holds a `,` of its own is still matched whole by a DENY.
+	dated := for_any([], [deny("dated", {"when": [condition("request.headers", "x-date", ["Tue, 01 Dec 2026"], [])]})], true)
+	denied_by(dated, with_http(analytics, "GET", "/", {"headers": {"x-date": "Tue, 01 Dec 2026"}}), "dated", "denied_by_rule")
+
+	# not_values: the DENY fires when any element (or the whole value) is not listed.
+	only_blue := for_any([], [deny("only-blue", {"when": [condition("request.headers", "x-team", [], ["blue"])]})], true)
+	allowed_by(only_blue, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "default")
+	every value in ["blue,red", "red,blue", "blue, red", "blue,blue", "blue,"] {
+		denied_by(only_blue, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "only-blue", "denied_by_rule")
+	}
+}
+
+test_when_joined_header_never_matches_an_allow if {
+	doc := when_doc([condition("request.headers", "x-team", ["blue"], [])])
+	every value in ["blue,blue", "blue, blue", "blue,", ",blue", "red,blue"] {
+		denied_by(doc, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "default", "no_allow_rule_matched")
+	}
+	not_red := when_doc([condition("request.headers", "x-team", [], ["red"])])
+	allowed_by(not_red, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "when")
+	every value in ["blue,red", "red,blue", "blue,blue", "red, "] {
+		denied_by(not_red, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "default", "no_allow_rule_matched")
+	}
+
+	# A listed value with a `,` of its own can never be told apart from joined headers: it never matches.
+	dated := when_doc([condition("request.headers", "x-date", ["Tue, 01 Dec 2026"], [])])
+	denied_by(dated, with_http(analytics, "GET", "/", {"headers": {"x-date": "Tue, 01 Dec 2026"}}), "default", "no_allow_rule_matched")
+}
+
 test_when_not_values_missing_key if {
 	# An ALLOW: not_values never holds for a missing key.
 	doc := when_doc([condition("request.headers", "x-team", [], ["red"])])
@@ -647,15 +685,21 @@ test_when_request_query if {
 	denied_by(doc, object.union(request(analytics, "GET", "/?team=red"), {"parsed_query": {"team": ["red"]}}), "default", "no_allow_rule_matched")
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 
-	# A repeated parameter: an ALLOW needs every value to satisfy the condition ...
+	# A repeated parameter is ambiguous: an ALLOW never matches it, even when every value would ...
 	polluted := object.union(request(analytics, "GET", "/?team=blue&team=red"), {"parsed_query": {"team": ["blue", "red"]}})
 	denied_by(doc, polluted, "default", "no_allow_rule_matched")
+	twice := object.union(request(analytics, "GET", "/?team=blue&team=blue"), {"parsed_query": {"team": ["blue", "blue"]}})
+	denied_by(doc, twice, "default", "no_allow_rule_matched")
+	denied_by(when_doc([condition("request.query", "team", [], ["red"])]), twice, "default", "no_allow_rule_matched")
 
 	# ... a DENY fires on any value.
 	deny_doc := for_any([], [deny("no-red", {"when": [condition("request.query", "team", ["red"], [])]})], true)
 	denied_by(deny_doc, polluted, "no-red", "denied_by_rule")
 	not_blue := for_any([], [deny("only-blue", {"when": [condition("request.query", "team", [], ["blue"])]})], true)
 	denied_by(not_blue, polluted, "only-blue", "denied_by_rule")
+	allowed_by(not_blue, twice, "default")
+	no_red_twice := object.union(request(analytics, "GET", "/?team=blue&team=red&team=red"), {"parsed_query": {"team": ["blue", "red", "red"]}})
+	denied_by(deny_doc, no_red_twice, "no-red", "denied_by_rule")
 
 	# A parameter with no values is missing.
 	empty := object.union(request(analytics, "GET", "/"), {"parsed_query": {"team": []}})
