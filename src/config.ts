@@ -35,6 +35,8 @@ export interface ServeConfig {
   protoDescriptor: string | undefined;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
+  /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
+  rulesSettleMs: number;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -84,6 +86,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
+  rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
@@ -107,6 +110,7 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
+  rulesSettleMs: 1000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -200,6 +204,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(grace.value, 0, 600_000);
     if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
     else config.shutdownGraceMs = parsed;
+  }
+  const settle = raw.get('rulesSettleMs');
+  if (settle !== undefined) {
+    const parsed = parseInteger(settle.value, 10, 600_000);
+    if (parsed === undefined) problems.push(`${settle.origin}: "${settle.value}" is not a whole number of milliseconds from 10 to 600000`);
+    else config.rulesSettleMs = parsed;
   }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');

@@ -19,6 +19,7 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10000,
+  rulesSettleMs: 1000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -72,6 +73,7 @@ describe('parseServeConfig', () => {
     ['MESHWARDEN_MAX_REQUEST_BYTES', { MESHWARDEN_MAX_REQUEST_BYTES: '4194304' }, { maxRequestBytes: 4194304 }],
     ['MESHWARDEN_SKIP_BODY_PARSE', { MESHWARDEN_SKIP_BODY_PARSE: 'true' }, { skipBodyParse: true }],
     ['MESHWARDEN_SHUTDOWN_GRACE_MS', { MESHWARDEN_SHUTDOWN_GRACE_MS: '2500' }, { shutdownGraceMs: 2500 }],
+    ['MESHWARDEN_RULES_SETTLE_MS', { MESHWARDEN_RULES_SETTLE_MS: '3000' }, { rulesSettleMs: 3000 }],
   ])('reads %s', (_name, env, expected) => {
     expect(parseServeConfig([], env)).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -97,6 +99,7 @@ describe('parseServeConfig', () => {
     ['--max-request-bytes at the maximum', ['--max-request-bytes', '1073741824'], { maxRequestBytes: 1073741824 }],
     ['--shutdown-grace-ms 0', ['--shutdown-grace-ms', '0'], { shutdownGraceMs: 0 }],
     ['--shutdown-grace-ms at the maximum', ['--shutdown-grace-ms=600000'], { shutdownGraceMs: 600000 }],
+    ['--rules-settle-ms', ['--rules-settle-ms', '250'], { rulesSettleMs: 250 }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -221,6 +224,9 @@ describe('parseServeConfig', () => {
     ['--shutdown-grace-ms', '1.5'],
     ['--shutdown-grace-ms', '-1'],
     ['--shutdown-grace-ms', '10s'],
+    ['--rules-settle-ms', '9'],
+    ['--rules-settle-ms', '600001'],
+    ['--rules-settle-ms', '1s'],
     ['--log-level', 'verbose'],
     ['--log-level', 'INFO'],
     ['--log-level', ''],
