@@ -28,6 +28,8 @@ export interface ServeConfig {
   decision: string | undefined;
   shadow: boolean;
   logLevel: Level;
+  /** Names (parts of names) whose values the debug log redacts, besides the default list (check/redact-input.ts). */
+  logRedact: string[];
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
   skipBodyParse: boolean;
@@ -83,6 +85,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path of --bundle, e.g. envoy/authz/allow (default: the bundle's single entrypoint)" },
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
+  logRedact: { flag: 'log-redact', env: 'MESHWARDEN_LOG_REDACT', kind: 'list', help: 'comma-separated names (parts of names, any case) whose values the debug log redacts, besides the default list' },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
@@ -106,6 +109,7 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8 * 1024 * 1024,
   skipBodyParse: false,
   protoDescriptor: undefined,
@@ -181,6 +185,13 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const value = raw.get(key);
     if (value !== undefined) config[key] = splitList(value.value);
   }
+  const redact = raw.get('logRedact');
+  if (redact !== undefined) {
+    const names = splitList(redact.value);
+    const bad = names.filter((name) => !/^[!#$%&'*+.^_`|~0-9A-Za-z:-]+$/.test(name));
+    if (names.length === 0 || bad.length > 0) problems.push(`${redact.origin}: "${redact.value}" is not a comma-separated list of names (header, parameter or field names)`);
+    else config.logRedact = names;
+  }
   for (const key of ['shadow', 'skipBodyParse', 'xfcc'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
@@ -238,6 +249,7 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
+    logRedact: Object.freeze(config.logRedact) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),

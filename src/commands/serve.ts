@@ -1,6 +1,7 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
+import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
@@ -44,7 +45,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policy = policies.current!;
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact) });
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
   let draining = false;
   let admin: AdminServer | undefined;

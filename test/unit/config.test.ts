@@ -15,6 +15,7 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8388608,
   skipBodyParse: false,
   protoDescriptor: undefined,
@@ -100,6 +101,7 @@ describe('parseServeConfig', () => {
     ['--shutdown-grace-ms 0', ['--shutdown-grace-ms', '0'], { shutdownGraceMs: 0 }],
     ['--shutdown-grace-ms at the maximum', ['--shutdown-grace-ms=600000'], { shutdownGraceMs: 600000 }],
     ['--rules-settle-ms', ['--rules-settle-ms', '250'], { rulesSettleMs: 250 }],
+    ['--log-redact', ['--log-redact', 'x-tenant-key, ssn'], { logRedact: ['x-tenant-key', 'ssn'] }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -225,6 +227,8 @@ describe('parseServeConfig', () => {
     ['--shutdown-grace-ms', '-1'],
     ['--shutdown-grace-ms', '10s'],
     ['--rules-settle-ms', '9'],
+    ['--log-redact', ','],
+    ['--log-redact', 'a b'],
     ['--rules-settle-ms', '600001'],
     ['--rules-settle-ms', '1s'],
     ['--log-level', 'verbose'],
