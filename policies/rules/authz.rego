@@ -25,6 +25,8 @@
 #   when the path ends in `/`, `/.` or `/..`); a path field of a DENY holds when one candidate satisfies its
 #   paths and not_paths together. A path with `..` and more than 64 segments is not resolved (the cost is
 #   quadratic): every DENY path field holds for it.
+# - Headers are read from `headers` or, when Envoy sends `header_map` instead (encode_raw_headers), from its
+#   entries of the name joined with `,` as Envoy joins them in `headers`.
 # - Hosts: the authority is lowercased, the port cut (`[v6]:port` keeps `[v6]`), all trailing dots removed.
 # - when: values compare exactly (no wildcards). A key is missing when the header, query parameter, claim or
 #   context extension is absent, there is no valid JWT, or a claim is not a string or an array of strings,
@@ -347,9 +349,8 @@ has_host if is_string(request_host)
 request_authority := input.attributes.request.http.host if {
 	is_string(input.attributes.request.http.host)
 	input.attributes.request.http.host != ""
-} else := input.attributes.request.http.headers[":authority"] if {
-	is_string(input.attributes.request.http.headers[":authority"])
-	input.attributes.request.http.headers[":authority"] != ""
+} else := request_header(":authority") if {
+	request_header(":authority") != ""
 }
 
 request_host := trim_right(without_port(lower(request_authority)), ".")
@@ -718,8 +719,7 @@ any_listed(list, values) if {
 # The values a condition tests, one array per key and kind; undefined when the key is missing.
 condition_values(condition, kind) := header_values(value, kind) if {
 	condition.key == "request.headers"
-	value := input.attributes.request.http.headers[lower(condition.name)]
-	is_string(value)
+	value := request_header(lower(condition.name))
 } else := values if {
 	condition.key == "request.query"
 	values := input.parsed_query[condition.name]
@@ -732,6 +732,29 @@ condition_values(condition, kind) := header_values(value, kind) if {
 	value := input.attributes.contextExtensions[condition.name]
 	is_string(value)
 }
+
+# A header's value, by lowercase name: from `headers` (Envoy's default, a repeated header joined with `,`) or,
+# when Envoy sends `header_map` instead (`encode_raw_headers`), every entry of that name joined the same way
+# (there a repeated header is several entries: each must count, never only the first or last).
+request_header(name) := value if {
+	value := input.attributes.request.http.headers[name]
+	is_string(value)
+} else := concat(",", values) if {
+	values := [header_entry_value(entry) |
+		some entry in input.attributes.request.http.headerMap.headers
+		is_string(entry.key)
+		lower(entry.key) == name
+	]
+	count(values) > 0
+}
+
+# header_map entries carry `value` or, with encode_raw_headers, `raw_value` (base64 in the input).
+header_entry_value(entry) := entry.value if {
+	is_string(entry.value)
+	entry.value != ""
+} else := base64.decode(entry.rawValue) if {
+	is_string(entry.rawValue)
+} else := ""
 
 # Envoy joins a repeated header's values with `,` (so does the HTTP listener), and one value may hold a `,`
 # of its own (a date): the joined text cannot be split back with certainty. For an ALLOW the elements

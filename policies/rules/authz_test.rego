@@ -620,6 +620,30 @@ test_when_repeated_header_reaches_a_deny if {
 	}
 }
 
+# With encode_raw_headers Envoy sends header_map (a repeated header as several entries) and no headers.
+with_header_map(entries) := json.remove(
+	object.union(request(analytics, "GET", "/"), {"attributes": {"request": {"http": {"headerMap": {"headers": entries}}}}}),
+	["attributes/request/http/headers"],
+)
+
+test_when_header_map_entries_count_each if {
+	deny_doc := for_any([], [deny("blocked", {"when": [condition("request.headers", "x-block", ["yes"], [])]})], true)
+	every entries in [
+		[{"key": "x-block", "value": "yes"}],
+		[{"key": "x-block", "value": "no"}, {"key": "x-block", "value": "yes"}],
+		[{"key": "X-Block", "rawValue": base64.encode("yes")}],
+		[{"key": "x-block", "rawValue": base64.encode("no")}, {"key": "x-block", "rawValue": base64.encode("yes")}],
+	] {
+		denied_by(deny_doc, with_header_map(entries), "blocked", "denied_by_rule")
+	}
+	allowed_by(deny_doc, with_header_map([{"key": "x-block", "value": "no"}, {"key": "x-other", "value": "yes"}]), "default")
+
+	doc := when_doc([condition("request.headers", "x-team", ["blue"], [])])
+	allowed_by(doc, with_header_map([{"key": "x-team", "value": "blue"}]), "when")
+	allowed_by(doc, with_header_map([{"key": "x-team", "rawValue": base64.encode("blue")}]), "when")
+	denied_by(doc, with_header_map([{"key": "x-team", "value": "blue"}, {"key": "x-team", "value": "blue"}]), "default", "no_allow_rule_matched")
+}
+
 test_when_joined_header_never_matches_an_allow if {
 	doc := when_doc([condition("request.headers", "x-team", ["blue"], [])])
 	every value in ["blue,blue", "blue, blue", "blue,", ",blue", "red,blue"] {

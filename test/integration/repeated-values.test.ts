@@ -76,6 +76,24 @@ describe('a DENY on one header value cannot be bypassed by repeating the header'
     expect(await httpDecision('/api/v1', { 'x-team': 'blue', 'x-block': values })).toEqual({ status: 403, reason: 'denied_by_rule' });
   });
 
+  it('gRPC with header_map (encode_raw_headers): each entry of a repeated header counts', async () => {
+    const withHeaderMap = (entries: { key: string; value?: string; rawValue?: string }[]) => {
+      const request = httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1' });
+      const http = (request['attributes'] as any).request.http;
+      http.headerMap = { headers: [...Object.entries(http.headers as Record<string, string>).map(([key, value]) => ({ key, value })), { key: 'x-team', value: 'blue' }, ...entries] };
+      delete http.headers;
+      return server.client.check(request);
+    };
+    const raw = (text: string) => Buffer.from(text).toString('base64');
+    for (const entries of [[{ key: 'x-block', value: 'no' }, { key: 'x-block', value: 'yes' }], [{ key: 'x-block', rawValue: raw('no') }, { key: 'x-block', rawValue: raw('yes') }]]) {
+      const response = await withHeaderMap(entries);
+      expect((response.status?.code ?? 0) === 0, JSON.stringify(entries)).toBe(false);
+      expect(response.dynamicMetadata.fields.rule.stringValue).toBe('blocked-header');
+    }
+    const allowed = await withHeaderMap([{ key: 'x-block', rawValue: raw('no') }]);
+    expect(allowed.dynamicMetadata.fields.rule.stringValue).toBe('blue-team-header');
+  });
+
   it('values the DENY does not name still pass, in both modes', async () => {
     expect(await grpcDecision('/api/v1', { 'x-team': 'blue', 'x-block': 'no,nope' })).toEqual({ allowed: true, rule: 'blue-team-header' });
     expect(await httpDecision('/api/v1', { 'x-team': 'blue', 'x-block': ['no', 'nope'] })).toEqual({ status: 200, reason: undefined });

@@ -78,6 +78,8 @@ interface Case {
   headers?: Record<string, string>;
   context?: Record<string, string>;
   jwt?: unknown;
+  /** Sent as header_map (Envoy's encode_raw_headers) instead of headers. */
+  headerMap?: { key: string; value?: string; rawValue?: string }[];
 }
 
 function attributesOf(c: Case): Attributes {
@@ -90,6 +92,11 @@ function attributesOf(c: Case): Attributes {
   if (c.method !== undefined) http['method'] = c.method;
   if (c.path !== undefined) http['path'] = c.path;
   if (c.host !== undefined) http['host'] = c.host;
+  if (c.headerMap !== undefined) {
+    const headers = http['headers'] as Record<string, string>;
+    http['headerMap'] = { headers: [...Object.entries(headers).map(([key, value]) => ({ key, value })), ...c.headerMap] };
+    delete http['headers'];
+  }
   return {
     source: { address: { socketAddress: { address: '10.0.1.17', portValue: 41234 } }, ...(c.source === '' ? {} : { principal: c.source }) },
     destination: { address: { socketAddress: { address: '10.0.2.5', portValue: c.port ?? 8080 } }, ...(c.destination === '' ? {} : { principal: c.destination }) },
@@ -141,6 +148,8 @@ const EXTRAS: Partial<Case>[] = [
   { context: { route: 'write-route', tenant: 't1' }, jwt: { valid: true, claims: { groups: ['readers', 'writers'], sub: 'u1' } } },
   { context: { route: 'write-route' }, jwt: { valid: false, error: 'expired' } },
   { headers: { 'x-team': 'green' }, context: { route: 'other' }, jwt: { valid: true, claims: { groups: 'writers' } } },
+  { headerMap: [{ key: 'x-team', value: 'blue' }] },
+  { headerMap: [{ key: 'x-team', value: 'green' }, { key: 'x-team', value: 'green' }, { key: 'x-legacy', rawValue: Buffer.from('1').toString('base64') }] },
 ];
 
 const CASES: Case[] = [];
@@ -235,7 +244,11 @@ describe("the rules library's input document", () => {
       for (const [reference, indexed] of references) {
         const fallback = fallbacks[reference];
         const names = named[reference];
-        if (fallback !== undefined) {
+        if (reference === 'attributes.request.http.headerMap.headers') {
+          // header_map entries are kept for the named headers only, every one of them and in order.
+          const whole = (at(full, reference) as { key: string }[] | undefined)?.filter((entry) => compiled.names.headers.has(entry.key.toLowerCase()));
+          expect(at(rules, reference), reference).toEqual(whole);
+        } else if (fallback !== undefined) {
           expect(at(rules, fallback), reference).toEqual(at(full, reference) ?? null);
         } else if (indexed && names !== undefined) {
           const projected = at(rules, reference) as Record<string, unknown> | undefined;
