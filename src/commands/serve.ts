@@ -75,6 +75,21 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     'serving',
   );
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
+    try {
+      const loadText = plan.loadText;
+      const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
+      metrics.policyLoaded('success', next.revision);
+      log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+      return true;
+    } catch (error) {
+      metrics.policyLoaded('failure');
+      const current = policies.current;
+      log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+      return false;
+    }
+  };
   const serving: Serving = {
     config,
     server,
@@ -82,19 +97,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     http,
     policies,
     logger: log,
-    async reload(rulesText?: string): Promise<boolean> {
-      try {
-        const loadText = plan.loadText;
-        const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
-        metrics.policyLoaded('success', next.revision);
-        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
-        return true;
-      } catch (error) {
-        metrics.policyLoaded('failure');
-        const current = policies.current;
-        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
-        return false;
-      }
+    reload(rulesText?: string): Promise<boolean> {
+      // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
+      const result = reloads.then(() => reloadNow(rulesText));
+      reloads = result;
+      return result;
     },
     reloadKeyFiles(): boolean {
       const tokens = runtime.identity.tokens;
