@@ -1,6 +1,6 @@
 // The policy input as the debug log may show it: values a name marks as secret (headers, header_map entries,
 // query parameters in parsed_query and in the path's query string, parsed_body fields, context extensions,
-// metadata) replaced, and the raw body, which has no names to go by, left out.
+// metadata, token claims) replaced, and the raw body, which has no names to go by, left out.
 
 /**
  * Parts of names that mark a value as secret, compared case-insensitively anywhere in the name (`token`
@@ -48,6 +48,8 @@ function redactDocument(input: JsonObject, secret: (name: string) => boolean): J
   if (isObject(input['attributes'])) output['attributes'] = redactAttributes(input['attributes'], secret);
   if (isObject(input['parsed_query'])) output['parsed_query'] = redactNamed(input['parsed_query'], secret, false);
   if (input['parsed_body'] !== undefined && input['parsed_body'] !== null) output['parsed_body'] = redactNamed(input['parsed_body'], secret, true);
+  // A verified token's claims are the caller's too (a claim named like a secret is redacted as a field is).
+  if (isObject(input['jwt'])) output['jwt'] = redactNamed(input['jwt'], secret, true);
   return output;
 }
 

@@ -3,7 +3,8 @@
 
 // V8's messages that carry a position: plain words, with a quoted punctuation character at most, then the
 // position (`Expected ',' or '}' after property value in JSON at position 7`).
-const WORDS_AT_POSITION = /^((?:[A-Za-z-]+|'[,:{}[\]"]'|[ ])+) at position (\d+)/;
+// One character per repetition, so a failed match cannot backtrack more than linearly.
+const WORDS_AT_POSITION = /^((?:[A-Za-z -]|'[,:{}[\]"]')+) at position (\d+)/;
 
 /** What was wrong, from the message's fixed vocabulary and the position only; never any of the input. */
 export function describeJsonSyntaxError(error: unknown): string {

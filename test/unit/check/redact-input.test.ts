@@ -21,6 +21,7 @@ const input = {
   parsed_query: { access_token: ['S1'], page: ['2'] },
   parsed_body: { user: 'alice', password: 'S17', nested: [{ refresh_token: 'S18', n: 1 }] },
   parsed_path: ['login'],
+  jwt: { valid: true, claims: { sub: 'alice', session_state: 'S19' } },
 };
 
 describe('createInputRedactor', () => {
@@ -28,7 +29,7 @@ describe('createInputRedactor', () => {
   const text = JSON.stringify(redact(input));
 
   it('leaves no planted secret, and keeps what is not secret', () => {
-    for (let i = 1; i <= 18; i++) expect(text, `S${i}`).not.toMatch(new RegExp(`\\bS${i}\\b`));
+    for (let i = 1; i <= 19; i++) expect(text, `S${i}`).not.toMatch(new RegExp(`\\bS${i}\\b`));
     const out = redact(input) as any;
     const http = out.attributes.request.http;
     expect(http.path).toBe(`/login?access_token=${REDACTED}&page=2&X-Auth-Token=${REDACTED}&tok%65n=${REDACTED}#frag`);
@@ -47,6 +48,7 @@ describe('createInputRedactor', () => {
     expect(out.parsed_query).toEqual({ access_token: [REDACTED], page: ['2'] });
     expect(out.parsed_body).toEqual({ user: 'alice', password: REDACTED, nested: [{ refresh_token: REDACTED, n: 1 }] });
     expect(out.parsed_path).toEqual(['login']);
+    expect(out.jwt).toEqual({ valid: true, claims: { sub: 'alice', session_state: REDACTED } });
   });
 
   it('does not change the document it is given', () => {
