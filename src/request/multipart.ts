@@ -4,6 +4,7 @@
 // sees the parts opa-envoy-plugin (and a Go upstream) would see.
 import { CheckFailure } from '../errors.js';
 import { describeJsonSyntaxError } from './json-error.js';
+import { decodeUtf8AsGo } from './utf8.js';
 
 function fail(message: string): never {
   throw new CheckFailure('request_parse_error', `invalid multipart body: ${message}`);
@@ -257,7 +258,7 @@ function decodeQuotedPrintable(content: string): string | undefined {
     }
     if (badSoftBreak) return undefined;
   }
-  return output.toString('utf8', 0, length);
+  return decodeUtf8AsGo(output, 0, length);
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -411,7 +412,7 @@ export function parseMediaType(value: string): MediaType | undefined {
     const single = pieces.get(key + '*');
     if (single !== undefined) {
       const decoded = decodeExtended(single);
-      if (decoded !== undefined) params[key] = decoded.toString('utf8');
+      if (decoded !== undefined) params[key] = decodeUtf8AsGo(decoded);
       continue;
     }
     const chunks: Buffer[] = [];
@@ -429,7 +430,7 @@ export function parseMediaType(value: string): MediaType | undefined {
       const decoded = n === 0 ? decodeExtended(encoded) : percentBytes(encoded);
       if (decoded !== undefined) chunks.push(decoded);
     }
-    if (valid) params[key] = Buffer.concat(chunks).toString('utf8');
+    if (valid) params[key] = decodeUtf8AsGo(Buffer.concat(chunks));
   }
   return { type, params };
 }
