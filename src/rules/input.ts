@@ -53,7 +53,6 @@ function rulesInputJson(attributes: Attributes, names: RulesInputNames, parsedQu
     if (http.path !== undefined) fields += ',"path":' + JSON.stringify(http.path);
     if (http.host !== undefined) fields += ',"host":' + JSON.stringify(http.host);
     if (http.headers !== undefined) fields += ',"headers":' + pickJson(http.headers, names.headers);
-    if (http.headerMap !== undefined) fields += ',"headerMap":' + pickHeaderMapJson(http.headerMap, names.headers);
     request = '"request":{"http":{' + fields.slice(1) + '}}';
   }
   const extensionsOf = attributes.contextExtensions;
@@ -76,20 +75,6 @@ function pickJson(values: Record<string, string>, names: ReadonlySet<string>): s
     if (names.has(name) && Object.hasOwn(values, name)) json += (json === '' ? '{' : ',') + JSON.stringify(name) + ':' + JSON.stringify(values[name]);
   }
   return json === '' ? '{}' : json + '}';
-}
-
-/**
- * `{"headers": [...]}` with the header_map entries (Envoy's `encode_raw_headers`) of the named headers, every
- * one of them: a repeated header is several entries, and the library joins them as Envoy joins `headers`.
- */
-function pickHeaderMapJson(headerMap: unknown, names: ReadonlySet<string>): string {
-  const entries = (headerMap as { headers?: unknown } | null)?.headers;
-  let json = '';
-  for (const entry of Array.isArray(entries) ? entries : []) {
-    const key = (entry as { key?: unknown } | null)?.key;
-    if (typeof key === 'string' && names.has(key.toLowerCase())) json += (json === '' ? '' : ',') + JSON.stringify(entry);
-  }
-  return '{"headers":[' + json + ']}';
 }
 
 /** The identity keys the rules library reads (identity/identity.ts PeerIdentity has them all). */
