@@ -133,9 +133,13 @@ const textOf = (line: unknown): string => JSON.stringify(line);
 describe.each(LEVELS)('at log level %s', (level) => {
   it('no log line holds a secret, in any form', () => {
     const lines = servers.get(level)!.logs;
-    // Decisions are logged at info; at warn only the ignored identity material is, at error nothing planted is.
+    // Decisions are logged at info, parse failures and ignored identity material at warn; at error nothing planted is.
     if (level !== 'warn' && level !== 'error') expect(lines.filter((line) => line.msg === 'decision').length).toBeGreaterThanOrEqual(2 * PLANTED.length + 3);
-    if (level !== 'error') expect(lines.some((line) => line.msg === 'identity material ignored')).toBe(true);
+    if (level !== 'error') {
+      expect(lines.some((line) => line.msg === 'identity material ignored')).toBe(true);
+      // The malformed bodies, over gRPC and HTTP, are denied and logged at warn with their error.
+      expect(lines.filter((line) => line.msg === 'decision' && line['reason'] === 'request_parse_error').length).toBeGreaterThanOrEqual(4);
+    }
     for (const line of lines) {
       const text = textOf(line);
       for (const secret of SECRETS) {
