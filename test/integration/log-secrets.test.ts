@@ -8,9 +8,11 @@ import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
 // A policy that reads everything, so it is handed the full input document (the one the debug log shows).
+// A request with x-conflict fails in evaluation (two values for one rule): an error-level decision line.
 const POLICY = `package envoy.authz
 allow := true if input.attributes.request.http.method == "GET"
 allow := false if input.attributes.request.http.method != "GET"
+allow := "conflict" if input.attributes.request.http.headers["x-conflict"]
 `;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -107,6 +109,7 @@ async function plantEverywhere(server: TestServer): Promise<void> {
     ],
   };
   await server.client.check(mapped);
+  await server.client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data?token=SECRET-QUERY', headers: { 'x-conflict': 'CONTENT-HEADER', 'x-auth-token': 'SECRET-HEADER' } }));
   // A forged client certificate header without an mTLS identity: ignored, and logged at warn.
   await server.client.check(httpCheckRequest({ destination: DATA_SERVICE, path: '/api/v1/data', headers: { 'x-forwarded-client-cert': 'By=CONTENT-XFCC;URI=spiffe://a/CONTENT-XFCC;URI=spiffe://b/CONTENT-XFCC' } }));
   await server.client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, method: 'POST', path: '/api/v1/data', headers: { 'content-type': 'text/plain' }, rawBody: Buffer.from('SECRET-RAWBODY CONTENT-BODY').toString('base64') }));
@@ -133,8 +136,9 @@ const textOf = (line: unknown): string => JSON.stringify(line);
 describe.each(LEVELS)('at log level %s', (level) => {
   it('no log line holds a secret, in any form', () => {
     const lines = servers.get(level)!.logs;
-    // Decisions are logged at info, parse failures and ignored identity material at warn; at error nothing planted is.
-    if (level !== 'warn' && level !== 'error') expect(lines.filter((line) => line.msg === 'decision').length).toBeGreaterThanOrEqual(2 * PLANTED.length + 3);
+    // Decisions are logged at info, parse failures and ignored identity material at warn, evaluation failures at error.
+    if (level !== 'warn' && level !== 'error') expect(lines.filter((line) => line.msg === 'decision').length).toBeGreaterThanOrEqual(2 * PLANTED.length + 4);
+    expect(lines.some((line) => line.msg === 'decision' && line['reason'] === 'evaluation_error')).toBe(true);
     if (level !== 'error') {
       expect(lines.some((line) => line.msg === 'identity material ignored')).toBe(true);
       // The malformed bodies, over gRPC and HTTP, are denied and logged at warn with their error.
