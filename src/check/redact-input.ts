@@ -103,12 +103,14 @@ function redactHeaderEntry(entry: Json, secret: (name: string) => boolean): Json
 function redactNamed(value: Json, secret: (name: string) => boolean, deep: boolean): Json {
   if (Array.isArray(value)) return deep ? value.map((item) => redactNamed(item, secret, deep)) : value;
   if (!isObject(value)) return value;
-  const output: JsonObject = {};
-  for (const [key, item] of Object.entries(value)) {
-    // A list of values (parsed_query, form fields) keeps its shape: one mark per value.
-    output[key] = secret(key) ? (Array.isArray(item) ? item.map(() => REDACTED) : REDACTED) : deep ? redactNamed(item, secret, deep) : item;
-  }
-  return output;
+  // fromEntries defines each key as its own (an assignment to "__proto__" would drop the header instead).
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      // A list of values (parsed_query, form fields) keeps its shape: one mark per value.
+      secret(key) ? (Array.isArray(item) ? item.map(() => REDACTED) : REDACTED) : deep ? redactNamed(item, secret, deep) : item,
+    ]),
+  ) as JsonObject;
 }
 
 /** `/p?token=abc&x=1` → `/p?token=[redacted]&x=1`; a name is compared percent-decoded, `+` as a space. */

@@ -16,6 +16,12 @@ rules:
   - name: blocked-query
     action: DENY
     when: [{key: "request.query[block]", values: ["yes"]}]
+  - name: blocked-object-names
+    action: DENY
+    when: [{key: "request.headers[constructor]", values: ["yes"]}]
+  - name: blocked-proto
+    action: DENY
+    when: [{key: "request.headers[__proto__]", values: ["yes"]}]
   - name: blue-team-header
     action: ALLOW
     to: {principals: [cluster.local/ns/data/sa/data]}
@@ -97,6 +103,16 @@ describe('a DENY on one header value cannot be bypassed by repeating the header'
   it('values the DENY does not name still pass, in both modes', async () => {
     expect(await grpcDecision('/api/v1', { 'x-team': 'blue', 'x-block': 'no,nope' })).toEqual({ allowed: true, rule: 'blue-team-header' });
     expect(await httpDecision('/api/v1', { 'x-team': 'blue', 'x-block': ['no', 'nope'] })).toEqual({ status: 200, reason: undefined });
+  });
+});
+
+describe('headers named like object properties are headers like any other', () => {
+  it('HTTP: constructor and __proto__, once and repeated', async () => {
+    for (const name of ['constructor', '__proto__']) {
+      expect(await httpDecision('/api/v1', { 'x-team': 'blue', [name]: 'yes' }), name).toEqual({ status: 403, reason: 'denied_by_rule' });
+      expect(await httpDecision('/api/v1', { 'x-team': 'blue', [name]: ['no', 'yes'] }), name).toEqual({ status: 403, reason: 'denied_by_rule' });
+      expect(await httpDecision('/api/v1', { 'x-team': 'blue', [name]: 'no' }), name).toEqual({ status: 200, reason: undefined });
+    }
   });
 });
 

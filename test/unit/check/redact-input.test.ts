@@ -65,6 +65,11 @@ describe('createInputRedactor', () => {
     expect((extra({ attributes: { contextExtensions: { 'X-SSN': 'v' } } }) as any).attributes.contextExtensions).toEqual({ 'X-SSN': REDACTED });
   });
 
+  it('keeps a header named __proto__ as a header', () => {
+    const parsed = JSON.parse('{"attributes":{"request":{"http":{"headers":{"__proto__":"v","x-auth-token":"s"}}}}}') as unknown;
+    expect(JSON.stringify(redact(parsed))).toBe(`{"attributes":{"request":{"http":{"headers":{"__proto__":"v","x-auth-token":"${REDACTED}"}}}}}`);
+  });
+
   it('leaves other values as they are', () => {
     expect(redact(null)).toBe(null);
     expect(redact({ parsed_body: null, parsed_query: {} })).toEqual({ parsed_body: null, parsed_query: {} });
