@@ -2,7 +2,10 @@
 // header_map, the query, JSON, form and multipart bodies, raw bodies, context extensions, malformed bodies
 // whose parse errors used to quote them), sent over gRPC and over the HTTP listener, at every log level.
 // Every log line is searched: no request content at info and above; at debug and trace, no secret.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
@@ -176,3 +179,49 @@ describe.each(LEVELS)('at log level %s', (level) => {
     });
   }
 });
+
+describe('the rules library at debug level (its smaller input holds only what the rules name)', () => {
+  it('the headers, query parameters and context extensions its rules test are redacted when named like secrets', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-log-secrets-')), 'rules.yaml');
+    writeFileSync(
+      file,
+      `rules:
+  - name: tokens-are-not-identities
+    action: DENY
+    when:
+      - {key: "request.headers[x-auth-token]", values: [never]}
+      - {key: "request.query[access_token]", values: [never]}
+      - {key: "context[backend-secret]", values: [never]}
+      - {key: "request.headers[x-note]", values: [never]}
+  - name: analytics-reads
+    action: ALLOW
+    to: {principals: [cluster.local/ns/data/sa/data]}
+    from: [{principals: [cluster.local/ns/analytics/sa/analytics]}]
+`,
+    );
+    const server = await startTestServer(['--rules', file, '--log-level', 'debug']);
+    try {
+      await plantEverywhereOverGrpc(server);
+      const inputs = server.logs.filter((line) => line.msg === 'policy input');
+      expect(inputs.length).toBeGreaterThan(0);
+      const text = inputs.map(textOf).join('\n');
+      expect(text).toContain('CONTENT-HEADER');
+      for (const redacted of ['"x-auth-token":"[redacted]"', '"access_token":["[redacted]"]', '"backend-secret":"[redacted]"']) expect(text).toContain(redacted);
+      for (const line of server.logs) {
+        const text = textOf(line);
+        for (const secret of SECRETS) expect(text, `${secret} in ${text.slice(0, 300)}`).not.toContain(secret);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+/** The gRPC half of plantEverywhere, for a server without the HTTP listener. */
+async function plantEverywhereOverGrpc(server: TestServer): Promise<void> {
+  for (const planted of PLANTED) {
+    const request = httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, method: planted.method, path: planted.path, headers: { ...planted.headers, 'x-note': 'CONTENT-HEADER' }, body: planted.body });
+    (request['attributes'] as Record<string, unknown>)['contextExtensions'] = { 'backend-secret': 'SECRET-CONTEXT', zone: 'CONTENT-CONTEXT' };
+    await server.client.check(request);
+  }
+}
