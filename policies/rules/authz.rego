@@ -760,7 +760,9 @@ header_entry_value(entry) := entry.value if {
 # of its own (a date): the joined text cannot be split back with certainty. For an ALLOW the elements
 # between commas: more than one is ambiguous and never matches. For a DENY the whole value and each element
 # with its optional whitespace trimmed, so `yes,yes`, `no,yes` and `no, yes` all reach a DENY on `yes`.
-header_values(value, "allow") := split(value, ",")
+header_values(value, "allow") := [value] if {
+	not contains(value, ",")
+} else := split(value, ",")
 
 header_values(value, "deny") := [value] if {
 	not contains(value, ",")
