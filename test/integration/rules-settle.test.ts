@@ -63,12 +63,13 @@ describe('a rules file written slowly, in chunks', () => {
     const analytics = httpCheckRequest({ source: id('analytics'), destination: DATA, path: '/api/v1/data' });
 
     let writing = true;
-    const seen: { reporting: { allowed: boolean; rule: string }; analytics: { allowed: boolean; rule: string } }[] = [];
+    const seen: { duringWrite: boolean; reporting: { allowed: boolean; rule: string }; analytics: { allowed: boolean; rule: string } }[] = [];
     const load = (async () => {
       // Bounded: at most 2,000 pairs, every 10 ms, until the write is over and the final file is served.
       for (let i = 0; i < 2000 && (writing || !running.logs.some((line) => line.msg === 'policy reloaded')); i++) {
+        const duringWrite = writing;
         const [r, a] = await Promise.all([running.client.check(reporting), running.client.check(analytics)]);
-        seen.push({ reporting: decisionOf(r), analytics: decisionOf(a) });
+        seen.push({ duringWrite, reporting: decisionOf(r), analytics: decisionOf(a) });
         await sleep(10);
       }
     })();
@@ -85,7 +86,9 @@ describe('a rules file written slowly, in chunks', () => {
 
     // Reporting is denied by the old file (no ALLOW names it) and by the final one (its DENY); only the
     // partial file would let it in. Analytics is allowed by both, by the old rule or by the new one.
-    expect(seen.length).toBeGreaterThan(50);
+    // Requests ran while the file was half-written and while it settled (counts vary with the machine's load).
+    expect(seen.filter((pair) => pair.duringWrite).length).toBeGreaterThanOrEqual(5);
+    expect(seen.filter((pair) => !pair.duringWrite).length).toBeGreaterThanOrEqual(5);
     expect(seen.filter((pair) => pair.reporting.allowed)).toEqual([]);
     for (const pair of seen) {
       expect(pair.reporting.rule).toMatch(/^(default|no-reporting)$/);
