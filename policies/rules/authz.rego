@@ -28,6 +28,8 @@
 # - Headers are read from `headers` or, when Envoy sends `header_map` instead (encode_raw_headers), from its
 #   entries of the name joined with `,` as Envoy joins them in `headers`.
 # - Hosts: the authority is lowercased, the port cut (`[v6]:port` keeps `[v6]`), all trailing dots removed.
+#   An authority with a `,` (several Host headers joined) never matches an ALLOW; a DENY tests the whole and
+#   each `,`-separated element.
 # - when: values compare exactly (no wildcards). A key is missing when the header, query parameter, claim or
 #   context extension is absent, there is no valid JWT, or a claim is not a string or an array of strings,
 #   or is an empty array; a missing key is an absent value (above). values and not_values in one condition
@@ -329,14 +331,16 @@ request_port := input.destination.port if {
 	is_number(input.attributes.destination.address.socketAddress.portValue)
 }
 
-# Hosts: lowercased, port and trailing dots removed (T-13).
+# Hosts: lowercased, port and trailing dots removed (T-13). An authority with a `,` is several Host headers
+# joined (the HTTP listener joins them as Envoy joins headers): an ALLOW never matches it, a DENY tests the
+# whole and each element, as for header conditions.
 hosts_match(positive, negative, kind) if {
 	count(positive) == 0
 	count(negative) == 0
 } else if {
-	is_string(request_host)
-	matchers_allow(positive, request_host, true)
-	not any_matcher(negative, request_host, true)
+	some host in request_hosts(kind)
+	matchers_allow(positive, host, true)
+	not any_matcher(negative, host, true)
 } else if {
 	kind == "deny"
 	count(positive) == 0
@@ -353,7 +357,17 @@ request_authority := input.attributes.request.http.host if {
 	request_header(":authority") != ""
 }
 
-request_host := trim_right(without_port(lower(request_authority)), ".")
+request_host := host_of(request_authority)
+
+host_of(authority) := trim_right(without_port(lower(authority)), ".")
+
+request_hosts("allow") := {request_host} if {
+	not contains(request_authority, ",")
+} else := set()
+
+request_hosts("deny") := {request_host} if {
+	not contains(request_authority, ",")
+} else := {host_of(authority) | some authority in array.concat([request_authority], [trim(element, " \t") | some element in split(request_authority, ",")])}
 
 without_port(authority) := concat("", [split(authority, "]")[0], "]"]) if {
 	startswith(authority, "[")

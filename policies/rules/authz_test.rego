@@ -511,6 +511,28 @@ test_t13_host_tricks_denied_by_deny if {
 	allowed_by(doc, with_http(analytics, "GET", "/", {"host": "www.example.com"}), "default")
 }
 
+# Two Host headers arrive joined with `,` (HTTP mode joins them as Envoy joins any header).
+test_t13_joined_hosts if {
+	deny_doc := for_any([], [deny("no-admin-host", {"operations": [op({"hosts": [{"exact": "admin.example.com"}]})]})], true)
+	every host in ["www.example.com,admin.example.com", "admin.example.com,www.example.com", "www.example.com, Admin.Example.com:443"] {
+		denied_by(deny_doc, with_http(analytics, "GET", "/", {"host": host}), "no-admin-host", "denied_by_rule")
+	}
+	allowed_by(deny_doc, with_http(analytics, "GET", "/", {"host": "www.example.com,api.example.com"}), "default")
+
+	suffix := for_data([allow("suffix", {"operations": [op({"hosts": [{"suffix": ".svc.cluster.local"}]})]})], [])
+	allowed_by(suffix, with_http(analytics, "GET", "/", {"host": "data.svc.cluster.local"}), "suffix")
+	every host in ["evil.example,data.svc.cluster.local", "data.svc.cluster.local,data.svc.cluster.local"] {
+		denied_by(suffix, with_http(analytics, "GET", "/", {"host": host}), "default", "no_allow_rule_matched")
+		denied_by(admin_host, with_http(analytics, "GET", "/", {"host": host}), "default", "no_allow_rule_matched")
+	}
+	denied_by(admin_host, with_http(analytics, "GET", "/", {"host": "admin.example.com,admin.example.com"}), "default", "no_allow_rule_matched")
+
+	# A not_hosts DENY fires when any element is not excluded.
+	only_www := for_any([], [deny("only-www", {"operations": [op({"not_hosts": [{"exact": "www.example.com"}]})]})], true)
+	allowed_by(only_www, with_http(analytics, "GET", "/", {"host": "www.example.com"}), "default")
+	denied_by(only_www, with_http(analytics, "GET", "/", {"host": "www.example.com,admin.example.com"}), "only-www", "denied_by_rule")
+}
+
 test_host_matchers if {
 	doc := for_data([allow("suffix", {"operations": [op({"hosts": [{"suffix": ".svc.cluster.local"}], "not_hosts": [{"prefix": "secret."}]})]})], [])
 	allowed_by(doc, with_http(analytics, "GET", "/", {"host": "Data.Data.SVC.cluster.local:8080"}), "suffix")

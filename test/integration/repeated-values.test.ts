@@ -22,6 +22,9 @@ rules:
   - name: blocked-proto
     action: DENY
     when: [{key: "request.headers[__proto__]", values: ["yes"]}]
+  - name: blocked-admin-host
+    action: DENY
+    operations: [{hosts: [admin.example.com]}]
   - name: blue-team-header
     action: ALLOW
     to: {principals: [cluster.local/ns/data/sa/data]}
@@ -113,6 +116,15 @@ describe('headers named like object properties are headers like any other', () =
       expect(await httpDecision('/api/v1', { 'x-team': 'blue', [name]: ['no', 'yes'] }), name).toEqual({ status: 403, reason: 'denied_by_rule' });
       expect(await httpDecision('/api/v1', { 'x-team': 'blue', [name]: 'no' }), name).toEqual({ status: 200, reason: undefined });
     }
+  });
+});
+
+describe('two Host headers (HTTP mode joins them as Envoy joins headers)', () => {
+  it('a DENY on a host fires when either is it; an ALLOW matches neither', async () => {
+    for (const hosts of [['data.data.svc.cluster.local:8080', 'admin.example.com'], ['admin.example.com', 'data.data.svc.cluster.local:8080']]) {
+      expect(await httpDecision('/api/v1', { 'x-team': 'blue', host: hosts }), hosts.join(' + ')).toEqual({ status: 403, reason: 'denied_by_rule' });
+    }
+    expect(await httpDecision('/api/v1', { 'x-team': 'blue', host: ['data.data.svc.cluster.local:8080', 'www.example.com'] })).toEqual({ status: 200, reason: undefined });
   });
 });
 
