@@ -39,8 +39,6 @@ export interface ParsedCertificate {
   readonly nameConstraints: { readonly permitted: Subtrees; readonly excluded: Subtrees };
   /** The SANs as verification reads them: IPs as their bytes, URIs as their text. */
   readonly subjectAltNames: { readonly present: boolean; readonly emails: string[]; readonly ips: Buffer[]; readonly uris: string[] };
-  /** Policy constraints or mappings: the only policy extensions that can make Go's policiesValid fail. */
-  readonly hasPolicyConstraints: boolean;
 }
 
 const b64 = (bytes: Buffer | null): string | null => (bytes === null ? null : bytes.toString('base64'));
@@ -564,7 +562,6 @@ export function parseCertificate(der: Buffer): ParsedCertificate {
       ips: parsed.ipBytes ?? [],
       uris: parsed.uris ?? [],
     },
-    hasPolicyConstraints: parsed.policyMappings !== null || parsed.hasPolicyConstraintsExtension,
   };
 }
 

@@ -2,13 +2,12 @@
 //
 // Ported from crypto/x509/verify.go (Go 1.26): chain building in Go's candidate order (roots first, then
 // intermediates; matching key ids first), CheckSignatureFrom, isValid (critical extensions, validity, CA and
-// path length), VerifyHostname, checkChainForKeyUsage and the name constraints (x509-constraints.ts), so the
-// chain returned is the one Go returns first. Policy constraints and mappings are not ported: a chain that
-// carries them fails the builtin rather than guessing Go's policy-graph answer.
+// path length), VerifyHostname, policiesValid (x509-policies.ts), checkChainForKeyUsage and the name
+// constraints (x509-constraints.ts), so the chain returned is the one Go returns first.
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
-import { fail } from './builtin.js';
 import type { ParsedCertificate } from './x509-certificate.js';
 import { chainNamesAllowed } from './x509-constraints.js';
+import { policiesValid } from './x509-policies.js';
 import { ipString } from './x509-values.js';
 
 export interface VerifyOptions {
@@ -78,9 +77,7 @@ export function verifyCertificateChain(certificates: ParsedCertificate[], option
   const anyKeyUsage = options.keyUsages.includes(EXT_KEY_USAGE_ANY);
   const keyUsages = options.keyUsages.length === 0 ? [EXT_KEY_USAGE_SERVER_AUTH] : options.keyUsages;
   const valid = candidates.filter((chain) => {
-    if (chain.some((certificate) => certificate.hasPolicyConstraints && chain.length > 1)) {
-      fail('x509 verification with policy constraints or policy mappings is not supported');
-    }
+    if (!policiesValid(chain)) return false;
     if (!anyKeyUsage && !chainAllowsKeyUsages(chain, keyUsages)) return false;
     return chainNamesAllowed(chain);
   });

@@ -43,6 +43,14 @@ function nameConstraints(permitted: GeneralName[], excluded: GeneralName[]): { o
 // 2001:db8::/32 as the 32 bytes of an iPAddress constraint.
 const IPV6_DOC_RANGE = { oid: '2.5.29.30', critical: false, value: Buffer.concat([Buffer.from('3026a02430228720', 'hex'), Buffer.from('20010db8000000000000000000000000', 'hex'), Buffer.from('ffffffff000000000000000000000000', 'hex')]).toString('base64') };
 
+const oidDer = (arcs: number[]): Buffer => tlv(0x06, Buffer.from([arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]));
+const POLICY_A = [1, 2, 3, 4, 5];
+const POLICY_B = [1, 2, 3, 4, 6];
+const ANY_POLICY = [2, 5, 29, 32, 0];
+const policies = (...oids: number[][]) => ({ oid: '2.5.29.32', critical: false, value: tlv(0x30, ...oids.map((oid) => tlv(0x30, oidDer(oid)))).toString('base64') });
+const REQUIRE_EXPLICIT = { oid: '2.5.29.36', critical: true, value: 'MAOAAQA=' };
+const mapping = (from: number[], to: number[]) => ({ oid: '2.5.29.33', critical: true, value: tlv(0x30, tlv(0x30, oidDer(from), oidDer(to))).toString('base64') });
+
 export async function x509Cases(): Promise<Cases> {
   const join = (...certificates: Array<{ pem: string }>): string => certificates.map((certificate) => certificate.pem).join('\n');
   const rsaRoot = await issueCertificate({ keyType: 'rsa', subject: 'CN=RSA Root, O=meshwarden, OU=tests, C=DE, L=Berlin, ST=Berlin', ca: {} });
@@ -152,6 +160,27 @@ export async function x509Cases(): Promise<Cases> {
     issuer: rsaRoot,
     uris: ['SPIFFE://Cluster.Local/ns/a/sa/b', 'https://user@h.example:8443/p%41th?q=1#frag', 'urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66', 'https://h.example/a%2Fb?'],
   });
+  const policyChain = async (rootExtensions: Array<{ oid: string; critical: boolean; value: string }>, intermediateExtensions: typeof rootExtensions, leafExtensions: typeof rootExtensions): Promise<string> => {
+    const root = await issueCertificate({ keyType: 'p256', subject: 'CN=policy root', ca: {}, rawExtensions: rootExtensions });
+    const intermediate = await issueCertificate({ keyType: 'p256', subject: 'CN=policy intermediate', issuer: root, ca: {}, rawExtensions: intermediateExtensions });
+    const end = await issueCertificate({ keyType: 'p256', subject: 'CN=policy leaf', issuer: intermediate, rawExtensions: leafExtensions });
+    return join(root, intermediate, end);
+  };
+  const policyChains = {
+    root_requires_explicit: await policyChain([REQUIRE_EXPLICIT], [], []),
+    intermediate_requires_none_given: await policyChain([], [REQUIRE_EXPLICIT], []),
+    intermediate_requires_given: await policyChain([], [REQUIRE_EXPLICIT, policies(POLICY_A)], [policies(POLICY_A)]),
+    intermediate_requires_other: await policyChain([], [REQUIRE_EXPLICIT, policies(POLICY_A)], [policies(POLICY_B)]),
+    leaf_any_policy: await policyChain([], [REQUIRE_EXPLICIT, policies(POLICY_A)], [policies(ANY_POLICY)]),
+    intermediate_any_policy: await policyChain([], [REQUIRE_EXPLICIT, policies(ANY_POLICY)], [policies(POLICY_B)]),
+    leaf_requires_explicit: await policyChain([], [], [REQUIRE_EXPLICIT]),
+    mapped: await policyChain([], [REQUIRE_EXPLICIT, policies(POLICY_A), mapping(POLICY_A, POLICY_B)], [policies(POLICY_B)]),
+    mapped_any: await policyChain([], [policies(POLICY_A), mapping(ANY_POLICY, POLICY_B)], [policies(POLICY_B)]),
+    policies_without_constraints: await policyChain([policies(POLICY_A)], [policies(POLICY_B)], [policies(POLICY_A)]),
+  };
+  const policyCases = Object.fromEntries(
+    Object.entries(policyChains).map(([name, chain]) => [`policies_${name}`, `crypto.x509.parse_and_verify_certificates_with_options(${quote(chain)}, {"KeyUsages": ["KeyUsageAny"]})[0]`]),
+  );
   const keyPem = (certificate: { keys: webcrypto.CryptoKeyPair }, type: 'pkcs1' | 'pkcs8' | 'sec1'): string =>
     KeyObject.from(certificate.keys.privateKey).export({ type, format: 'pem' }).toString();
   const keyDer = (certificate: { keys: webcrypto.CryptoKeyPair }): Buffer =>
@@ -278,6 +307,7 @@ export async function x509Cases(): Promise<Cases> {
     keypair_not_a_string: `crypto.x509.parse_keypair(input.number, ${quote(keyPem(leaf, 'pkcs8'))})`,
 
     ...constraintCases,
+    ...policyCases,
     constraints_intermediate_ok: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafOk))})[0]`,
     constraints_intermediate_bad: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafBad))})[0]`,
 
