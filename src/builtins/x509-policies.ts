@@ -78,7 +78,11 @@ class PolicyGraph {
   incrementDepth(): void {
     this.parentIndex = new Map();
     for (const node of this.strata[this.depth]!.values()) {
-      for (const expected of node.expectedPolicySet) this.parentIndex.set(expected, [...(this.parentIndex.get(expected) ?? []), node]);
+      for (const expected of node.expectedPolicySet) {
+        const list = this.parentIndex.get(expected);
+        if (list === undefined) this.parentIndex.set(expected, [node]);
+        else list.push(node);
+      }
     }
     this.depth++;
     this.strata.push(new Map());
@@ -146,7 +150,10 @@ export function policiesValid(chain: readonly ParsedCertificate[]): boolean {
         const leaves = graph.leaves();
         for (const parent of graph.parents()) {
           for (const expected of parent.expectedPolicySet) {
-            if (!leaves.has(expected)) missing.set(expected, [...(missing.get(expected) ?? []), parent]);
+            if (leaves.has(expected)) continue;
+            const list = missing.get(expected);
+            if (list === undefined) missing.set(expected, [parent]);
+            else list.push(parent);
           }
         }
         for (const [policy, parents] of missing) graph.insert(newNode(policy, parents));
@@ -157,7 +164,9 @@ export function policiesValid(chain: readonly ParsedCertificate[]): boolean {
         for (const mapping of fields.mappings) {
           if (policyMapping > 0) {
             if (mapping.issuer === ANY_POLICY || mapping.subject === ANY_POLICY) return false;
-            mappings.set(mapping.issuer, [...(mappings.get(mapping.issuer) ?? []), mapping.subject]);
+            const list = mappings.get(mapping.issuer);
+            if (list === undefined) mappings.set(mapping.issuer, [mapping.subject]);
+            else list.push(mapping.subject);
           } else {
             graph.deleteLeaf(mapping.issuer);
           }
