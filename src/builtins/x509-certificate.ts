@@ -3,7 +3,7 @@
 // Field names, order, nil-versus-empty lists (null versus []) and the values of Go's enums follow
 // crypto/x509/parser.go and x509.go of Go 1.26 (the toolchain opa-envoy-plugin v1.19.1 is built with). Big
 // integers (serial numbers, RSA moduli, curve points) stay bigint so they reach Rego as exact JSON numbers.
-import { createPublicKey } from 'node:crypto';
+import { ECDH } from 'node:crypto';
 import { isIP } from 'node:net';
 import { fail, type JsonObject } from './builtin.js';
 import { DerReader, TAG, base128Arcs, bitAt, contextConstructed, contextTag, integerOf, objectIdentifierOf, rightAlign, type Element } from './der.js';
@@ -70,12 +70,12 @@ export const PUBLIC_KEY_ALGORITHMS: Readonly<Record<string, number>> = {
   '1.3.101.112': 4, // Ed25519
 };
 
-// The named curves Go accepts, with their field size in bytes and node's name.
+// The named curves Go accepts, with their field size in bytes and OpenSSL's name.
 const CURVES: Readonly<Record<string, { size: number; name: string }>> = {
-  '1.3.132.0.33': { size: 28, name: 'P-224' },
-  '1.2.840.10045.3.1.7': { size: 32, name: 'P-256' },
-  '1.3.132.0.34': { size: 48, name: 'P-384' },
-  '1.3.132.0.35': { size: 66, name: 'P-521' },
+  '1.3.132.0.33': { size: 28, name: 'secp224r1' },
+  '1.2.840.10045.3.1.7': { size: 32, name: 'prime256v1' },
+  '1.3.132.0.34': { size: 48, name: 'secp384r1' },
+  '1.3.132.0.35': { size: 66, name: 'secp521r1' },
 };
 
 // x509.ExtKeyUsage values by OID (extKeyUsageOIDs).
@@ -227,9 +227,10 @@ export function parsePublicKey(algorithm: number, ai: AlgorithmIdentifier, key: 
       const curve = CURVES[curveOid.join('.')];
       if (curve === undefined) fail('x509: unsupported elliptic curve');
       if (key.length !== 1 + 2 * curve.size || key[0] !== 4) fail('ecdsa: invalid public key');
-      // node checks that the point is on the curve, as ecdsa.ParseUncompressedPublicKey does.
+      // OpenSSL checks that the point is on the curve, as ecdsa.ParseUncompressedPublicKey does (convertKey is
+      // the cheap way to have it decode the point: a JWK import costs several times more).
       try {
-        createPublicKey({ key: { kty: 'EC', crv: curve.name, x: key.subarray(1, 1 + curve.size).toString('base64url'), y: key.subarray(1 + curve.size).toString('base64url') }, format: 'jwk' });
+        ECDH.convertKey(key, curve.name, undefined, undefined, 'uncompressed');
       } catch {
         fail('ecdsa: invalid public key');
       }
