@@ -47,7 +47,7 @@ function anyValue(element: Element): unknown {
       return formatGoTime(time);
     }
     case TAG.GeneralizedTime: {
-      const time = parseGeneralizedTime(body.toString('latin1')) ?? fail('asn1: invalid GeneralizedTime');
+      const time = parseGeneralizedTime(body.toString('latin1'), true) ?? fail('asn1: invalid GeneralizedTime');
       return formatGoTime(time);
     }
     case TAG.OCTET_STRING:

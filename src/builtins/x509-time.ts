@@ -13,6 +13,8 @@ function build(year: number, month: number, day: number, hour: number, minute: n
     const minutes = Number(zone.slice(3, 5));
     if (hours > 23 || minutes > 59) return undefined;
     offsetMinutes = (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes);
+    // Go parses a zero offset as UTC, which formats back as "Z", so cryptobyte's round trip refuses "+0000".
+    if (offsetMinutes === 0) return undefined;
   }
   // setUTCFullYear, not Date.UTC, which reads years 0–99 as 1900–1999.
   const utc = new Date(0);
@@ -35,10 +37,14 @@ export function parseUtcTime(text: string): CertificateTime | undefined {
   return build(year, Number(match[2]), Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6] ?? '0'), 0, match[7]!);
 }
 
-/** ReadASN1GeneralizedTime: "20060102150405.999999999Z0700" re-formatted must give the text back. */
-export function parseGeneralizedTime(text: string): CertificateTime | undefined {
+/**
+ * A GeneralizedTime whose re-formatting gives the text back: "20060102150405Z0700" for cryptobyte's
+ * ReadASN1GeneralizedTime (certificates: no fractions), "20060102150405.999999999Z0700" for encoding/asn1
+ * (values in a CSR's attributes).
+ */
+export function parseGeneralizedTime(text: string, allowFraction = false): CertificateTime | undefined {
   const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?(Z|[+-]\d{4})$/.exec(text);
-  if (match === null) return undefined;
+  if (match === null || (!allowFraction && match[7] !== undefined)) return undefined;
   const nanos = match[7] === undefined ? 0 : Number(match[7].padEnd(9, '0'));
   return build(Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6]), nanos, match[8]!);
 }

@@ -59,18 +59,26 @@ describe('certificate times', () => {
     expect(parseUtcTime('240101120000+0130')?.toISOString()).toBe('2024-01-01T10:30:00.000Z');
   });
 
-  it.each([['240230000000Z'], ['241301000000Z'], ['2401011200'], ['24010112000Z']])('UTCTime refuses %s', (text) => {
+  it.each([['240230000000Z'], ['241301000000Z'], ['2401011200'], ['24010112000Z'], ['240101120000+0000']])('UTCTime refuses %s', (text) => {
     expect(parseUtcTime(text)).toBeUndefined();
   });
 
   it.each([
     ['20500101000000Z', '2050-01-01T00:00:00Z'],
-    ['99991231235959.5Z', '9999-12-31T23:59:59.5Z'],
-    ['20240101000000.25Z', '2024-01-01T00:00:00.25Z'],
-    ['20240101000000.250Z', undefined],
+    ['99991231235959Z', '9999-12-31T23:59:59Z'],
+    ['20240101000000.25Z', undefined],
+    ['20240101000000+0530', '2024-01-01T00:00:00+05:30'],
     ['00010101000000Z', '0001-01-01T00:00:00Z'],
   ])('GeneralizedTime %s is %s', (text, rfc3339) => {
     const time = parseGeneralizedTime(text);
+    expect(time === undefined ? undefined : formatGoTime(time)).toBe(rfc3339);
+  });
+
+  it.each([
+    ['20240101000000.25Z', '2024-01-01T00:00:00.25Z'],
+    ['20240101000000.250Z', undefined],
+  ])('GeneralizedTime as encoding/asn1 reads it (fractions allowed): %s is %s', (text, rfc3339) => {
+    const time = parseGeneralizedTime(text, true);
     expect(time === undefined ? undefined : formatGoTime(time)).toBe(rfc3339);
   });
 });

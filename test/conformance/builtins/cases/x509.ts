@@ -1,6 +1,7 @@
 // Differential cases of crypto.x509.*: certificates of every key type made at test time, good and bad input.
 import { KeyObject, generateKeyPairSync, webcrypto } from 'node:crypto';
 import type { Cases } from '../differential.js';
+import { DerReader, TAG } from '../../../../src/builtins/der.js';
 import { issueCertificate, issueCertificateRequest } from '../../../helpers/certs.js';
 
 const quote = (text: string): string => JSON.stringify(text);
@@ -42,6 +43,26 @@ function nameConstraints(permitted: GeneralName[], excluded: GeneralName[]): { o
 
 // 2001:db8::/32 as the 32 bytes of an iPAddress constraint.
 const IPV6_DOC_RANGE = { oid: '2.5.29.30', critical: false, value: Buffer.concat([Buffer.from('3026a02430228720', 'hex'), Buffer.from('20010db8000000000000000000000000', 'hex'), Buffer.from('ffffffff000000000000000000000000', 'hex')]).toString('base64') };
+
+/** DER of a SEQUENCE around these elements, any length. */
+function sequence(...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const n = body.length;
+  const length = n < 128 ? Buffer.from([n]) : n < 256 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([0x30]), length, body]);
+}
+
+/** The certificate with its validity replaced by these two times (tag, text): unsigned now, which parsing ignores. */
+function withValidity(der: Buffer, notBefore: [number, string], notAfter: [number, string]): Buffer {
+  const certificate = new DerReader(new DerReader(der).read(TAG.SEQUENCE, 'certificate').body);
+  const tbs = new DerReader(certificate.read(TAG.SEQUENCE, 'tbs').body);
+  const fields: Buffer[] = [];
+  while (!tbs.empty) fields.push(tbs.readAny('field').full);
+  // version, serial, signature algorithm, issuer, validity, …
+  const time = ([tag, text]: [number, string]): Buffer => Buffer.concat([Buffer.from([tag, text.length]), Buffer.from(text, 'latin1')]);
+  fields[4] = sequence(time(notBefore), time(notAfter));
+  return sequence(sequence(...fields), certificate.rest());
+}
 
 const oidDer = (arcs: number[]): Buffer => tlv(0x06, Buffer.from([arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]));
 const POLICY_A = [1, 2, 3, 4, 5];
@@ -312,6 +333,24 @@ export async function x509Cases(): Promise<Cases> {
     constraints_intermediate_bad: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafBad))})[0]`,
 
     odd_uris: parse(oddUris.pem),
+    ...Object.fromEntries(
+      (
+        [
+          ['utc_offset', [0x17, '240101120000+0130'], [0x17, '491231235959-0800']],
+          ['utc_zero_offset', [0x17, '240101120000+0000'], [0x17, '491231235959Z']],
+          ['utc_minutes', [0x17, '2401011200Z'], [0x17, '4912312359Z']],
+          ['utc_1950', [0x17, '500101000000Z'], [0x17, '690101000000Z']],
+          ['generalized_fraction', [0x18, '20240101120000.25Z'], [0x18, '20991231235959.123456789Z']],
+          ['generalized_trailing_zero', [0x18, '20240101120000.250Z'], [0x18, '20991231235959Z']],
+          ['generalized_offset', [0x18, '20240101120000+0530'], [0x18, '99991231235959Z']],
+          ['generalized_year_one', [0x18, '00010101000000Z'], [0x18, '20500101000000Z']],
+          ['bad_day', [0x17, '240230000000Z'], [0x17, '491231235959Z']],
+        ] as Array<[string, [number, string], [number, string]]>
+      ).map(([name, notBefore, notAfter]) => [
+        `time_${name}`,
+        `[[c.NotBefore, c.NotAfter] | some c in ${parse(base64(withValidity(leaf.der, notBefore, notAfter)))}]`,
+      ]),
+    ),
     pss_root: parse(pssRoot.pem),
     p521_after_2050: parse(underPss.pem),
     verify_pss_p521: verify(join(pssRoot, underPss)),
