@@ -64,6 +64,23 @@ function withValidity(der: Buffer, notBefore: [number, string], notAfter: [numbe
   return sequence(sequence(...fields), certificate.rest());
 }
 
+/** The certificate with its subject replaced by this RDNSequence (DER): unsigned now, which parsing ignores. */
+function withSubject(der: Buffer, subject: Buffer): Buffer {
+  const certificate = new DerReader(new DerReader(der).read(TAG.SEQUENCE, 'certificate').body);
+  const tbs = new DerReader(certificate.read(TAG.SEQUENCE, 'tbs').body);
+  const fields: Buffer[] = [];
+  while (!tbs.empty) fields.push(tbs.readAny('field').full);
+  fields[5] = subject;
+  return sequence(sequence(...fields), certificate.rest());
+}
+
+/** An RDNSequence of single-attribute RDNs: (OID arcs, value tag, value bytes). */
+function rdnSequence(...attributes: Array<[number[], number, Buffer]>): Buffer {
+  const der = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag, body.length]), body]);
+  const oid = (arcs: number[]): Buffer => der(0x06, Buffer.from([arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]));
+  return sequence(...attributes.map(([arcs, tag, value]) => der(0x31, sequence(oid(arcs), der(tag, value)))));
+}
+
 const oidDer = (arcs: number[]): Buffer => tlv(0x06, Buffer.from([arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]));
 const POLICY_A = [1, 2, 3, 4, 5];
 const POLICY_B = [1, 2, 3, 4, 6];
@@ -333,6 +350,19 @@ export async function x509Cases(): Promise<Cases> {
     constraints_intermediate_bad: `crypto.x509.parse_and_verify_certificates(${quote(join(rsaRoot, constrainedIntermediate, intermediateLeafBad))})[0]`,
 
     odd_uris: parse(oddUris.pem),
+    ...Object.fromEntries(
+      (
+        [
+          ['string_types', [[[2, 5, 4, 3], 0x14, Buffer.from([0x5a, 0xfc, 0x72])], [[2, 5, 4, 10], 0x1e, Buffer.from('00410042', 'hex')], [[2, 5, 4, 5], 0x12, Buffer.from('12 34')], [[2, 5, 4, 7], 0x16, Buffer.from('Berlin')], [[2, 5, 4, 17], 0x0c, Buffer.from('10115')], [[2, 5, 4, 9], 0x13, Buffer.from('Main St 1')], [[2, 5, 4, 8], 0x0c, Buffer.from('Bärlin')], [[2, 5, 4, 11], 0x13, Buffer.from('unit')], [[1, 2, 840, 113549, 1, 9, 1], 0x16, Buffer.from('a@b.c')]]],
+          ['bad_printable', [[[2, 5, 4, 3], 0x13, Buffer.from('a@b')]]],
+          ['octet_value', [[[2, 5, 4, 3], 0x04, Buffer.from('x')]]],
+          ['bmp_odd', [[[2, 5, 4, 3], 0x1e, Buffer.from('00', 'hex')]]],
+          ['bad_utf8', [[[2, 5, 4, 3], 0x0c, Buffer.from('ff', 'hex')]]],
+          ['repeated', [[[2, 5, 4, 6], 0x13, Buffer.from('DE')], [[2, 5, 4, 6], 0x13, Buffer.from('FR')], [[2, 5, 4, 3], 0x0c, Buffer.from('one')], [[2, 5, 4, 3], 0x0c, Buffer.from('two')]]],
+          ['empty', []],
+        ] as Array<[string, Array<[number[], number, Buffer]>]>
+      ).map(([name, attributes]) => [`subject_${name}`, `[c.Subject | some c in ${parse(base64(withSubject(leaf.der, rdnSequence(...attributes))))}]`]),
+    ),
     ...Object.fromEntries(
       (
         [
