@@ -13,6 +13,7 @@ export interface DecisionRecorders {
 /** After the answer is sent: the metrics and the decision log line. */
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
+  if (outcome.ruleLabel !== undefined) dependencies.metrics.ruleDecided(outcome.ruleLabel, outcome.allowed);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
   const tokens = outcome.tokens;
   if (tokens !== undefined) {
@@ -29,16 +30,31 @@ interface DecisionLine {
   allowed: boolean;
   reason: Reason;
   source_principal: string;
+  /** The workload called (Envoy's destination principal), so one service's decisions can be picked out. */
+  destination_principal: string;
+  host: string;
   method: string;
   path: string;
   duration_us: number;
+  /** Envoy's x-request-id: the same value the sidecar's access log carries, to join the two. */
+  request_id?: string;
   rule?: string;
   shadow_rules?: string[];
   error?: string;
 }
 
+// The caller chooses these values (the principals come from Envoy, the rest from the request): each is cut to a
+// length that still identifies it, so a request cannot make one log line as large as its headers.
+const MAX_LOGGED_VALUE = 256;
+
+function bounded(value: string | undefined): string {
+  if (value === undefined) return '';
+  return value.length <= MAX_LOGGED_VALUE ? value : value.slice(0, MAX_LOGGED_VALUE) + '…';
+}
+
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
-  const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
+  const attributes = request.kind === 'request' ? request.attributes : undefined;
+  const http = attributes?.request?.http;
   const path = http?.path;
   const queryAt = path === undefined ? -1 : path.indexOf('?');
   // One object literal in one shape, optional keys assigned after (same key order as the line always had).
@@ -46,11 +62,15 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
-    source_principal: outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : ''),
-    method: http?.method ?? '',
-    path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
+    source_principal: bounded(outcome.sourcePrincipal ?? attributes?.source?.principal),
+    destination_principal: bounded(attributes?.destination?.principal),
+    host: bounded(http?.host),
+    method: bounded(http?.method),
+    path: bounded(path === undefined ? undefined : queryAt === -1 ? path : path.slice(0, queryAt)),
     duration_us: Math.round(elapsedMs * 1000),
   };
+  const requestId = http?.headers?.['x-request-id'];
+  if (typeof requestId === 'string') line.request_id = bounded(requestId);
   if (outcome.rule !== undefined) line.rule = outcome.rule;
   if (outcome.shadowRules !== undefined) line.shadow_rules = outcome.shadowRules;
   if (outcome.error === undefined) {

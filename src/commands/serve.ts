@@ -40,8 +40,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
   const policy = policies.current!;
-  const metrics = createDecisionMetrics();
-  metrics.policyLoaded('success', policy.revision);
+  const metrics = createDecisionMetrics({ processMetrics: true });
+  metrics.policyLoaded('success', policy.revision, policy.ruleNames);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
   let draining = false;
@@ -82,7 +82,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     async reload(): Promise<boolean> {
       try {
         const next = await policies.load(plan.load);
-        metrics.policyLoaded('success', next.revision);
+        metrics.policyLoaded('success', next.revision, next.ruleNames);
         log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
         return true;
       } catch (error) {

@@ -17,8 +17,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'errors.ts': [],
   'logger.ts': [],
   'package-paths.ts': [],
-  // The metric labels are the reason vocabularies of the decision and of token verification.
-  'metrics.ts': ['errors.ts', 'identity/jwt.ts'],
+  // The metric labels are the reason vocabularies of the decision and of token verification; build info names the version.
+  'metrics.ts': ['errors.ts', 'identity/jwt.ts', 'package-paths.ts'],
   'envoy/': ['errors.ts'],
   'request/': ['envoy/', 'errors.ts'],
   'identity/': ['envoy/', 'errors.ts'],

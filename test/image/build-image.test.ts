@@ -108,7 +108,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
     expect(allowed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
     const denied = evaluate('analytics-post-data.json');
     expect(denied.allowed).toBe(false);
-    expect(denied.reason).toBe('policy_denied');
+    expect(denied.reason).toBe('no_allow_rule_matched');
     expect(denied.response.dynamicMetadata).toMatchObject({ rule: 'default', reason: 'no_allow_rule_matched' });
   });
 });

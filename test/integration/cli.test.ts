@@ -83,7 +83,7 @@ describe('meshwarden eval', () => {
     const { code, stdout } = await runCli(['eval', '--request', join(ROOT, 'examples/requests/analytics-post-data.json')]);
     expect(code).toBe(0);
     const printed = JSON.parse(stdout);
-    expect(printed).toMatchObject({ allowed: false, reason: 'policy_denied', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
+    expect(printed).toMatchObject({ allowed: false, reason: 'no_allow_rule_matched', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
     expect(printed.result[0].result.dynamic_metadata).toEqual({ rule: 'default', reason: 'no_allow_rule_matched', shadow_denies: [] });
     expect(printed.response.deniedResponse.headers).toEqual(expect.arrayContaining([expect.objectContaining({ header: { key: 'x-ext-authz-reason', value: 'no_allow_rule_matched' } })]));
     expect(printed.input).toEqual({ attributes: expect.any(Object), parsed_query: {}, source: expect.any(Object), destination: expect.any(Object) });
@@ -109,7 +109,7 @@ describe('meshwarden eval', () => {
     const { code, stdout } = await runCli(['eval', '--trust-domain', 'prod.example', '--request', join(ROOT, 'examples/requests/analytics-get-data.json')]);
     expect(code).toBe(0);
     // The example request's identities are in cluster.local, now a foreign trust domain: no rule applies.
-    expect(JSON.parse(stdout)).toMatchObject({ allowed: false, reason: 'policy_denied', response: { dynamicMetadata: { rule: 'default', reason: 'default_deny' } } });
+    expect(JSON.parse(stdout)).toMatchObject({ allowed: false, reason: 'default_deny', response: { dynamicMetadata: { rule: 'default', reason: 'default_deny' } } });
   });
 
   it('rejects a request file that is not a CheckRequest, naming the field', async () => {
