@@ -47,7 +47,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const port = await listen(server, options.address);
+  const port = await listen(server, options.address, 'the admin endpoint');
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {
     port,

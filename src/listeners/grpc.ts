@@ -9,7 +9,7 @@ import { addReflection } from '../envoy/reflection.js';
 import type { CheckResponse, TemplatedResponse } from '../envoy/types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { formatAddress, type Address } from './address.js';
+import { formatAddress, listenProblem, type Address } from './address.js';
 
 export interface ServerOptions {
   address: Address;
@@ -70,9 +70,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.addToServer(server);
   addReflection(server, api.packageDefinition);
 
+  routeGrpcLogs(options.logger);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(formatAddress(options.address), grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(error);
+      if (error) reject(listenProblem('gRPC', options.address, error));
       else resolve(bound);
     });
   });
@@ -100,6 +101,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors to stderr (a failed bind adds "E No address added out of total 1 resolved" before
+ * meshwarden's one line). They go to the structured log at debug level instead; what matters reaches the
+ * caller as our own error or log line.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const write = (...args: unknown[]): void => logger.debug({ grpc_js: args.map((arg) => (typeof arg === 'string' ? arg : describeError(arg))).join(' ') }, 'grpc-js');
+  grpc.setLogger({ error: write, warn: write, info: write, debug: write } as unknown as Partial<Console>);
 }
 
 type AnswerBody = CheckResponse | TemplatedResponse;

@@ -139,7 +139,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   });
-  const port = await listen(server, options.address);
+  const port = await listen(server, options.address, 'HTTP ext_authz');
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,

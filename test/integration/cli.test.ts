@@ -1,7 +1,6 @@
 // The built command: eval, configuration errors, serve with signals (SIGHUP reload, SIGTERM drain and exit 0).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { createSigningKey, signToken, spiffeBundleOf, writeJsonFile, writeTextFi
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
@@ -113,7 +113,7 @@ describe('meshwarden eval', () => {
   });
 
   it('rejects a request file that is not a CheckRequest, naming the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-eval-'));
+    const dir = makeTempDir('meshwarden-eval-');
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ attributes: { sauce: {} } }));
     const { code, stderr } = await runCli(['eval', '--request', join(dir, 'bad.json')]);
     expect(code).toBe(2);
@@ -134,7 +134,7 @@ describe('configuration errors', () => {
   });
 
   it('rejects a policy file that is not a policy with a clear message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bad-'));
+    const dir = makeTempDir('meshwarden-bad-');
     writeFileSync(join(dir, 'policy.tar.gz'), 'not a bundle');
     const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--bundle', join(dir, 'policy.tar.gz')]);
     expect(code).toBe(2);
@@ -209,7 +209,7 @@ describe('meshwarden serve as a process', () => {
   });
 
   it('reloads on SIGHUP, keeps the last good policy when the new file is bad, and exits 0 on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-reload-'));
+    const dir = makeTempDir('meshwarden-reload-');
     const bundle = join(dir, 'policy.tar.gz');
     copyFileSync(compileRego('package envoy.authz\nallow := false\n'), bundle);
     const { child, address, lines } = await startServe(['--bundle', bundle]);

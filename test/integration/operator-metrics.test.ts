@@ -1,12 +1,12 @@
 // What an operator scrapes from the admin endpoint: decisions by the response's reason, decisions by rule (bounded
 // by the rules file), the process and Node.js metrics, the build info and latency buckets past the providers' 0.5 s.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_VERSION } from '../../src/package-paths.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const REPORTS = 'spiffe://cluster.local/ns/reports/sa/reports';
 
@@ -33,7 +33,7 @@ async function metricsOf(server: TestServer): Promise<string> {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'meshwarden-operator-metrics-'));
+  dir = makeTempDir('meshwarden-operator-metrics-');
 });
 
 afterAll(() => {

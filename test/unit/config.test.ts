@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAddress, parseAddress } from '../../src/listeners/address.js';
 import { parseServeConfig, type ServeConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
@@ -304,10 +305,9 @@ describe('parseAddress / formatAddress', () => {
 
 describe('identity settings and the config file', () => {
   it('reads the trust domain, its aliases, federated trust domains and xfcc from flags, variables and a file', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const file = join(dir, 'meshwarden.yaml');
     writeFileSync(file, 'trust-domain: prod.example\ntrust-domain-aliases: [old.example, cluster.local]\nxfcc: true\nlog-level: debug\n');
     const fromFile = parseServeConfig(['--config', file], {});
@@ -322,10 +322,9 @@ describe('identity settings and the config file', () => {
   });
 
   it('lists bad trust domains, unknown file keys and wrong value types with the rest', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    const file = join(makeTempDir('meshwarden-config-'), 'bad.yaml');
     writeFileSync(file, 'trust-domain-aliases: [Old.Example]\nfrobnicate: 1\nbundle: [a, b]\n');
     const problems = problemsOf(['--config', file, '--trust-domain', 'spiffe://cluster.local', '--federated-trust-domains', 'cluster.local'], {});
     expect(problems.join('\n')).toContain('frobnicate: unknown setting');
@@ -345,10 +344,9 @@ describe('identity settings and the config file', () => {
 
 describe('JWT settings (config file only)', () => {
   it('reads jwt-issuers and jwt-svid into structured settings', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const jwks = join(dir, 'jwks.json');
     writeFileSync(jwks, JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', kid: 'a', x: 'WKn-ZIGevcwGIyyrzFoZNBdaq9_TsqzGl96oc0CWuis', y: 'y77t-RvAHRKTsSGdIYUfweuOvwrvDD-Q3Hv5J0fSKbE' }] }));
     const file = join(dir, 'meshwarden.yaml');
@@ -367,10 +365,9 @@ describe('JWT settings (config file only)', () => {
   });
 
   it('reads a bundle per federated trust domain for JWT-SVIDs, and lists every problem with them', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const good = join(dir, 'good.yaml');
     writeFileSync(
       good,
@@ -398,10 +395,9 @@ describe('JWT settings (config file only)', () => {
   it('are not flags or variables, and plain http is refused outside 127.0.0.1 and localhost', async () => {
     expect(problemsOf(['--jwt-issuers=x'])).toEqual(['--jwt-issuers: unknown flag']);
     expect(problemsOf([], { MESHWARDEN_JWT_SVID: 'x' })).toEqual(['MESHWARDEN_JWT_SVID: unknown setting']);
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    const file = join(makeTempDir('meshwarden-config-'), 'bad.yaml');
     writeFileSync(file, 'jwt-issuers: {issuer: x}\njwt-svid:\n  audience: a\n  bundle-uri: http://spire.example/bundle\n');
     const problems = problemsOf(['--config', file]);
     expect(problems).toHaveLength(2);

@@ -1,10 +1,10 @@
 // `meshwarden rules validate|compile` through the built command (build with `npx tsc -p tsconfig.json` first).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers/tools.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
@@ -19,7 +19,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
 let dir: string;
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build with npx tsc -p tsconfig.json`);
-  dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
+  dir = makeTempDir('meshwarden-rules-');
 });
 
 function write(name: string, text: string): string {
@@ -80,8 +80,8 @@ describe('meshwarden rules validate', () => {
   });
 
   it('reports usage errors and bad settings with exit 2', async () => {
-    expect(await runCli(['rules', 'validate'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: a rules FILE is required\n' });
-    expect(await runCli(['rules', 'validate', 'a.yaml', 'b.yaml'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: one rules FILE at a time (got a.yaml, b.yaml)\n' });
+    expect(await runCli(['rules', 'validate'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: a rules FILE is required\n(meshwarden rules validate --help shows the usage)\n' });
+    expect(await runCli(['rules', 'validate', 'a.yaml', 'b.yaml'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: one rules FILE at a time (got a.yaml, b.yaml)\n(meshwarden rules validate --help shows the usage)\n' });
     const bad = await runCli(['rules', 'validate', 'examples/rules/regulated-data.yaml', '--trust-domain', 'Bad', '--nope']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--nope: unknown flag');
@@ -213,6 +213,6 @@ describe('meshwarden rules explain', () => {
       matched: [],
       rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from'] }],
     });
-    expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n' });
+    expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n(meshwarden rules explain --help shows the usage)\n' });
   });
 });
