@@ -41,6 +41,10 @@ export function ensureOpaEnvoyPlugin() {
     process.stderr.write(`!!! opa-envoy-plugin NOT BUILT: ${script} is absent, so the differential suite (test/conformance/oep) will be skipped\n`);
     return undefined;
   }
+  if (onPath('go') === undefined) {
+    process.stderr.write('!!! opa-envoy-plugin NOT BUILT: Go is not installed, so the differential suite (test/conformance/oep) will be skipped\n');
+    return undefined;
+  }
   mkdirSync(TOOLS_BIN, { recursive: true });
   process.stderr.write(`building opa-envoy-plugin ${OPA_ENVOY_PLUGIN.version} with ${script} (once, about 2 minutes)...\n`);
   execFileSync('bash', [script, local], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -62,12 +66,29 @@ function onPath(name) {
   return run.status === 0 ? run.stdout.trim() : undefined;
 }
 
+/** The one thing to do when Go is missing, as one line (npm test prints it instead of a stack trace). */
+export class GoMissing extends Error {
+  constructor(name) {
+    super(
+      `${name} ${TOOLS[name].version} is needed and Go is not installed: install Go 1.22 or later (https://go.dev/dl/, or apt-get install golang-go) ` +
+        `and run again; the pinned opa, grpcurl and ghz then go into .tools/bin`,
+    );
+    this.name = 'GoMissing';
+  }
+}
+
 /** Path of a pinned tool, installing it first if needed. */
 export function ensureTool(name) {
   if (name === 'opa-envoy-plugin') return ensureOpaEnvoyPlugin();
   const tool = TOOLS[name];
   if (!tool) throw new Error(`unknown tool ${name}`);
   const local = join(TOOLS_BIN, name);
+  const haveGo = onPath('go') !== undefined;
+  // Without Go nothing can be verified or installed; a binary this script put in .tools/bin before is used as it is.
+  if (!haveGo) {
+    if (existsSync(local)) return local;
+    throw new GoMissing(name);
+  }
   if (existsSync(local) && versionMatches(local, tool)) return local;
   const fromPath = onPath(name);
   if (fromPath && versionMatches(fromPath, tool)) return fromPath;
@@ -83,5 +104,11 @@ export function ensureTool(name) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
-  for (const name of names.length > 0 ? names : [...Object.keys(TOOLS), 'opa-envoy-plugin']) ensureTool(name);
+  try {
+    for (const name of names.length > 0 ? names : [...Object.keys(TOOLS), 'opa-envoy-plugin']) ensureTool(name);
+  } catch (error) {
+    if (!(error instanceof GoMissing)) throw error;
+    process.stderr.write(`meshwarden: ${error.message}\n`);
+    process.exit(1);
+  }
 }
