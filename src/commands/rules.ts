@@ -58,6 +58,8 @@ interface Explanation {
   rules: Array<{ name: string; action: string; shadow: boolean; matched: boolean; not_matched: string[] }>;
   destination_keys: string[];
   path_ambiguous: boolean;
+  /** By rule name: why each part that did not match failed, naming the request's value and the rule's list. */
+  why: Record<string, string[]>;
 }
 
 /** The explanation with its keys in reading order (wasm objects come out in hash order), rules by name. */
@@ -69,7 +71,7 @@ function ordered(explanation: Explanation): unknown {
     shadow_denies,
     matched: explanation.matched,
     rules: explanation.rules
-      .map(({ name, action, shadow, matched, not_matched }) => ({ name, action, shadow, matched, not_matched }))
+      .map(({ name, action, shadow, matched, not_matched }) => ({ name, action, shadow, matched, not_matched, why: explanation.why[name] ?? [] }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     destination_keys: explanation.destination_keys,
     path_ambiguous: explanation.path_ambiguous,

@@ -120,7 +120,7 @@ describe('meshwarden rules explain', () => {
       reason: 'allowed_by_rule',
       shadow_denies: [],
       matched: ['analytics-reads-data'],
-      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] }],
+      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [], why: [] }],
       destination_keys: ['namespace:data', 'principal:spiffe://cluster.local/ns/data/sa/data', 'service_account:data/data'],
       path_ambiguous: false,
     });
@@ -169,9 +169,17 @@ describe('meshwarden rules explain', () => {
       rules: [
         { name: 'analytics-namespace-gets', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
         { name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
-        { name: 'frontend-never', action: 'DENY', shadow: false, matched: false, not_matched: ['from'] },
-        { name: 'no-debug-header', action: 'DENY', shadow: true, matched: false, not_matched: ['when'] },
-        { name: 'writers-post', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from', 'operations'] },
+        { name: 'frontend-never', action: 'DENY', shadow: false, matched: false, not_matched: ['from'], why: ['from[0]: namespace analytics not in [frontend]'] },
+        { name: 'no-debug-header', action: 'DENY', shadow: true, matched: false, not_matched: ['when'], why: ['when[0]: request.headers[x-debug] is not one of [1]'] },
+        {
+          name: 'writers-post',
+          action: 'ALLOW',
+          shadow: false,
+          matched: false,
+          not_matched: ['from', 'operations'],
+          // the value that failed and the list it is not in, field by field
+          why: ['from[0]: namespace analytics not in [writers]', 'operations[0]: method GET not in [POST]'],
+        },
       ],
       path_ambiguous: false,
     });
@@ -204,6 +212,22 @@ describe('meshwarden rules explain', () => {
     });
   });
 
+  it.each([
+    ['analytics-post-data.json', ['operations[0]: method POST not in [GET]']],
+    [
+      'foreign-trust-domain.json',
+      [
+        'from[0]: principal (none) not in [spiffe://cluster.local/ns/analytics/sa/analytics]',
+        'trust domain evil.example not accepted (neither the local trust domain, an alias nor a federated one): the caller spiffe://evil.example/ns/analytics/sa/analytics is unauthenticated',
+      ],
+    ],
+    ['plaintext-spoofed-identity.json', ['from[0]: principal (none) not in [spiffe://cluster.local/ns/analytics/sa/analytics]', 'the caller has no identity (no mTLS principal: a plaintext connection?)']],
+  ])('says in words why %s did not match: the value and the list', async (request, why) => {
+    const result = await runCli(['rules', 'explain', '--request', `examples/requests/${request}`]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).explanation.rules).toEqual([expect.objectContaining({ name: 'analytics-reads-data', why })]);
+  });
+
   it('explains with the embedded default rules without --rules; an empty --rules is an error', async () => {
     const result = await runCli(['rules', 'explain', '--request', 'examples/requests/default-sa-get-data.json']);
     expect(result.code).toBe(0);
@@ -211,7 +235,16 @@ describe('meshwarden rules explain', () => {
       decided_by: 'default',
       reason: 'no_allow_rule_matched',
       matched: [],
-      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from'] }],
+      rules: [
+        {
+          name: 'analytics-reads-data',
+          action: 'ALLOW',
+          shadow: false,
+          matched: false,
+          not_matched: ['from'],
+          why: ['from[0]: principal spiffe://cluster.local/ns/analytics/sa/default not in [spiffe://cluster.local/ns/analytics/sa/analytics]'],
+        },
+      ],
     });
     expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n(meshwarden rules explain --help shows the usage)\n' });
   });
