@@ -22,6 +22,8 @@ export interface DecisionMetrics {
    * file get their per-rule series at zero, so an alert on a rule sees zeros before its first decision.
    */
   policyLoaded(result: 'success' | 'failure', revision?: string, ruleNames?: ReadonlySet<string>): void;
+  /** Counts a TLS certificate reload by result and, on success, records the new certificate's expiry. */
+  tlsReloaded(result: 'success' | 'failure', notAfter?: Date): void;
 }
 
 export interface MetricsOptions {
@@ -105,6 +107,18 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const tlsReloads = new Counter({
+    name: 'meshwarden_tls_reloads_total',
+    help: 'TLS certificate reloads (a rotated file) by result; a failure keeps the pair in force',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  for (const result of ['success', 'failure']) tlsReloads.labels(result).inc(0);
+  const tlsExpiry = new Gauge({
+    name: 'meshwarden_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the TLS certificate in force expires (Unix time)',
+    registers: [registry],
+  });
   const revision = new Gauge({
     name: 'meshwarden_policy_revision_info',
     help: 'The policy revision in force (value 1)',
@@ -139,6 +153,10 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
     },
     tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
       tokens.labels(kind, result).inc();
+    },
+    tlsReloaded(result: 'success' | 'failure', notAfter?: Date): void {
+      tlsReloads.labels(result).inc();
+      if (notAfter !== undefined) tlsExpiry.set(notAfter.getTime() / 1000);
     },
     policyLoaded(result: 'success' | 'failure', loaded?: string, ruleNames?: ReadonlySet<string>): void {
       loadResults[result].inc();

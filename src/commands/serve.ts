@@ -12,6 +12,7 @@ import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createDecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
+import { startTls } from './tls.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -43,20 +44,22 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const metrics = createDecisionMetrics({ processMetrics: true });
   metrics.policyLoaded('success', policy.revision, policy.ruleNames);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
+  const tls = startTls(config, log, metrics);
+  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, tls });
   let draining = false;
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
+      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log, tls }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
+    tls?.close();
     throw error;
   }
   server.setServing(true);
@@ -93,6 +96,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       }
     },
     reloadKeyFiles(): boolean {
+      tls?.reload();
       const tokens = runtime.identity.tokens;
       if (tokens === undefined) return true;
       const problems = tokens.reloadKeyFiles();
@@ -102,6 +106,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
+      tls?.close();
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);

@@ -1,5 +1,7 @@
 // The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import type { TlsSource } from '../tls/source.js';
+import { createListenerServer } from './http-server.js';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
 import type { Logger } from '../logger.js';
@@ -16,10 +18,12 @@ export interface AdminOptions {
   /** True while a policy is loaded and the server is not draining. */
   ready(): boolean;
   logger: Logger;
+  /** TLS (and mutual TLS) from --tls-*: only the allowed callers (a monitoring identity among them) scrape. */
+  tls?: TlsSource | undefined;
 }
 
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
-  const server: Server = createServer((request, response) => {
+  const server: Server = createListenerServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -46,7 +50,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       default:
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  }, options.tls, options.logger, 'admin');
   const port = await listen(server, options.address, 'the admin endpoint');
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {

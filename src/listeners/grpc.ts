@@ -9,13 +9,17 @@ import { addReflection } from '../envoy/reflection.js';
 import type { CheckResponse, TemplatedResponse } from '../envoy/types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listenProblem, type Address } from './address.js';
+import { serverCredentialsFor } from './grpc-tls.js';
 
 export interface ServerOptions {
   address: Address;
   maxRequestBytes: number;
   answer: AnswerCheck;
   logger: Logger;
+  /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plaintext when undefined. */
+  tls?: TlsSource | undefined;
 }
 
 export interface RunningServer {
@@ -72,7 +76,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   routeGrpcLogs(options.logger);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatAddress(options.address), grpc.ServerCredentials.createInsecure(), (error, bound) => {
+    const credentials = options.tls === undefined ? grpc.ServerCredentials.createInsecure() : serverCredentialsFor(options.tls, options.logger);
+    server.bindAsync(formatAddress(options.address), credentials, (error, bound) => {
       if (error) reject(listenProblem('gRPC', options.address, error));
       else resolve(bound);
     });

@@ -1,13 +1,15 @@
 // Envoy's HTTP ext_authz service (envoyExtAuthzHttp): the same input, policy and fail-closed answers as the
 // gRPC Check, over plain HTTP. Envoy forwards the request's method, path (after its path_prefix), headers and,
 // when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AnswerCheck } from '../check/answer.js';
 import type { DecodedCheckRequest } from '../envoy/codec.js';
 import type { Attributes, CheckResponse, HeaderValueOption } from '../envoy/types.js';
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
+import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listen, type Address } from './address.js';
+import { createListenerServer } from './http-server.js';
 
 export interface HttpServiceOptions {
   address: Address;
@@ -18,6 +20,8 @@ export interface HttpServiceOptions {
   /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
   pathPrefix: string;
   maxRequestBytes: number;
+  /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plain HTTP when undefined. */
+  tls?: TlsSource | undefined;
 }
 
 /**
@@ -120,7 +124,7 @@ export function writeCheckResponse(response: ServerResponse, check: CheckRespons
 }
 
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  const server: Server = createServer((request, response) => {
+  const server: Server = createListenerServer((request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -138,7 +142,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       // Envoy's HTTP check carries no deadline (its default timeout is 200 ms): verification gets the default budget.
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
-  });
+  }, options.tls, options.logger, 'HTTP ext_authz');
   const port = await listen(server, options.address, 'HTTP ext_authz');
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {

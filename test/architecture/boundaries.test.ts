@@ -26,7 +26,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'rules/': ['check/input.ts', 'check/policy.ts', 'identity/spiffe.ts', 'envoy/types.ts', 'errors.ts', 'package-paths.ts'],
   // The HTTP listener rebuilds the attributes Envoy would have sent over gRPC, the destination principal
   // from the XFCC element the local proxy appended among them: a pure parse of a header.
-  'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'tls/', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  // TLS material, its rotation and who may call: node:tls and the strict SPIFFE parser, nothing of the Check path.
+  'tls/': ['identity/spiffe.ts', 'errors.ts'],
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
@@ -120,7 +122,7 @@ describe('the boundaries of src/', () => {
         'envoy/codec.ts -> check/response.ts (envoy/ may import only errors.ts)',
         'envoy/codec.ts -> listeners/grpc.ts (envoy/ may import only errors.ts)',
         'listeners/grpc.ts -> pino (only logger.ts may import it)',
-        'listeners/grpc.ts -> check/check.ts (listeners/ may import only check/answer.ts, envoy/, identity/xfcc.ts, errors.ts, logger.ts, metrics.ts)',
+        'listeners/grpc.ts -> check/check.ts (listeners/ may import only check/answer.ts, envoy/, identity/xfcc.ts, tls/, errors.ts, logger.ts, metrics.ts)',
         'rules/library.ts -> commands/serve.ts (rules/ may import only check/input.ts, check/policy.ts, identity/spiffe.ts, envoy/types.ts, errors.ts, package-paths.ts)',
       ].sort(),
     );

@@ -19,6 +19,10 @@ const DEFAULTS: ServeConfig = {
   maxRequestBytes: 8388608,
   skipBodyParse: false,
   protoDescriptor: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  tlsAllowedSpiffeIds: [],
   shutdownGraceMs: 10000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
@@ -403,5 +407,30 @@ describe('JWT settings (config file only)', () => {
     expect(problems).toHaveLength(2);
     expect(problems[0]).toContain('jwt-issuers: expected a list');
     expect(problems[1]).toContain('bundle-uri must be an https URL');
+  });
+});
+
+describe('TLS settings', () => {
+  it('reads the files and the SPIFFE allow-list from flags and variables', () => {
+    expect(
+      parseServeConfig(['--tls-cert', '/certs/tls.crt', '--tls-key', '/certs/tls.key', '--tls-client-ca', '/certs/ca.crt'], {
+        MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway, spiffe://cluster.local/ns/envoy/sa/envoy',
+      }),
+    ).toMatchObject({
+      tlsCert: '/certs/tls.crt',
+      tlsKey: '/certs/tls.key',
+      tlsClientCa: '/certs/ca.crt',
+      tlsAllowedSpiffeIds: ['spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway', 'spiffe://cluster.local/ns/envoy/sa/envoy'],
+    });
+  });
+
+  it('refuses a key without a certificate, a client CA without TLS, an allow-list without a client CA and IDs the strict parser rejects', () => {
+    expect(problemsOf(['--tls-key', 'k'])).toEqual(['--tls-cert and --tls-key go together: give both, or neither']);
+    expect(problemsOf(['--tls-client-ca', 'ca'])).toEqual(['--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)']);
+    const problems = problemsOf(['--tls-cert', 'c', '--tls-key', 'k', '--tls-allowed-spiffe-ids', 'spiffe://cluster.local/ns/a/sa/a,spiffe://Bad/x,https://x']);
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toContain('needs --tls-client-ca');
+    expect(problems[1]).toContain('"spiffe://Bad/x" is not a SPIFFE ID');
+    expect(problems[2]).toContain('"https://x" is not a SPIFFE ID');
   });
 });
