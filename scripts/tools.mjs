@@ -15,6 +15,8 @@ export const TOOLS = {
   opa: { module: 'github.com/open-policy-agent/opa', path: 'github.com/open-policy-agent/opa', version: 'v1.22.2' },
   grpcurl: { module: 'github.com/fullstorydev/grpcurl', path: 'github.com/fullstorydev/grpcurl/cmd/grpcurl', version: 'v1.9.4' },
   ghz: { module: 'github.com/bojand/ghz', path: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0' },
+  // Jaeger all-in-one: the OTLP collector the tracing tests read spans back from (installed on request only).
+  jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true },
 };
 
 /**
@@ -105,7 +107,8 @@ export function ensureTool(name) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
   try {
-    for (const name of names.length > 0 ? names : [...Object.keys(TOOLS), 'opa-envoy-plugin']) ensureTool(name);
+    const everyday = Object.keys(TOOLS).filter((name) => !TOOLS[name].onRequest);
+    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin']) ensureTool(name);
   } catch (error) {
     if (!(error instanceof GoMissing)) throw error;
     process.stderr.write(`meshwarden: ${error.message}\n`);
