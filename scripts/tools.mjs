@@ -9,14 +9,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-export const TOOLS_BIN = join(root, '.tools', 'bin');
+// MESHWARDEN_TOOLS_BIN puts the tools elsewhere (a checkout that shares its .tools/bin with another one).
+export const TOOLS_BIN = process.env.MESHWARDEN_TOOLS_BIN ?? join(root, '.tools', 'bin');
 
 export const TOOLS = {
   opa: { module: 'github.com/open-policy-agent/opa', path: 'github.com/open-policy-agent/opa', version: 'v1.22.2' },
   grpcurl: { module: 'github.com/fullstorydev/grpcurl', path: 'github.com/fullstorydev/grpcurl/cmd/grpcurl', version: 'v1.9.4' },
   ghz: { module: 'github.com/bojand/ghz', path: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0' },
   // Jaeger all-in-one: the OTLP collector the tracing tests read spans back from (installed on request only).
-  jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true },
+  // Its go.mod has replace directives, which `go install pkg@version` refuses: it is built inside its module instead.
+  jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true, buildInModule: './cmd/jaeger' },
 };
 
 /**
@@ -95,11 +97,15 @@ export function ensureTool(name) {
   const fromPath = onPath(name);
   if (fromPath && versionMatches(fromPath, tool)) return fromPath;
   mkdirSync(TOOLS_BIN, { recursive: true });
-  process.stderr.write(`installing ${name} ${tool.version} with go install (once)...\n`);
-  execFileSync('go', ['install', `${tool.path}@${tool.version}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' },
-  });
+  const env = { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false', GOWORK: 'off' };
+  if (tool.buildInModule !== undefined) {
+    process.stderr.write(`building ${name} ${tool.version} in its module (once, several minutes)...\n`);
+    const { Dir } = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `${tool.module}@${tool.version}`], { encoding: 'utf8', env }));
+    execFileSync('go', ['build', '-o', local, tool.buildInModule], { cwd: Dir, stdio: ['ignore', 'inherit', 'inherit'], env });
+  } else {
+    process.stderr.write(`installing ${name} ${tool.version} with go install (once)...\n`);
+    execFileSync('go', ['install', `${tool.path}@${tool.version}`], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  }
   if (!versionMatches(local, tool)) throw new Error(`${local} does not report version ${tool.version}`);
   return local;
 }

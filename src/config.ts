@@ -50,6 +50,8 @@ export interface ServeConfig {
   tlsClientCa: string | undefined;
   /** mTLS: the SPIFFE IDs allowed to call (each client certificate's one URI SAN); empty = any the CA signed. */
   tlsAllowedSpiffeIds: string[];
+  /** OpenTelemetry: the OTLP/HTTP traces endpoint a span per Check is sent to; undefined = tracing off. */
+  otlpTracesEndpoint: string | undefined;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
   /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
@@ -100,6 +102,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   tlsKey: { flag: 'tls-key', env: 'MESHWARDEN_TLS_KEY', kind: 'string', help: 'PEM private key of --tls-cert' },
   tlsClientCa: { flag: 'tls-client-ca', env: 'MESHWARDEN_TLS_CLIENT_CA', kind: 'string', help: 'PEM CA bundle: mutual TLS, a client certificate signed by it is required (watched)' },
   tlsAllowedSpiffeIds: { flag: 'tls-allowed-spiffe-ids', env: 'MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS', kind: 'list', help: 'comma-separated SPIFFE IDs allowed to call (the client certificate\'s one URI SAN); default: any the CA signed' },
+  otlpTracesEndpoint: { flag: 'otlp-traces-endpoint', env: 'MESHWARDEN_OTLP_TRACES_ENDPOINT', kind: 'string', help: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): one span per Check (default: tracing off)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
 };
 
@@ -121,6 +124,7 @@ const DEFAULTS: ServeConfig = {
   tlsKey: undefined,
   tlsClientCa: undefined,
   tlsAllowedSpiffeIds: [],
+  otlpTracesEndpoint: undefined,
   shutdownGraceMs: 10_000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
@@ -227,6 +231,11 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     }
   }
   readTlsSettings(raw, config, problems);
+  const otlp = raw.get('otlpTracesEndpoint');
+  if (otlp !== undefined) {
+    if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(otlp.value)) config.otlpTracesEndpoint = otlp.value;
+    else problems.push(`${otlp.origin}: "${otlp.value}" is not an http:// or https:// URL`);
+  }
   if (config.rules !== undefined && (config.bundle !== undefined || config.decision !== undefined)) {
     problems.push('--rules serves the built-in rules library: leave out --bundle and --decision');
   }

@@ -13,6 +13,8 @@ import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createDecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
 import { startTls } from './tls.js';
+import { createCheckTracer, type CheckTracer } from '../tracing/check-tracer.js';
+import { PACKAGE_VERSION } from '../package-paths.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -43,7 +45,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policy = policies.current!;
   const metrics = createDecisionMetrics({ processMetrics: true });
   metrics.policyLoaded('success', policy.revision, policy.ruleNames);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
+  const tracing: CheckTracer | undefined =
+    config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, tracing });
   const tls = startTls(config, log, metrics);
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, tls });
   let draining = false;
@@ -111,6 +115,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       draining = true;
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
       await admin?.close();
+      // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
+      await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
       log.info('stopped');
       await flushLogger(log);
     },

@@ -29,6 +29,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'tls/', 'errors.ts', 'logger.ts', 'metrics.ts'],
   // TLS material, its rotation and who may call: node:tls and the strict SPIFFE parser, nothing of the Check path.
   'tls/': ['identity/spiffe.ts', 'errors.ts'],
+  // One span per Check: the entrance's tracing interface and the Envoy types; nothing decides here.
+  'tracing/': ['check/answer.ts', 'envoy/'],
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
@@ -43,6 +45,9 @@ export const ONLY_IN: Readonly<Record<string, readonly string[]>> = {
   // envoy/reflection.ts registers the reflection service on the server: the type of a grpc-js server only.
   '@grpc/grpc-js': ['listeners/', 'envoy/reflection.ts'],
   '@open-policy-agent/opa-wasm': ['check/policy.ts'],
+  '@opentelemetry/api': ['tracing/'],
+  '@opentelemetry/sdk-trace-base': ['tracing/'],
+  '@opentelemetry/exporter-trace-otlp-http': ['tracing/'],
   protobufjs: ['envoy/', 'request/grpc-body.ts'],
 };
 

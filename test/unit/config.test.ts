@@ -23,6 +23,7 @@ const DEFAULTS: ServeConfig = {
   tlsKey: undefined,
   tlsClientCa: undefined,
   tlsAllowedSpiffeIds: [],
+  otlpTracesEndpoint: undefined,
   shutdownGraceMs: 10000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
