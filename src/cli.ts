@@ -8,9 +8,7 @@ import { SERVE_OPTIONS } from './config.js';
 import { ConfigError, describeError } from './errors.js';
 import { DEFAULT_RULES_FILE, PACKAGE_ROOT } from './package-paths.js';
 
-const SERVE_FLAGS = Object.values(SERVE_OPTIONS)
-  .map((spec) => `  --${spec.flag.padEnd(24)} ${spec.env.padEnd(34)} ${spec.help}`)
-  .join('\n');
+const SERVE_FLAGS = formatOptions(Object.values(SERVE_OPTIONS));
 
 const SERVE_USAGE = `Usage: meshwarden serve [flags]
 
@@ -83,6 +81,13 @@ function helpFor(command: string, rest: readonly string[]): string | undefined {
 function usageHint(command: string | undefined, rest: readonly string[]): string {
   if (command === 'rules' && rest[0] !== undefined && rest[0] in RULES_SUBCOMMAND_USAGE) return `meshwarden rules ${rest[0]} --help`;
   return command === 'serve' || command === 'eval' || command === 'rules' ? `meshwarden ${command} --help` : 'meshwarden --help';
+}
+
+/** One line per option, the columns as wide as the longest flag and variable. */
+function formatOptions(specs: readonly { flag: string; env: string; help: string }[]): string {
+  const flagWidth = Math.max(...specs.map((spec) => spec.flag.length));
+  const envWidth = Math.max(...specs.map((spec) => spec.env.length));
+  return specs.map((spec) => `  --${spec.flag.padEnd(flagWidth)} ${spec.env.padEnd(envWidth)} ${spec.help}`).join('\n');
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

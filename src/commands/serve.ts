@@ -29,7 +29,11 @@ export interface Serving {
   reload(): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
-  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  /**
+   * Graceful stop, which always ends: NOT_SERVING at once (health, /readyz) while checks are still answered
+   * for the drain window; then no new connections or calls, in-flight calls finish within the grace period;
+   * then every connection still open is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -49,7 +53,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, tracing });
   const tls = startTls(config, log, metrics);
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, tls });
+  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
+  const server = await startServer({
+    address: config.grpcAddr,
+    maxRequestBytes: config.maxRequestBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
+    ...limits,
+    logger: log,
+    answer,
+    tls,
+  });
   let draining = false;
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -59,7 +72,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log, tls }));
+      (await startHttpService({
+        address: config.httpAddr,
+        pathPrefix: config.httpPathPrefix,
+        maxRequestBytes: config.maxRequestBytes,
+        xfcc: config.xfcc,
+        ...limits,
+        answer,
+        logger: log,
+        tls,
+      }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
@@ -111,9 +133,13 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     async stop(): Promise<void> {
       watcher?.close();
       tls?.close();
-      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
-      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      server.setServing(false);
+      log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
+      await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
       await admin?.close();
       // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
       await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
@@ -159,9 +185,15 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      const exit = (code: number): void => {
+        // Every connection is closed by now; should anything else still hold the event loop (a key fetch
+        // in flight), the process ends anyway: a stop that does not end the process is no stop.
+        setTimeout(() => process.exit(code), 1_000).unref();
+        resolve(code);
+      };
       serving.stop().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => exit(0),
+        () => exit(1),
       );
     };
     process.on('SIGTERM', stop);

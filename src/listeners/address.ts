@@ -1,6 +1,6 @@
-// Listening addresses: HOST:PORT parsed and written, a node:http server bound to one, and a failed bind told in
-// one line.
-import type { Server } from 'node:http';
+// Listening addresses: HOST:PORT parsed and written, a node:net (or node:http) server bound to one, and a failed
+// bind told in one line.
+import type { Server } from 'node:net';
 import { ConfigError, describeError } from '../errors.js';
 
 export interface Address {
@@ -40,7 +40,7 @@ export function listenProblem(purpose: string, address: Address, error: unknown)
   return new ConfigError([`cannot listen for ${purpose} on ${formatAddress(address)}: ${why}`]);
 }
 
-/** Binds a node:http server and reports the port actually bound (port 0 picks a free one). */
+/** Binds a node:net or node:http server and reports the port actually bound (port 0 picks a free one). */
 export async function listen(server: Server, address: Address, purpose = 'HTTP'): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(listenProblem(purpose, address, error)));

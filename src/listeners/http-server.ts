@@ -1,7 +1,7 @@
 // The node:http server of the HTTP listeners (HTTP ext_authz, admin): plain, or TLS from the TlsSource with its
 // rotation (new connections get the new pair) and, under mutual TLS, each connection's SPIFFE ID held to the
 // allow-list as soon as the handshake is done (an unauthorized caller's socket is closed before any request).
-import { createServer as createPlainServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createPlainServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../logger.js';
@@ -10,13 +10,14 @@ import type { TlsSource } from '../tls/source.js';
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
 
-/** `purpose` names the listener in the log lines about refused callers. */
-export function createListenerServer(handler: RequestHandler, tls: TlsSource | undefined, logger: Logger, purpose: string): Server {
-  if (tls === undefined) return createPlainServer(handler);
+/** `options` are node:http's (timeouts); `purpose` names the listener in the log lines about refused callers. */
+export function createListenerServer(options: ServerOptions, handler: RequestHandler, tls: TlsSource | undefined, logger: Logger, purpose: string): Server {
+  if (tls === undefined) return createPlainServer(options, handler);
   const material = tls.current;
   const mutual = tls.requiresClientCertificate;
   const server = createTlsServer(
     {
+      ...options,
       cert: material.cert,
       key: material.key,
       ...(material.clientCa === undefined ? {} : { ca: material.clientCa }),

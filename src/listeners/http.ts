@@ -9,6 +9,7 @@ import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
 import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listen, type Address } from './address.js';
+import { capConnections } from './connection-cap.js';
 import { createListenerServer } from './http-server.js';
 
 export interface HttpServiceOptions {
@@ -22,6 +23,12 @@ export interface HttpServiceOptions {
   maxRequestBytes: number;
   /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plain HTTP when undefined. */
   tls?: TlsSource | undefined;
+  /** Connections beyond this many are closed as they arrive. */
+  maxConnections: number;
+  /** The whole request (headers and body) must arrive within this; then node answers 408 and closes. */
+  callTimeoutMs: number;
+  /** A keep-alive connection without a request for this long is closed. */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -38,7 +45,8 @@ function destinationFromXfcc(header: string | undefined): string | undefined {
 
 export interface HttpService {
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets requests in flight finish for up to graceMs, then closes every connection. */
+  close(graceMs: number): Promise<void>;
 }
 
 const DENY_FALLBACK_STATUS = 403;
@@ -123,8 +131,21 @@ export function writeCheckResponse(response: ServerResponse, check: CheckRespons
   response.writeHead(httpDenyStatus(denied?.status.code ?? DENY_FALLBACK_STATUS)).end(denied?.body ?? '');
 }
 
+/** node:http checks its header and request timeouts only this often (30 s by default, far past ours). */
+export function timeoutCheckIntervalMs(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
+
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  const server: Server = createListenerServer((request, response) => {
+  const timeouts = {
+    // A client that sends its headers or body slowly (or half of them and stops) holds the buffered bytes
+    // only this long. Node answers 408 itself, a deny for Envoy, never a 5xx.
+    headersTimeout: options.callTimeoutMs,
+    requestTimeout: options.callTimeoutMs,
+    keepAliveTimeout: options.idleTimeoutMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
+  };
+  const server: Server = createListenerServer(timeouts, (request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -143,14 +164,25 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   }, options.tls, options.logger, 'HTTP ext_authz');
+  capConnections(server, options.maxConnections, 'http', options.logger);
   const port = await listen(server, options.address, 'HTTP ext_authz');
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,
-    close: () =>
+    close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
+        // server.close() closes the connections idle at that moment; a keep-alive connection whose answer
+        // goes out later becomes idle then, so idle ones are closed again until none is left.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const timer = setTimeout(() => {
+          options.logger.warn({ grace_ms: graceMs }, 'HTTP requests did not finish in time; closing their connections');
+          server.closeAllConnections();
+        }, graceMs);
+        server.close(() => {
+          clearInterval(idle);
+          clearTimeout(timer);
+          resolve();
+        });
       }),
   };
 }
