@@ -30,6 +30,12 @@ export interface ServeConfig {
   logLevel: Level;
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
+  /** Requests whose path (with its query) is longer are denied with path_too_long. */
+  maxPathBytes: number;
+  /** Requests with more header bytes (names and values) are denied with headers_too_large. */
+  maxHeaderBytes: number;
+  /** Requests with more headers are denied with headers_too_large. */
+  maxHeaderCount: number;
   skipBodyParse: boolean;
   /** Binary FileDescriptorSet for parsing application/grpc bodies (opa-envoy-plugin's proto-descriptor). */
   protoDescriptor: string | undefined;
@@ -92,6 +98,9 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
+  maxPathBytes: { flag: 'max-path-bytes', env: 'MESHWARDEN_MAX_PATH_BYTES', kind: 'string', help: 'deny requests whose path (with the query) is longer (default 65536)' },
+  maxHeaderBytes: { flag: 'max-header-bytes', env: 'MESHWARDEN_MAX_HEADER_BYTES', kind: 'string', help: 'deny requests with more bytes of header names and values (default 1048576)' },
+  maxHeaderCount: { flag: 'max-header-count', env: 'MESHWARDEN_MAX_HEADER_COUNT', kind: 'string', help: 'deny requests with more headers (default 10000)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'after the drain, how long in-flight calls may take before every connection is closed (default 10000)' },
@@ -119,6 +128,9 @@ const DEFAULTS: ServeConfig = {
   shadow: false,
   logLevel: 'info',
   maxRequestBytes: 8 * 1024 * 1024,
+  maxPathBytes: 64 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+  maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
@@ -137,10 +149,13 @@ const DEFAULTS: ServeConfig = {
   jwtSvid: undefined,
 };
 
-type IntegerKey = 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
+type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
 
 /** Whole-number settings: unit (for the message) and the range accepted. */
 const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
+  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
+  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
+  ['maxHeaderCount', 'headers', 16, 1_000_000],
   ['shutdownGraceMs', 'milliseconds', 0, 600_000],
   ['drainMs', 'milliseconds', 0, 600_000],
   // Above Envoy's 0.5 s ext_authz timeout by default; at least 100 ms so a check can be decided at all.
