@@ -172,7 +172,10 @@ describe('the call time bound', () => {
           }),
       ),
     );
-    for (const reply of replies) expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    for (const reply of replies) {
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+      expect(reply).toContain('x-ext-authz-reason: call_timeout');
+    }
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 20_000);
 });
