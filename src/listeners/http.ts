@@ -154,7 +154,7 @@ export function headSizeLimit(options: Pick<HttpServiceOptions, 'maxPathBytes' |
 // node:http's answers to a request it cannot read (its own choices, with our reason header added).
 const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason: FailureReason }>> = {
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'headers_too_large' },
-  // headersTimeout / requestTimeout (--call-timeout-ms): the request did not arrive in time.
+  // headersTimeout or requestTimeout (the call time bound) passed before the request was whole.
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'call_timeout' },
 };
 const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_request' as FailureReason };
