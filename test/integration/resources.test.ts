@@ -221,6 +221,8 @@ describe('connection and stream caps', () => {
     expect(answer).toBe('');
     await waitFor(() => server!.lines.some((line) => line['msg'] === 'connection refused: the listener is at its connection cap' && line['listener'] === 'http'), 2_000);
     held.close();
+    // The server counts a connection as gone when it has seen it close, not when the client closed it.
+    await sleep(300);
 
     // An idle keep-alive HTTP connection, and an idle gRPC connection (which hears GOAWAY), are closed.
     const idleHttp = connectTcp(server.httpPort!, '127.0.0.1');
