@@ -3,6 +3,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
 import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 
+/** What one poll of a bundle server came to (src/management/bundle-downloader.ts). */
+export type BundlePollResult = 'activated' | 'not_modified' | 'download_failed' | 'rejected';
+const BUNDLE_POLL_RESULTS: readonly BundlePollResult[] = ['activated', 'not_modified', 'download_failed', 'rejected'];
+
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';
 
@@ -16,6 +20,10 @@ export interface DecisionMetrics {
   tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void;
   /** Counts a policy load or reload and, on success, records the revision in force. */
   policyLoaded(result: 'success' | 'failure', revision?: string): void;
+  /** Registers a bundle of the OPA config file, so its series exist (at zero) before its first poll. */
+  bundleConfigured(bundle: string): void;
+  /** Counts one poll of a bundle's server (or the persisted bundle's load) by its result. */
+  bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void;
 }
 
 const REASONS: readonly Reason[] = ['allowed', 'policy_denied', 'shadow_denied', ...(Object.keys(FAILURE_ANSWERS) as Reason[])];
@@ -85,6 +93,19 @@ export function createDecisionMetrics(): DecisionMetrics {
     registers: [registry],
   });
 
+  const bundlePolls = new Counter({
+    name: 'meshwarden_bundle_polls_total',
+    help: 'Polls of a bundle server by bundle and result: activated, not_modified (304), download_failed, rejected (a bad bundle; the last good one kept serving)',
+    labelNames: ['bundle', 'result'] as const,
+    registers: [registry],
+  });
+  const bundleLoaded = new Gauge({
+    name: 'meshwarden_bundle_loaded',
+    help: 'Whether a bundle of the OPA config file has been activated (1) or not yet (0)',
+    labelNames: ['bundle'] as const,
+    registers: [registry],
+  });
+
   const children = REASONS.map((reason) => {
     const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
@@ -109,6 +130,14 @@ export function createDecisionMetrics(): DecisionMetrics {
     },
     tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
       tokens.labels(kind, result).inc();
+    },
+    bundleConfigured(bundle: string): void {
+      for (const result of BUNDLE_POLL_RESULTS) bundlePolls.labels(bundle, result).inc(0);
+      bundleLoaded.labels(bundle).set(0);
+    },
+    bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void {
+      bundlePolls.labels(bundle, result).inc();
+      bundleLoaded.labels(bundle).set(loaded ? 1 : 0);
     },
     policyLoaded(result: 'success' | 'failure', loaded?: string): void {
       loadResults[result].inc();

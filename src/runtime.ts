@@ -9,6 +9,8 @@ import { ConfigError, describeError } from './errors.js';
 import type { IdentityOptions } from './identity/identity.js';
 import { createTokenVerifier } from './identity/jwt.js';
 import { createTrustDomains, trustDomainProblems, type TrustDomains } from './identity/spiffe.js';
+import type { BundleSetting } from './management/config-file.js';
+import { createServiceClient, type ServiceClient } from './management/service-client.js';
 import { DEFAULT_RULES_FILE } from './package-paths.js';
 import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
 import { compileRulesFile, loadRulesLibrary } from './rules/library.js';
@@ -21,6 +23,17 @@ export interface PolicyPlan {
   rulesFile: string | undefined;
   /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
   watch: boolean;
+  /** Bundles downloaded from the OPA config file's services: `load` does not apply, their downloaders swap policies in. */
+  remote?: RemoteBundles;
+}
+
+/** The OPA config file's bundles, with one client per service they use. */
+export interface RemoteBundles {
+  readonly bundles: readonly BundleSetting[];
+  readonly clients: ReadonlyMap<string, ServiceClient>;
+  /** The decision path every bundle's wasm module must have as an entrypoint. */
+  readonly decision: string;
+  readonly persistenceDirectory: string;
 }
 
 export interface Runtime {
@@ -72,13 +85,17 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
   }
   const trustDomains = trustDomainsOf(config);
   const tokens = collect(problems, () => createTokenVerifier(config, trustDomains));
-  const plan = policyPlanOf(config, trustDomains);
+  const remote = collect(problems, () => remoteBundlesOf(config));
+  const plan: PolicyPlan = remote === undefined ? policyPlanOf(config, trustDomains) : { load: remoteLoad, rulesFile: undefined, watch: false, remote };
   const policies = new PolicyStore();
-  try {
-    await policies.load(plan.load);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
+  // Remote bundles arrive once the servers are up (readiness waits for them); a local policy loads now.
+  if (remote === undefined && !(config.opa !== undefined && config.opa.bundles.length > 0)) {
+    try {
+      await policies.load(plan.load);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const api = loadEnvoyApi();
@@ -92,6 +109,29 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
     identity,
   };
   return Object.freeze({ config, api, trustDomains, identity, grpcBodyDecoder, plan, policies, checkContext });
+}
+
+function remoteLoad(): Promise<Policy> {
+  return Promise.reject(new ConfigError(['the bundles of the OPA config file are loaded by polling their services, not from a file']));
+}
+
+/** The config file's bundles and a client for each service they name (its TLS files read now); undefined without any. */
+function remoteBundlesOf(config: Pick<ServeConfig, 'opa' | 'decision'>): RemoteBundles | undefined {
+  const opa = config.opa;
+  if (opa === undefined || opa.bundles.length === 0) return undefined;
+  const clients = new Map<string, ServiceClient>();
+  const problems: string[] = [];
+  for (const { service } of opa.bundles) {
+    if (clients.has(service.name)) continue;
+    try {
+      clients.set(service.name, createServiceClient(service));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems.map((problem) => `${opa.file}: ${problem}`));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ bundles: opa.bundles, clients, decision: config.decision ?? 'envoy/authz/allow', persistenceDirectory: opa.persistenceDirectory });
 }
 
 function grpcBodyDecoderOf(config: Pick<ServeConfig, 'protoDescriptor' | 'origins'>): GrpcBodyDecoder | undefined {

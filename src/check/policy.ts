@@ -1,7 +1,7 @@
 // Policies compiled by `opa build -t wasm`: load one into a wasm instance, evaluate, swap on reload.
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
+import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
 
 export type { PolicySource };
@@ -30,7 +30,11 @@ export interface PolicyOptions {
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
 export async function loadPolicy(source: PolicySource, options: PolicyOptions = {}): Promise<Policy> {
-  const files = readPolicyFiles(source);
+  return instantiatePolicy(source, readPolicyFiles(source), options);
+}
+
+/** Compiles and checks policy files already read (a downloaded bundle) into a fresh wasm instance; `source.path` names them in messages. */
+export async function instantiatePolicy(source: PolicySource, files: PolicyFiles, options: PolicyOptions = {}): Promise<Policy> {
   const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
   try {
@@ -150,6 +154,11 @@ export class PolicyStore {
 
   get current(): Policy | undefined {
     return this.#current;
+  }
+
+  /** Swaps in a policy loaded and checked already (a downloaded bundle's). */
+  replace(next: Policy): void {
+    this.#current = next;
   }
 
   /** Loads the next policy and swaps it in; on failure the policy in force stays and the error is thrown. */

@@ -10,8 +10,9 @@ import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createDecisionMetrics } from '../metrics.js';
-import { createRuntime } from '../runtime.js';
+import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
+import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
+import { createRuntime, type RemoteBundles } from '../runtime.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -21,6 +22,8 @@ export interface Serving {
   /** The HTTP ext_authz service, when --http-addr is set. */
   http: HttpService | undefined;
   policies: PolicyStore;
+  /** The downloaders of the OPA config file's bundles (none without --config-file bundles). */
+  bundles: readonly BundleDownloader[];
   logger: Logger;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
   reload(): Promise<boolean>;
@@ -39,18 +42,21 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const log = logger ?? createLogger(config.logLevel);
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
-  const policy = policies.current!;
+  const policy = policies.current;
   const metrics = createDecisionMetrics();
-  metrics.policyLoaded('success', policy.revision);
+  if (policy !== undefined) metrics.policyLoaded('success', policy.revision);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
+  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, reflection: config.reflection });
   let draining = false;
+  // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
+  const bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => server.setServing(!draining && bundles.every((bundle) => bundle.loaded)));
+  const ready = (): boolean => !draining && policies.current !== undefined && bundles.every((bundle) => bundle.loaded);
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready }));
     http =
       config.httpAddr &&
       (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
@@ -59,27 +65,33 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     await admin?.close();
     throw error;
   }
-  server.setServing(true);
+  server.setServing(ready());
   let watcher: FSWatcher | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
-      policy: policy.source,
+      ...(policy === undefined ? {} : { policy: policy.source, decision: policy.decision, revision: policy.revision }),
       ...(rulesFile === undefined ? {} : { rules: rulesFile }),
-      decision: policy.decision,
-      revision: policy.revision,
+      ...(plan.remote === undefined ? {} : { bundles: plan.remote.bundles.map((bundle) => plan.remote!.clients.get(bundle.service.name)!.urlOf(bundle.resource)), decision: plan.remote.decision }),
       shadow: config.shadow,
     },
-    'serving',
+    plan.remote === undefined ? 'serving' : 'serving; not ready until every bundle is activated',
   );
+  for (const bundle of bundles) bundle.start();
   const serving: Serving = {
     config,
     server,
     admin,
     http,
     policies,
+    bundles,
     logger: log,
     async reload(): Promise<boolean> {
+      // Downloaded bundles are reloaded by asking their servers now.
+      if (bundles.length > 0) {
+        for (const bundle of bundles) bundle.pollNow();
+        return true;
+      }
       try {
         const next = await policies.load(plan.load);
         metrics.policyLoaded('success', next.revision);
@@ -104,6 +116,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       watcher?.close();
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
+      for (const bundle of bundles) bundle.stop();
+      for (const client of plan.remote?.clients.values() ?? []) client.close();
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
       await admin?.close();
       log.info('stopped');
@@ -112,6 +126,31 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   };
   if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
   return serving;
+}
+
+/** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */
+function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics: DecisionMetrics, log: Logger, readinessChanged: () => void): BundleDownloader[] {
+  return remote.bundles.map((setting) => {
+    metrics.bundleConfigured(setting.name);
+    const downloader: BundleDownloader = createBundleDownloader({
+      setting,
+      client: remote.clients.get(setting.service.name)!,
+      decision: remote.decision,
+      persistenceDirectory: remote.persistenceDirectory,
+      logger: log,
+      onActivated(bundle) {
+        // The policy is checked completely already: the swap itself cannot fail.
+        policies.replace(bundle.policy);
+        metrics.policyLoaded('success', bundle.policy.revision);
+      },
+      onPoll(result) {
+        metrics.bundlePolled(setting.name, result, downloader.loaded);
+        if (result === 'rejected') metrics.policyLoaded('failure');
+        readinessChanged();
+      },
+    });
+    return downloader;
+  });
 }
 
 /**

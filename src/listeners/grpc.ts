@@ -16,6 +16,8 @@ export interface ServerOptions {
   maxRequestBytes: number;
   answer: AnswerCheck;
   logger: Logger;
+  /** Register gRPC server reflection (opa-envoy-plugin's enable-reflection); on unless turned off. */
+  reflection?: boolean;
 }
 
 export interface RunningServer {
@@ -68,7 +70,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   health.addToServer(server);
-  addReflection(server, api.packageDefinition);
+  if (options.reflection !== false) addReflection(server, api.packageDefinition);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(formatAddress(options.address), grpc.ServerCredentials.createInsecure(), (error, bound) => {

@@ -1,0 +1,185 @@
+// Bundles from a real HTTP server (Debian's nginx on 127.0.0.1, its own ETags and 304s) through
+// opa-envoy-plugin's config file: download, poll, a new revision under load, bad bundles kept out, persist.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { buildBundle } from '../helpers/policies.js';
+import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+
+/** Allows GET on one path: which one tells the revisions apart. */
+function policyAllowing(path: string): Record<string, string> {
+  return { 'authz.rego': `package envoy.authz\ndefault allow := false\nallow if input.attributes.request.http.path == "${path}"\n` };
+}
+
+const V1 = buildBundle({ files: policyAllowing('/v1'), revision: 'v1' });
+const V2 = buildBundle({ files: policyAllowing('/v2'), revision: 'v2' });
+const WRONG_ENTRYPOINT = buildBundle({ files: { 'authz.rego': 'package other\nallow := true\n' }, entrypoint: 'other/allow', revision: 'bad' });
+
+let nginx: Nginx;
+let dir: string;
+
+function writeConfig(name: string, options: { resource?: string; persist?: boolean; sizeLimitBytes?: number } = {}): string {
+  const file = join(dir, name);
+  writeFileSync(
+    file,
+    `services:
+  bundle-server:
+    url: \${BUNDLE_SERVER_URL}
+bundles:
+  authz:
+    service: bundle-server
+    resource: ${options.resource ?? 'bundles/authz.tar.gz'}
+    persist: ${options.persist ?? true}
+${options.sizeLimitBytes === undefined ? '' : `    size_limit_bytes: ${options.sizeLimitBytes}\n`}    polling:
+      min_delay_seconds: 1
+      max_delay_seconds: 1
+persistence_directory: ${join(dir, 'opa')}
+plugins:
+  envoy_ext_authz_grpc:
+    addr: 127.0.0.1:0
+    path: envoy/authz/allow
+`,
+  );
+  return file;
+}
+
+async function allowed(server: TestServer, path: string): Promise<boolean> {
+  const response = await server.client.check(httpCheckRequest({ path }));
+  return (response['status']?.['code'] ?? 0) === 0;
+}
+
+async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return Date.now() - started;
+}
+
+async function metricsOf(server: TestServer): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/metrics`)).text();
+}
+
+async function readyStatus(server: TestServer): Promise<number> {
+  return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/readyz`)).status;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'meshwarden-bundle-server-'));
+  nginx = await startNginx();
+});
+
+afterAll(async () => {
+  await nginx?.stop();
+});
+
+describe('a bundle served by nginx', () => {
+  let server: TestServer;
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('is not ready (denies with no_policy) until the bundle is there, then downloads and decides with it', async () => {
+    const config = writeConfig('config.yaml');
+    server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
+    expect(await readyStatus(server)).toBe(503);
+    expect(await allowed(server, '/v1')).toBe(false);
+    nginx.publish('bundles/authz.tar.gz', V1);
+    await waitFor(async () => (await readyStatus(server)) === 200, 10_000);
+    expect(await allowed(server, '/v1')).toBe(true);
+    expect(await allowed(server, '/v2')).toBe(false);
+    expect(server.serving.bundles[0]!.state.activeRevision).toBe('v1');
+  });
+
+  it('polls with If-None-Match and keeps the bundle on 304', async () => {
+    await waitFor(() => nginx.accessLog().some((line) => line.startsWith('304 "') && !line.startsWith('304 "-"')), 5_000);
+    const notModified = nginx.accessLog().filter((line) => line.startsWith('304'));
+    expect(notModified[0]).toMatch(/^304 "[^"]+" \/bundles\/authz\.tar\.gz/);
+    expect(await allowed(server, '/v1')).toBe(true);
+    expect(await metricsOf(server)).toMatch(/meshwarden_bundle_polls_total\{bundle="authz",result="not_modified"\} [1-9]/);
+  });
+
+  it('takes a new revision within the polling window, with no failed or mis-decided call under load', async () => {
+    let stop = false;
+    let calls = 0;
+    let sawV2 = false;
+    const wrong: string[] = [];
+    // Eight callers in a loop: each answer is v1's or v2's, and once v2 is seen, never v1's again.
+    const load = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        const [v1, v2] = await Promise.all([allowed(server, '/v1'), allowed(server, '/v2')]);
+        calls += 2;
+        if (v1 === v2) wrong.push(`v1=${v1} v2=${v2}`);
+        if (v2) sawV2 = true;
+        else if (sawV2) wrong.push('v1 after v2');
+      }
+    });
+    const published = Date.now();
+    nginx.publish('bundles/authz.tar.gz', V2);
+    // The polling window is 1 s; a poll may be under way, so allow two windows and the activation.
+    await waitFor(() => server.serving.bundles[0]!.state.activeRevision === 'v2', 5_000);
+    const tookMs = Date.now() - published;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop = true;
+    await Promise.all(load);
+    expect(wrong).toEqual([]);
+    expect(sawV2).toBe(true);
+    expect(calls).toBeGreaterThan(50);
+    expect(tookMs).toBeLessThan(3_000);
+    expect(await allowed(server, '/v2')).toBe(true);
+  });
+
+  it('rejects a corrupt archive and a bundle without the decision, and keeps serving the last good bundle', async () => {
+    const before = await metricsOf(server);
+    const rejectedBefore = Number(/meshwarden_bundle_polls_total\{bundle="authz",result="rejected"\} (\d+)/.exec(before)![1]);
+    for (const [index, bad] of [Buffer.from('this is not a gzip archive'), WRONG_ENTRYPOINT].entries()) {
+      nginx.publish('bundles/authz.tar.gz', bad);
+      await waitFor(async () => Number(/meshwarden_bundle_polls_total\{bundle="authz",result="rejected"\} (\d+)/.exec(await metricsOf(server))![1]) > rejectedBefore + index, 5_000);
+      expect(await allowed(server, '/v2')).toBe(true);
+      expect(server.serving.bundles[0]!.state.activeRevision).toBe('v2');
+      expect(await readyStatus(server)).toBe(200);
+    }
+    const messages = server.logs.filter((line) => line.msg === 'bundle update failed; the last good bundle keeps serving').map((line) => String(line['error']));
+    expect(messages.some((message) => message.includes('bad bundle archive'))).toBe(true);
+    expect(messages.some((message) => message.includes('decision path "envoy/authz/allow" is not an entrypoint'))).toBe(true);
+  });
+});
+
+describe('size_limit_bytes', () => {
+  it('rejects a bundle over the limit and serves nothing rather than a part of it', async () => {
+    nginx.publish('bundles/big.tar.gz', V1);
+    const config = writeConfig('big.yaml', { resource: 'bundles/big.tar.gz', persist: false, sizeLimitBytes: 1000 });
+    const server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
+    try {
+      await waitFor(async () => /meshwarden_bundle_polls_total\{bundle="authz",result="(rejected|download_failed)"\} [1-9]/.test(await metricsOf(server)), 5_000);
+      expect(await readyStatus(server)).toBe(503);
+      expect(await allowed(server, '/v1')).toBe(false);
+      expect(server.logs.some((line) => String(line['error']).includes('larger than'))).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('persist: true', () => {
+  it('serves the persisted bundle at start while the service is down, and is ready with it', async () => {
+    // The first describe's server persisted v2 under persistence_directory.
+    const port = nginx.port;
+    await nginx.stop();
+    const config = writeConfig('persisted.yaml');
+    const server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: `http://127.0.0.1:${port}` });
+    try {
+      await waitFor(async () => (await readyStatus(server)) === 200, 5_000);
+      expect(await allowed(server, '/v2')).toBe(true);
+      expect(await allowed(server, '/v1')).toBe(false);
+      expect(server.logs.some((line) => line.msg === 'bundle update failed; the last good bundle keeps serving')).toBe(true);
+    } finally {
+      await server.stop();
+      nginx = await startNginx({ port });
+    }
+  });
+});
