@@ -99,7 +99,8 @@ export function readBundleArchive(name: string, content: Buffer, limits: Archive
         chunks.push(chunk);
       });
       entry.on('end', () => {
-        if (!over) files.set('/' + entry.path.replace(/^\/+/, ''), Buffer.concat(chunks));
+        // `tar -C dir .` writes ./data.json: the same file as /data.json (OPA cleans the paths too).
+        if (!over) files.set('/' + entry.path.replace(/^(\.?\/)+/, ''), Buffer.concat(chunks));
       });
     },
   });

@@ -57,7 +57,7 @@ export function buildBundle(options: {
     'build',
     ...(options.target === 'rego' ? [] : ['-t', 'wasm', '-e', options.entrypoint ?? 'envoy/authz/allow']),
     ...(options.revision === undefined ? [] : ['-r', options.revision]),
-    ...(options.signingKey === undefined ? [] : ['--signing-key', options.signingKey, '--signing-alg', options.signingAlgorithm ?? 'RS256']),
+    ...(options.signingKey === undefined ? [] : ['-b', '--signing-key', options.signingKey, '--signing-alg', options.signingAlgorithm ?? 'RS256']),
     ...(options.extraArgs ?? []),
     '-o',
     output,
