@@ -7,6 +7,31 @@ import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 export type BundlePollResult = 'activated' | 'not_modified' | 'download_failed' | 'rejected';
 const BUNDLE_POLL_RESULTS: readonly BundlePollResult[] = ['activated', 'not_modified', 'download_failed', 'rejected'];
 
+/** What became of decision log events (src/management/decision-log-upload.ts), each counted. */
+export type DecisionLogResult =
+  | 'buffered'
+  | 'uploaded'
+  | 'retried'
+  | 'upload_failed'
+  | 'dropped_buffer_full'
+  | 'dropped_rate_limit'
+  | 'dropped_too_large'
+  | 'dropped_by_policy'
+  | 'dropped_at_shutdown'
+  | 'encoding_failed';
+const DECISION_LOG_RESULTS: readonly DecisionLogResult[] = [
+  'buffered',
+  'uploaded',
+  'retried',
+  'upload_failed',
+  'dropped_buffer_full',
+  'dropped_rate_limit',
+  'dropped_too_large',
+  'dropped_by_policy',
+  'dropped_at_shutdown',
+  'encoding_failed',
+];
+
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';
 
@@ -24,6 +49,10 @@ export interface DecisionMetrics {
   bundleConfigured(bundle: string): void;
   /** Counts one poll of a bundle's server (or the persisted bundle's load) by its result. */
   bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void;
+  /** Registers decision log upload, so its series exist (at zero) from the start. */
+  decisionLogsConfigured(): void;
+  /** Counts `count` decision log events by what became of them. */
+  decisionLogEvents(result: DecisionLogResult, count: number): void;
 }
 
 const REASONS: readonly Reason[] = ['allowed', 'policy_denied', 'shadow_denied', ...(Object.keys(FAILURE_ANSWERS) as Reason[])];
@@ -106,6 +135,13 @@ export function createDecisionMetrics(): DecisionMetrics {
     registers: [registry],
   });
 
+  const decisionLogEvents = new Counter({
+    name: 'meshwarden_decision_log_events_total',
+    help: 'Decision log events by what became of them: buffered, uploaded, retried (uploaded after a failed upload), upload_failed (kept for a retry), dropped_* and encoding_failed (lost, and why)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
   const children = REASONS.map((reason) => {
     const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
@@ -138,6 +174,12 @@ export function createDecisionMetrics(): DecisionMetrics {
     bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void {
       bundlePolls.labels(bundle, result).inc();
       bundleLoaded.labels(bundle).set(loaded ? 1 : 0);
+    },
+    decisionLogsConfigured(): void {
+      for (const result of DECISION_LOG_RESULTS) decisionLogEvents.labels(result).inc(0);
+    },
+    decisionLogEvents(result: DecisionLogResult, count: number): void {
+      decisionLogEvents.labels(result).inc(count);
     },
     policyLoaded(result: 'success' | 'failure', loaded?: string): void {
       loadResults[result].inc();

@@ -47,6 +47,8 @@ export interface Runtime {
   readonly policies: PolicyStore;
   /** What the Check path needs, reading the policy in force at each call. */
   readonly checkContext: CheckContext;
+  /** One client per service of the OPA config file that bundles or decision logs use. */
+  readonly serviceClients: ReadonlyMap<string, ServiceClient>;
 }
 
 /** The trust domains of the configuration (its names are validated already, so this does not fail). */
@@ -85,7 +87,8 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
   }
   const trustDomains = trustDomainsOf(config);
   const tokens = collect(problems, () => createTokenVerifier(config, trustDomains));
-  const remote = collect(problems, () => remoteBundlesOf(config));
+  const serviceClients = collect(problems, () => serviceClientsOf(config)) ?? new Map<string, ServiceClient>();
+  const remote = remoteBundlesOf(config, serviceClients);
   const plan: PolicyPlan = remote === undefined ? policyPlanOf(config, trustDomains) : { load: remoteLoad, rulesFile: undefined, watch: false, remote };
   const policies = new PolicyStore();
   // Remote bundles arrive once the servers are up (readiness waits for them); a local policy loads now.
@@ -108,20 +111,20 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
     validStatuses: api.envoyStatusCodes,
     identity,
   };
-  return Object.freeze({ config, api, trustDomains, identity, grpcBodyDecoder, plan, policies, checkContext });
+  return Object.freeze({ config, api, trustDomains, identity, grpcBodyDecoder, plan, policies, checkContext, serviceClients });
 }
 
 function remoteLoad(): Promise<Policy> {
   return Promise.reject(new ConfigError(['the bundles of the OPA config file are loaded by polling their services, not from a file']));
 }
 
-/** The config file's bundles and a client for each service they name (its TLS files read now); undefined without any. */
-function remoteBundlesOf(config: Pick<ServeConfig, 'opa' | 'decision'>): RemoteBundles | undefined {
-  const opa = config.opa;
-  if (opa === undefined || opa.bundles.length === 0) return undefined;
+/** A client for each service the OPA config file's bundles and decision logs name (their TLS files read now). */
+function serviceClientsOf(config: Pick<ServeConfig, 'opa'>): Map<string, ServiceClient> {
   const clients = new Map<string, ServiceClient>();
+  const opa = config.opa;
+  if (opa === undefined) return clients;
   const problems: string[] = [];
-  for (const { service } of opa.bundles) {
+  for (const service of [...opa.bundles.map((bundle) => bundle.service), ...(opa.decisionLogs === undefined ? [] : [opa.decisionLogs.service])]) {
     if (clients.has(service.name)) continue;
     try {
       clients.set(service.name, createServiceClient(service));
@@ -131,6 +134,13 @@ function remoteBundlesOf(config: Pick<ServeConfig, 'opa' | 'decision'>): RemoteB
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  return clients;
+}
+
+/** The config file's bundles, with their clients; undefined without any (or when a client could not be built). */
+function remoteBundlesOf(config: Pick<ServeConfig, 'opa' | 'decision'>, clients: ReadonlyMap<string, ServiceClient>): RemoteBundles | undefined {
+  const opa = config.opa;
+  if (opa === undefined || opa.bundles.length === 0 || !opa.bundles.every((bundle) => clients.has(bundle.service.name))) return undefined;
   return Object.freeze({ bundles: opa.bundles, clients, decision: config.decision ?? 'envoy/authz/allow', persistenceDirectory: opa.persistenceDirectory });
 }
 

@@ -9,7 +9,7 @@ import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
-import { recordDecision } from './decision-log.js';
+import { recordDecision, type DecisionEventSink } from './decision-log.js';
 import { toFailureResponse } from './response.js';
 
 export type { CheckOutcome };
@@ -18,6 +18,8 @@ export interface AnswerDependencies {
   context: CheckContext;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** The decision log upload, when configured. */
+  events?: DecisionEventSink | undefined;
 }
 
 /**

@@ -5,9 +5,16 @@ import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
 
+/** Where each decision goes besides the log line: the decision log upload (src/management/). Must not throw. */
+export interface DecisionEventSink {
+  record(outcome: CheckOutcome): void;
+}
+
 export interface DecisionRecorders {
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Set when decision logs are uploaded (the OPA config file's decision_logs). */
+  events?: DecisionEventSink | undefined;
 }
 
 /** After the answer is sent: the metrics and the decision log line. */
@@ -21,6 +28,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
     else if (tokens.svidRejected !== undefined) dependencies.metrics.tokenVerified('jwt_svid', tokens.svidRejected);
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
+  dependencies.events?.record(outcome);
 }
 
 /** The fields of the decision log line, in their order on the line. */

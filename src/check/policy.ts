@@ -18,6 +18,10 @@ export interface Policy {
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
   evaluateText(inputJson: string): string;
+  /** Whether the module has this entrypoint (`system/log/mask`): the decision log's mask and drop policies. */
+  hasEntrypoint(entrypoint: string): boolean;
+  /** Evaluates another entrypoint of the module (off the Check path: slower, opa-wasm's own evaluate); throws if it fails. */
+  evaluateAt(entrypoint: string, input: unknown): unknown;
 }
 
 
@@ -62,6 +66,12 @@ export async function instantiatePolicy(source: PolicySource, files: PolicyFiles
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
+    hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),
+    evaluateAt(entrypoint: string, input: unknown): unknown {
+      const id = (loaded.entrypoints as Record<string, number>)[normaliseDecision(entrypoint)];
+      if (id === undefined) throw new Error(`the policy has no entrypoint ${entrypoint}`);
+      return loaded.evaluate(input, id);
+    },
   });
 }
 

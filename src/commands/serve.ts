@@ -1,5 +1,6 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
-import { watch, type FSWatcher } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
@@ -11,8 +12,10 @@ import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
+import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
+import { PACKAGE_ROOT } from '../package-paths.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
-import { createRuntime, type RemoteBundles } from '../runtime.js';
+import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -24,6 +27,8 @@ export interface Serving {
   policies: PolicyStore;
   /** The downloaders of the OPA config file's bundles (none without --config-file bundles). */
   bundles: readonly BundleDownloader[];
+  /** The decision log upload, when the OPA config file has decision_logs. */
+  decisionLogs: DecisionLogUploader | undefined;
   logger: Logger;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
   reload(): Promise<boolean>;
@@ -45,11 +50,14 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policy = policies.current;
   const metrics = createDecisionMetrics();
   if (policy !== undefined) metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
+  const labels = labelsOf(config.opa?.labels ?? {});
+  let bundles: BundleDownloader[] = [];
+  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log);
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader });
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, reflection: config.reflection });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
-  const bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => server.setServing(!draining && bundles.every((bundle) => bundle.loaded)));
+  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => server.setServing(!draining && bundles.every((bundle) => bundle.loaded)));
   const ready = (): boolean => !draining && policies.current !== undefined && bundles.every((bundle) => bundle.loaded);
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -78,6 +86,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     plan.remote === undefined ? 'serving' : 'serving; not ready until every bundle is activated',
   );
   for (const bundle of bundles) bundle.start();
+  uploader?.start();
   const serving: Serving = {
     config,
     server,
@@ -85,6 +94,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     http,
     policies,
     bundles,
+    decisionLogs: uploader,
     logger: log,
     async reload(): Promise<boolean> {
       // Downloaded bundles are reloaded by asking their servers now.
@@ -117,8 +127,10 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
       for (const bundle of bundles) bundle.stop();
-      for (const client of plan.remote?.clients.values() ?? []) client.close();
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      // After the last decision: one last upload of what is buffered, bounded so shutdown cannot hang on it.
+      await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
+      for (const client of runtime.serviceClients.values()) client.close();
       await admin?.close();
       log.info('stopped');
       await flushLogger(log);
@@ -126,6 +138,36 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   };
   if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
   return serving;
+}
+
+const DECISION_LOG_SHUTDOWN_MS = 5000;
+
+/** OPA's labels: `id` (this process) and `version` beside the configured ones, which cannot replace them. */
+function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const { version } = JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string };
+  return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${version}` });
+}
+
+function decisionLogUploaderOf(
+  runtime: Runtime,
+  labels: Readonly<Record<string, string>>,
+  bundles: () => readonly BundleDownloader[],
+  metrics: DecisionMetrics,
+  log: Logger,
+): DecisionLogUploader | undefined {
+  const setting = runtime.config.opa?.decisionLogs;
+  if (setting === undefined) return undefined;
+  metrics.decisionLogsConfigured();
+  return createDecisionLogUploader({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    decisionPath: runtime.config.decision ?? runtime.policies.current?.decision ?? '',
+    bundles: () => Object.fromEntries(bundles().map((bundle) => [bundle.name, { revision: bundle.state.activeRevision }])),
+    policy: () => runtime.policies.current,
+    logger: log,
+    metrics,
+  });
 }
 
 /** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */

@@ -63,10 +63,34 @@ export interface PluginSetting {
   readonly grpcMaxRecvMsgSize?: number;
 }
 
+/** decision_logs, as OPA's decision log plugin takes it (v1/plugins/logs). */
+export interface DecisionLogSetting {
+  readonly service: ServiceSetting;
+  /** Where batches are POSTed below the service's URL: /logs, or /logs/<partition_name>. */
+  readonly resource: string;
+  /** size: the buffer is bounded by bytes; event: by a count of events. */
+  readonly bufferType: 'size' | 'event';
+  readonly bufferSizeLimitBytes: number;
+  readonly bufferSizeLimitEvents: number;
+  /** The gzip body of one upload is at most this (OPA's default 32 KiB; 90 B..4 GiB). */
+  readonly uploadSizeLimitBytes: number;
+  readonly minDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  /** Events beyond this rate are dropped (and counted); undefined: no rate limit. */
+  readonly maxDecisionsPerSecond?: number;
+  /** The entrypoint whose result lists the erase and upsert rules (OPA's default system/log/mask). */
+  readonly maskDecision: string;
+  /** The entrypoint that, true, drops an event (OPA's default system/log/drop). */
+  readonly dropDecision: string;
+  /** console: true writes each event to the log too. */
+  readonly console: boolean;
+}
+
 export interface OpaConfig {
   readonly file: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly bundles: readonly BundleSetting[];
+  readonly decisionLogs?: DecisionLogSetting;
   readonly plugin: PluginSetting;
   /** persistence_directory (OPA's default .opa in the working directory): persisted bundles live below it. */
   readonly persistenceDirectory: string;
@@ -89,7 +113,6 @@ export function substituteEnvironment(text: string, env: NodeJS.ProcessEnv): str
 const UNSUPPORTED_TOP_LEVEL: Readonly<Record<string, string>> = {
   discovery: 'discovery bundles are not supported; list the bundles in the config file',
   bundle: 'the deprecated single "bundle" section is not supported; use "bundles"',
-  decision_logs: 'decision log upload is not supported yet; meshwarden writes one decision line per Check to stdout',
   status: 'status reporting is not supported yet; see /metrics (meshwarden_bundle_*) and /readyz',
   default_decision: 'meshwarden decides with plugins.envoy_ext_authz_grpc.path only',
   default_authorization_decision: 'meshwarden serves no OPA REST API to authorize',
@@ -122,13 +145,14 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
   const reader: Reader = { problems: [] };
   for (const key of Object.keys(document)) {
     if (key in UNSUPPORTED_TOP_LEVEL) reader.problems.push(`${key}: ${UNSUPPORTED_TOP_LEVEL[key]}`);
-    else if (!['services', 'labels', 'bundles', 'keys', 'plugins', 'persistence_directory'].includes(key)) reader.problems.push(`${key}: not a key of OPA's configuration`);
+    else if (!['services', 'labels', 'bundles', 'keys', 'plugins', 'persistence_directory', 'decision_logs'].includes(key)) reader.problems.push(`${key}: not a key of OPA's configuration`);
   }
   const services = readServices(document['services'], reader);
   const keys = readKeys(document['keys'], reader);
   const labels = readLabels(document['labels'], reader);
   const bundles = readBundles(document['bundles'], services, keys, reader);
   const plugin = readPlugins(document['plugins'], reader);
+  const decisionLogs = readDecisionLogs(document['decision_logs'], services, reader);
   const persistence = document['persistence_directory'];
   if (persistence !== undefined && (typeof persistence !== 'string' || persistence === '')) reader.problems.push('persistence_directory: must be a directory path');
   problems.push(...reader.problems.map((problem) => `${path}: ${problem}`));
@@ -138,6 +162,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
       file: path,
       labels,
       bundles,
+      ...(decisionLogs === undefined ? {} : { decisionLogs }),
       plugin,
       persistenceDirectory: typeof persistence === 'string' ? persistence : '.opa',
     }),
@@ -422,6 +447,90 @@ function readSigning(value: unknown, where: string, keys: Map<string, KeySetting
     excludeFiles: Object.freeze(Array.isArray(exclude) ? (exclude as string[]) : []),
     keys,
   });
+}
+
+const DEFAULT_BUFFER_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** decision_logs; OPA's defaults but one: an unlimited size buffer is bounded (64 MiB) so no caller can grow it without end. */
+function readDecisionLogs(value: unknown, services: Map<string, ServiceSetting>, reader: Reader): DecisionLogSetting | undefined {
+  if (value === undefined || value === null) return undefined;
+  const where = 'decision_logs';
+  if (!isMapping(value)) {
+    reader.problems.push(`${where}: must be a mapping with service and reporting`);
+    return undefined;
+  }
+  checkKeys(value, where, ['service', 'resource', 'partition_name', 'reporting', 'mask_decision', 'drop_decision', 'console'], reader, {
+    plugin: 'decision log plugins are Go code OPA links in; meshwarden cannot load them',
+    request_context: 'request_context headers are not supported; the headers are in the event input',
+    nd_builtin_cache: 'the non-deterministic builtin cache is not supported',
+  });
+  const console = readBoolean(value, 'console', where, reader) ?? false;
+  const serviceName = readString(value, 'service', where, reader);
+  const service = serviceName === undefined ? services.values().next().value : services.get(serviceName);
+  if (service === undefined) {
+    // OPA takes console-only decision logs; meshwarden's decision line is already on stdout, so a service is needed.
+    reader.problems.push(`${where}.service: ${serviceName === undefined ? 'no service is configured to upload to' : `service "${serviceName}" is not in services`}${console ? ' (console-only decision logs: meshwarden writes a decision line per Check anyway; leave decision_logs out)' : ''}`);
+  }
+  const partition = readString(value, 'partition_name', where, reader);
+  const resource = partition !== undefined ? `/logs/${partition}` : (readString(value, 'resource', where, reader) ?? '/logs');
+  const reporting = value['reporting'] ?? {};
+  const rWhere = `${where}.reporting`;
+  let setting: Omit<DecisionLogSetting, 'service'> = {
+    resource,
+    bufferType: 'size',
+    bufferSizeLimitBytes: DEFAULT_BUFFER_SIZE_LIMIT_BYTES,
+    bufferSizeLimitEvents: 10_000,
+    uploadSizeLimitBytes: 32_768,
+    minDelaySeconds: 300,
+    maxDelaySeconds: 600,
+    maskDecision: readDataPath(value, 'mask_decision', where, reader) ?? 'system/log/mask',
+    dropDecision: readDataPath(value, 'drop_decision', where, reader) ?? 'system/log/drop',
+    console,
+  };
+  if (!isMapping(reporting)) reader.problems.push(`${rWhere}: must be a mapping`);
+  else {
+    checkKeys(reporting, rWhere, ['buffer_type', 'buffer_size_limit_bytes', 'buffer_size_limit_events', 'upload_size_limit_bytes', 'min_delay_seconds', 'max_delay_seconds', 'max_decisions_per_second'], reader, {
+      trigger: 'only periodic uploads are supported (the default)',
+    });
+    const bufferType = reporting['buffer_type'] ?? 'size';
+    if (bufferType !== 'size' && bufferType !== 'event') reader.problems.push(`${rWhere}.buffer_type: "${String(bufferType)}" is not size or event`);
+    const bytes = readInteger(reporting, 'buffer_size_limit_bytes', rWhere, reader, 1, Number.MAX_SAFE_INTEGER);
+    const events = readInteger(reporting, 'buffer_size_limit_events', rWhere, reader, 1, 10_000_000);
+    if (bufferType === 'event' && bytes !== undefined) reader.problems.push(`${rWhere}.buffer_size_limit_bytes: isn't supported for the event buffer type`);
+    if (bufferType === 'size' && events !== undefined) reader.problems.push(`${rWhere}.buffer_size_limit_events: isn't supported for the size buffer type`);
+    const upload = readInteger(reporting, 'upload_size_limit_bytes', rWhere, reader, 0, Number.MAX_SAFE_INTEGER);
+    const min = readInteger(reporting, 'min_delay_seconds', rWhere, reader, 0, 86_400);
+    const max = readInteger(reporting, 'max_delay_seconds', rWhere, reader, 0, 86_400);
+    if ((min === undefined) !== (max === undefined)) reader.problems.push(`${rWhere}: set both min_delay_seconds and max_delay_seconds, or neither`);
+    else if (min !== undefined && max !== undefined && max < min) reader.problems.push(`${rWhere}: max_delay_seconds must be >= min_delay_seconds`);
+    const rate = reporting['max_decisions_per_second'];
+    if (rate !== undefined && (typeof rate !== 'number' || !(rate > 0))) reader.problems.push(`${rWhere}.max_decisions_per_second: must be a number above 0`);
+    if (rate !== undefined && bytes !== undefined) reader.problems.push(`${rWhere}: specify either buffer_size_limit_bytes or max_decisions_per_second`);
+    setting = {
+      ...setting,
+      bufferType: bufferType === 'event' ? 'event' : 'size',
+      ...(bytes === undefined ? {} : { bufferSizeLimitBytes: bytes }),
+      ...(events === undefined ? {} : { bufferSizeLimitEvents: events }),
+      // As OPA: clamped to 90 bytes..4 GiB rather than refused.
+      ...(upload === undefined ? {} : { uploadSizeLimitBytes: Math.min(4_294_967_296, Math.max(90, upload)) }),
+      ...(min === undefined || max === undefined ? {} : { minDelaySeconds: min, maxDelaySeconds: max }),
+      ...(typeof rate === 'number' && rate > 0 ? { maxDecisionsPerSecond: rate } : {}),
+    };
+  }
+  if (service === undefined) return undefined;
+  return Object.freeze({ ...setting, service });
+}
+
+/** A data path as OPA writes mask_decision (`/system/log/mask` or `system.log.mask`) → the entrypoint `system/log/mask`. */
+function readDataPath(entry: Record<string, unknown>, key: string, where: string, reader: Reader): string | undefined {
+  const text = readString(entry, key, where, reader);
+  if (text === undefined) return undefined;
+  const path = text.replace(/^data[./]/, '').replace(/\./g, '/').replace(/^\/+|\/+$/g, '');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/.test(path)) {
+    reader.problems.push(`${where}.${key}: "${text}" is not a data path such as /system/log/mask`);
+    return undefined;
+  }
+  return path;
 }
 
 const REFUSED_PLUGIN_KEYS: Readonly<Record<string, string>> = {

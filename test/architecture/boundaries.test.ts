@@ -30,7 +30,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   // The management plane (OPA's config file, bundles from a service, their signatures): it builds policies
   // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/
   // and config.ts (the config file's reader) use it.
-  'management/': ['check/bundle.ts', 'check/policy.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
