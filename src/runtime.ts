@@ -124,7 +124,7 @@ function serviceClientsOf(config: Pick<ServeConfig, 'opa'>): Map<string, Service
   const opa = config.opa;
   if (opa === undefined) return clients;
   const problems: string[] = [];
-  for (const service of [...opa.bundles.map((bundle) => bundle.service), ...(opa.decisionLogs === undefined ? [] : [opa.decisionLogs.service])]) {
+  for (const service of [...opa.bundles.map((bundle) => bundle.service), ...(opa.decisionLogs === undefined ? [] : [opa.decisionLogs.service]), ...(opa.status === undefined ? [] : [opa.status.service])]) {
     if (clients.has(service.name)) continue;
     try {
       clients.set(service.name, createServiceClient(service));

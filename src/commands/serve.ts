@@ -13,6 +13,7 @@ import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
 import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
+import { createStatusReporter, type StatusReporter } from '../management/status.js';
 import { PACKAGE_ROOT } from '../package-paths.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
 import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
@@ -52,12 +53,17 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   if (policy !== undefined) metrics.policyLoaded('success', policy.revision);
   const labels = labelsOf(config.opa?.labels ?? {});
   let bundles: BundleDownloader[] = [];
-  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log);
+  let status: StatusReporter | undefined;
+  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
+  status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader });
   const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, reflection: config.reflection });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
-  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => server.setServing(!draining && bundles.every((bundle) => bundle.loaded)));
+  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
+    server.setServing(!draining && bundles.every((bundle) => bundle.loaded));
+    status?.changed();
+  });
   const ready = (): boolean => !draining && policies.current !== undefined && bundles.every((bundle) => bundle.loaded);
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -87,6 +93,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   );
   for (const bundle of bundles) bundle.start();
   uploader?.start();
+  status?.changed();
   const serving: Serving = {
     config,
     server,
@@ -127,6 +134,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       draining = true;
       for (const bundle of bundles) bundle.stop();
+      status?.stop();
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
       // After the last decision: one last upload of what is buffered, bounded so shutdown cannot hang on it.
       await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
@@ -154,6 +162,7 @@ function decisionLogUploaderOf(
   bundles: () => readonly BundleDownloader[],
   metrics: DecisionMetrics,
   log: Logger,
+  onStateChange: () => void,
 ): DecisionLogUploader | undefined {
   const setting = runtime.config.opa?.decisionLogs;
   if (setting === undefined) return undefined;
@@ -167,6 +176,20 @@ function decisionLogUploaderOf(
     policy: () => runtime.policies.current,
     logger: log,
     metrics,
+    onStateChange,
+  });
+}
+
+function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, string>>, bundles: () => readonly BundleDownloader[], uploader: DecisionLogUploader | undefined, log: Logger): StatusReporter | undefined {
+  const setting = runtime.config.opa?.status;
+  if (setting === undefined) return undefined;
+  return createStatusReporter({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    bundles: () => bundles().map((bundle) => bundle.state),
+    ...(uploader === undefined ? {} : { decisionLogs: () => uploader.state }),
+    logger: log,
   });
 }
 

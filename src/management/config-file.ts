@@ -86,8 +86,18 @@ export interface DecisionLogSetting {
   readonly console: boolean;
 }
 
+/** status, as OPA's status plugin takes it (v1/plugins/status). */
+export interface StatusSetting {
+  readonly service: ServiceSetting;
+  /** /status/<partition_name> (OPA posts to /status/ without one). */
+  readonly resource: string;
+  /** console: true writes each status report to the log too. */
+  readonly console: boolean;
+}
+
 export interface OpaConfig {
   readonly file: string;
+  readonly status?: StatusSetting;
   readonly labels: Readonly<Record<string, string>>;
   readonly bundles: readonly BundleSetting[];
   readonly decisionLogs?: DecisionLogSetting;
@@ -113,7 +123,6 @@ export function substituteEnvironment(text: string, env: NodeJS.ProcessEnv): str
 const UNSUPPORTED_TOP_LEVEL: Readonly<Record<string, string>> = {
   discovery: 'discovery bundles are not supported; list the bundles in the config file',
   bundle: 'the deprecated single "bundle" section is not supported; use "bundles"',
-  status: 'status reporting is not supported yet; see /metrics (meshwarden_bundle_*) and /readyz',
   default_decision: 'meshwarden decides with plugins.envoy_ext_authz_grpc.path only',
   default_authorization_decision: 'meshwarden serves no OPA REST API to authorize',
   caching: 'inter-query caching is not supported',
@@ -145,7 +154,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
   const reader: Reader = { problems: [] };
   for (const key of Object.keys(document)) {
     if (key in UNSUPPORTED_TOP_LEVEL) reader.problems.push(`${key}: ${UNSUPPORTED_TOP_LEVEL[key]}`);
-    else if (!['services', 'labels', 'bundles', 'keys', 'plugins', 'persistence_directory', 'decision_logs'].includes(key)) reader.problems.push(`${key}: not a key of OPA's configuration`);
+    else if (!['services', 'labels', 'bundles', 'keys', 'plugins', 'persistence_directory', 'decision_logs', 'status'].includes(key)) reader.problems.push(`${key}: not a key of OPA's configuration`);
   }
   const services = readServices(document['services'], reader);
   const keys = readKeys(document['keys'], reader);
@@ -153,6 +162,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
   const bundles = readBundles(document['bundles'], services, keys, reader);
   const plugin = readPlugins(document['plugins'], reader);
   const decisionLogs = readDecisionLogs(document['decision_logs'], services, reader);
+  const status = readStatus(document['status'], services, reader);
   const persistence = document['persistence_directory'];
   if (persistence !== undefined && (typeof persistence !== 'string' || persistence === '')) reader.problems.push('persistence_directory: must be a directory path');
   problems.push(...reader.problems.map((problem) => `${path}: ${problem}`));
@@ -163,6 +173,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
       labels,
       bundles,
       ...(decisionLogs === undefined ? {} : { decisionLogs }),
+      ...(status === undefined ? {} : { status }),
       plugin,
       persistenceDirectory: typeof persistence === 'string' ? persistence : '.opa',
     }),
@@ -447,6 +458,30 @@ function readSigning(value: unknown, where: string, keys: Map<string, KeySetting
     excludeFiles: Object.freeze(Array.isArray(exclude) ? (exclude as string[]) : []),
     keys,
   });
+}
+
+function readStatus(value: unknown, services: Map<string, ServiceSetting>, reader: Reader): StatusSetting | undefined {
+  if (value === undefined || value === null) return undefined;
+  const where = 'status';
+  if (!isMapping(value)) {
+    reader.problems.push(`${where}: must be a mapping with service`);
+    return undefined;
+  }
+  checkKeys(value, where, ['service', 'partition_name', 'console'], reader, {
+    plugin: 'status plugins are Go code OPA links in; meshwarden cannot load them',
+    prometheus: "meshwarden's metrics are on /metrics of the admin endpoint already",
+    prometheus_config: "meshwarden's metrics are on /metrics of the admin endpoint already",
+    trigger: 'only periodic status reports are supported (the default)',
+  });
+  const console = readBoolean(value, 'console', where, reader) ?? false;
+  const serviceName = readString(value, 'service', where, reader);
+  const partition = readString(value, 'partition_name', where, reader);
+  const service = serviceName === undefined ? services.values().next().value : services.get(serviceName);
+  if (service === undefined) {
+    reader.problems.push(`${where}.service: ${serviceName === undefined ? 'no service is configured to report to' : `service "${serviceName}" is not in services`}`);
+    return undefined;
+  }
+  return Object.freeze({ service, resource: `/status/${partition ?? ''}`, console });
 }
 
 const DEFAULT_BUFFER_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;

@@ -32,10 +32,20 @@ export interface DecisionLogUploaderOptions {
   policy(): Policy | undefined;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** After an upload that changed the state (an error appeared or cleared): the status report's cue. */
+  onStateChange?: () => void;
   random?: () => number;
 }
 
+/** What OPA's status reports of the decision log upload: the last upload's error, if it failed. */
+export interface DecisionLogState {
+  code?: 'decision_log_error';
+  message?: string;
+  httpCode?: number;
+}
+
 export interface DecisionLogUploader extends DecisionEventSink {
+  readonly state: DecisionLogState;
   start(): void;
   /** Uploads what is buffered now (the periodic upload calls it; tests and shutdown too). */
   flush(): Promise<boolean>;
@@ -77,6 +87,12 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
   let stopped = false;
+  let state: DecisionLogState = {};
+  const setState = (next: DecisionLogState): void => {
+    const changed = next.message !== state.message || next.httpCode !== state.httpCode;
+    state = next;
+    if (changed) options.onStateChange?.();
+  };
   // max_decisions_per_second as a token bucket, refilled from the clock at each event.
   let tokens = setting.maxDecisionsPerSecond ?? 0;
   let refilled = Date.now();
@@ -174,6 +190,7 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
     for (let index = 0; index < batches.length; index++) {
       const { body, events } = batches[index]!;
       let problem: string | undefined;
+      let httpCode = 0;
       try {
         const response = await client.send({
           method: 'POST',
@@ -183,7 +200,10 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
           headerTimeoutMs: (client.service.responseHeaderTimeoutSeconds || 10) * 1000,
           maxBodyBytes: 64 * 1024,
         });
-        if (response.status < 200 || response.status >= 300) problem = `the server answered ${response.status}`;
+        if (response.status < 200 || response.status >= 300) {
+          problem = `log upload failed, server replied with HTTP ${response.status}`;
+          httpCode = response.status;
+        }
       } catch (error) {
         problem = describeError(error);
       }
@@ -200,9 +220,11 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
       bufferedBytes += kept.reduce((sum, event) => sum + event.json.length, 0) + recorded.reduce((sum, entry) => sum + entry.size, 0);
       dropOldest();
       log.error({ error: problem, events: kept.length }, 'decision log upload failed; the events are kept for the next upload');
+      setState({ code: 'decision_log_error', message: problem, ...(httpCode === 0 ? {} : { httpCode }) });
       return false;
     }
     bufferedBytes = recorded.reduce((sum, entry) => sum + entry.size, 0);
+    setState({});
     return true;
   };
 
@@ -230,6 +252,9 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
   };
 
   return {
+    get state() {
+      return state;
+    },
     get pending() {
       return recorded.length + retry.length;
     },

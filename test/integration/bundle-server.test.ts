@@ -1,6 +1,8 @@
 // Bundles from a real HTTP server (Debian's nginx on 127.0.0.1, its own ETags and 304s) through
 // opa-envoy-plugin's config file: download, poll, a new revision under load, bad bundles kept out, persist.
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,14 +22,14 @@ const WRONG_ENTRYPOINT = buildBundle({ files: { 'authz.rego': 'package other\nal
 let nginx: Nginx;
 let dir: string;
 
-function writeConfig(name: string, options: { resource?: string; persist?: boolean; sizeLimitBytes?: number } = {}): string {
+function writeConfig(name: string, options: { resource?: string; persist?: boolean; sizeLimitBytes?: number; extra?: string } = {}): string {
   const file = join(dir, name);
   writeFileSync(
     file,
     `services:
   bundle-server:
     url: \${BUNDLE_SERVER_URL}
-bundles:
+${options.extra ?? ''}bundles:
   authz:
     service: bundle-server
     resource: ${options.resource ?? 'bundles/authz.tar.gz'}
@@ -180,6 +182,54 @@ describe('persist: true', () => {
     } finally {
       await server.stop();
       nginx = await startNginx({ port });
+    }
+  });
+});
+
+describe('status reports', () => {
+  it("are POSTed as OPA's status API on change: labels, bundle revisions, activation and download errors", async () => {
+    const reports: Record<string, any>[] = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        if (request.method === 'POST' && request.url === '/status/mesh' && request.headers['content-type'] === 'application/json') reports.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        response.writeHead(200).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    const receiverPort = (receiver.address() as { port: number }).port;
+    nginx.publish('bundles/status.tar.gz', V1);
+    const config = writeConfig('status.yaml', {
+      resource: 'bundles/status.tar.gz',
+      persist: false,
+      extra: `  status-receiver:\n    url: http://127.0.0.1:${receiverPort}\nlabels:\n  cluster: eu-1\nstatus:\n  service: status-receiver\n  partition_name: mesh\n`,
+    });
+    const server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
+    try {
+      const revisionSeen = (revision: string) => () => reports.some((report) => report['bundles']?.['authz']?.['active_revision'] === revision);
+      await waitFor(revisionSeen('v1'), 5_000);
+      const first = reports.find((report) => report['bundles']['authz']['active_revision'] === 'v1')!;
+      expect(first).toMatchObject({
+        labels: { cluster: 'eu-1', id: expect.any(String), version: expect.stringMatching(/^meshwarden-/) },
+        bundles: { authz: { name: 'authz', type: 'snapshot', last_successful_activation: expect.stringMatching(/^20/), last_successful_download: expect.stringMatching(/^20/) } },
+        plugins: { envoy_ext_authz_grpc: { state: 'OK' }, bundle: { state: 'OK' }, status: { state: 'OK' } },
+      });
+      const sentBefore = reports.length;
+      // Polls that change nothing (304s) send nothing.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(reports.length).toBe(sentBefore);
+      nginx.publish('bundles/status.tar.gz', Buffer.from('corrupt'));
+      await waitFor(() => reports.some((report) => report['bundles']['authz']['code'] === 'bundle_error'), 5_000);
+      const failed = reports.find((report) => report['bundles']['authz']['code'] === 'bundle_error')!;
+      expect(failed['bundles']['authz']).toMatchObject({ active_revision: 'v1', message: expect.stringContaining('bad bundle archive') });
+      nginx.publish('bundles/status.tar.gz', V2);
+      await waitFor(revisionSeen('v2'), 5_000);
+      expect(reports.at(-1)!['bundles']['authz']['code']).toBeUndefined();
+    } finally {
+      await server.stop();
+      receiver.close();
     }
   });
 });
