@@ -33,6 +33,8 @@ export interface RemoteBundles {
   readonly clients: ReadonlyMap<string, ServiceClient>;
   /** The decision path every bundle's wasm module must have as an entrypoint. */
   readonly decision: string;
+  /** Compiled into Rego-source bundles that define them: the decision log's mask and drop rules. */
+  readonly optionalEntrypoints: readonly string[];
   readonly persistenceDirectory: string;
 }
 
@@ -141,7 +143,14 @@ function serviceClientsOf(config: Pick<ServeConfig, 'opa'>): Map<string, Service
 function remoteBundlesOf(config: Pick<ServeConfig, 'opa' | 'decision'>, clients: ReadonlyMap<string, ServiceClient>): RemoteBundles | undefined {
   const opa = config.opa;
   if (opa === undefined || opa.bundles.length === 0 || !opa.bundles.every((bundle) => clients.has(bundle.service.name))) return undefined;
-  return Object.freeze({ bundles: opa.bundles, clients, decision: config.decision ?? 'envoy/authz/allow', persistenceDirectory: opa.persistenceDirectory });
+  const logs = opa.decisionLogs;
+  return Object.freeze({
+    bundles: opa.bundles,
+    clients,
+    decision: config.decision ?? 'envoy/authz/allow',
+    optionalEntrypoints: logs === undefined ? [] : [logs.maskDecision, logs.dropDecision],
+    persistenceDirectory: opa.persistenceDirectory,
+  });
 }
 
 function grpcBodyDecoderOf(config: Pick<ServeConfig, 'protoDescriptor' | 'origins'>): GrpcBodyDecoder | undefined {

@@ -201,6 +201,7 @@ function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics
       setting,
       client: remote.clients.get(setting.service.name)!,
       decision: remote.decision,
+      optionalEntrypoints: remote.optionalEntrypoints,
       persistenceDirectory: remote.persistenceDirectory,
       logger: log,
       onActivated(bundle) {

@@ -37,6 +37,8 @@ export interface BundleDownloaderOptions {
   client: ServiceClient;
   /** The decision path the bundle's wasm module must have as an entrypoint. */
   decision: string;
+  /** Compiled into a Rego-source bundle when it defines them: the decision log's mask and drop entrypoints. */
+  optionalEntrypoints?: readonly string[];
   /** OPA's persistence_directory: persisted bundles are at bundles/<name>/bundle.tar.gz below it. */
   persistenceDirectory: string;
   /** Swaps the checked policy in. */
@@ -101,7 +103,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   let abort: AbortController | undefined;
 
   const activate = async (archive: Buffer, from: string): Promise<ActivatedBundle> => {
-    const activated = await activateBundle(setting, archive, options.decision, from);
+    const activated = await activateBundle(setting, archive, { decision: options.decision, ...(options.optionalEntrypoints === undefined ? {} : { optionalEntrypoints: options.optionalEntrypoints }) }, from);
     options.onActivated(activated);
     loaded = true;
     return activated;

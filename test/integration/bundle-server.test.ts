@@ -1,7 +1,7 @@
 // Bundles from a real HTTP server (Debian's nginx on 127.0.0.1, its own ETags and 304s) through
 // opa-envoy-plugin's config file: download, poll, a new revision under load, bad bundles kept out, persist.
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,3 +233,35 @@ describe('status reports', () => {
     }
   });
 });
+
+describe('a Rego-source bundle (no policy.wasm)', () => {
+  it('is refused with a clear message without opa on PATH, and compiled to wasm with it', async () => {
+    const { toolPath } = await import('../helpers/tools.js');
+    const opaDir = join(toolPath('opa'), '..');
+    const savedPath = process.env['PATH'];
+    process.env['PATH'] = (savedPath ?? '').split(':').filter((entry) => entry !== opaDir && !existsSyncSafe(join(entry, 'opa'))).join(':');
+    nginx.publish('bundles/rego.tar.gz', buildBundle({ files: policyAllowing('/rego'), revision: 'r1', target: 'rego' }));
+    const config = writeConfig('rego.yaml', { resource: 'bundles/rego.tar.gz', persist: false });
+    const server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
+    try {
+      await waitFor(() => server.logs.some((line) => String(line['error']).includes('there is no opa on PATH')), 5_000);
+      expect(await readyStatus(server)).toBe(503);
+      process.env['PATH'] = `${opaDir}:${savedPath ?? ''}`;
+      await waitFor(async () => (await readyStatus(server)) === 200, 10_000);
+      expect(await allowed(server, '/rego')).toBe(true);
+      expect(await allowed(server, '/v1')).toBe(false);
+      expect(server.serving.bundles[0]!.state.activeRevision).toBe('r1');
+    } finally {
+      process.env['PATH'] = savedPath;
+      await server.stop();
+    }
+  });
+});
+
+function existsSyncSafe(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
