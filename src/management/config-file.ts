@@ -501,7 +501,8 @@ function readDecisionLogs(value: unknown, services: Map<string, ServiceSetting>,
   });
   const console = readBoolean(value, 'console', where, reader) ?? false;
   const serviceName = readString(value, 'service', where, reader);
-  const service = serviceName === undefined ? services.values().next().value : services.get(serviceName);
+  // As OPA: the first service is the default unless console is on (then OPA logs to the console only).
+  const service = serviceName === undefined ? (console ? undefined : services.values().next().value) : services.get(serviceName);
   if (service === undefined) {
     // OPA takes console-only decision logs; meshwarden's decision line is already on stdout, so a service is needed.
     reader.problems.push(`${where}.service: ${serviceName === undefined ? 'no service is configured to upload to' : `service "${serviceName}" is not in services`}${console ? ' (console-only decision logs: meshwarden writes a decision line per Check anyway; leave decision_logs out)' : ''}`);
