@@ -100,7 +100,8 @@ bundles:
     colour: blue
 bundles:
   authz: { service: acme, trigger: manual, polling: { min_delay_seconds: 1 } }
-decision_logs: { service: acme }
+decision_logs: { service: acme, request_context: { http: { headers: [a] } }, reporting: { trigger: manual } }
+status: { service: acme, prometheus: true }
 discovery: { name: d }
 unknown_thing: 1
 plugins:
@@ -114,7 +115,9 @@ plugins:
         expect.stringMatching(/^services\.acme\.colour: not a key meshwarden knows here/),
         expect.stringMatching(/^bundles\.authz\.trigger: only periodic polling/),
         'bundles.authz.polling: set both min_delay_seconds and max_delay_seconds, or neither',
-        expect.stringMatching(/^decision_logs: /),
+        expect.stringMatching(/^decision_logs\.request_context: request_context headers are not supported/),
+        'decision_logs.reporting.trigger: only periodic uploads are supported (the default)',
+        expect.stringMatching(/^status\.prometheus: meshwarden's metrics are on \/metrics/),
         expect.stringMatching(/^discovery: discovery bundles are not supported/),
         "unknown_thing: not a key of OPA's configuration",
         'plugins.envoy_ext_authz_grpc.query: deprecated in opa-envoy-plugin; set path',
@@ -137,6 +140,38 @@ plugins:
     ['a file:// resource', 'services: { a: { url: "https://x" } }\nbundles: { b: { resource: "file:///b.tar.gz" } }\n', 'bundles.b.resource: file:// bundles are not supported'],
   ])('refuses %s', (_name, text, expected) => {
     expect(problemsOf(text).join('\n')).toContain(expected);
+  });
+
+  it("reads decision_logs and status with OPA's defaults and resources", () => {
+    const { config, problems } = readOpaConfigFile(configFile(`${MINIMAL}decision_logs: { partition_name: mesh }\nstatus: { console: true }\n`), {});
+    expect(problems).toEqual([]);
+    expect(config!.decisionLogs).toMatchObject({
+      resource: '/logs/mesh',
+      bufferType: 'size',
+      bufferSizeLimitBytes: 64 * 1024 * 1024,
+      uploadSizeLimitBytes: 32768,
+      minDelaySeconds: 300,
+      maxDelaySeconds: 600,
+      maskDecision: 'system/log/mask',
+      dropDecision: 'system/log/drop',
+      console: false,
+    });
+    expect(config!.decisionLogs!.service.name).toBe('acme');
+    expect(config!.status).toMatchObject({ resource: '/status/', console: true });
+  });
+
+  it.each([
+    ['upload_size_limit_bytes below 90 is raised to 90', 'reporting: { upload_size_limit_bytes: 10 }', { uploadSizeLimitBytes: 90 }],
+    ['an event buffer', 'reporting: { buffer_type: event, buffer_size_limit_events: 50 }', { bufferType: 'event', bufferSizeLimitEvents: 50 }],
+    ['mask_decision as a data path', 'mask_decision: /custom/mask', { maskDecision: 'custom/mask' }],
+  ])('decision_logs: %s', (_name, yaml, expected) => {
+    const { config, problems } = readOpaConfigFile(configFile(`${MINIMAL}decision_logs: { service: acme, ${yaml} }\n`), {});
+    expect(problems).toEqual([]);
+    expect(config!.decisionLogs).toMatchObject(expected);
+  });
+
+  it('refuses console-only decision logs (OPA does not default the service then)', () => {
+    expect(problemsOf(`${MINIMAL}decision_logs: { console: true }\n`).join('\n')).toContain('console-only decision logs');
   });
 
   it('honours allow_insecure_tls only when it is set explicitly to true', () => {
