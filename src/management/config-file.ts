@@ -277,6 +277,8 @@ function readServices(value: unknown, reader: Reader): Map<string, ServiceSettin
       if (!isMapping(credentials)) reader.problems.push(`${where}.credentials: must be a mapping`);
       else {
         checkKeys(credentials, `${where}.credentials`, ['bearer', 'client_tls'], reader, REFUSED_CREDENTIALS);
+        const methods = Object.keys(credentials);
+        if (methods.length > 1) reader.problems.push(`${where}.credentials: ${methods.join(', ')}: a maximum of one credential method must be specified (as OPA)`);
         const rawBearer = credentials['bearer'];
         if (rawBearer !== undefined) {
           if (!isMapping(rawBearer)) reader.problems.push(`${where}.credentials.bearer: must be a mapping with token or token_path`);

@@ -2,7 +2,7 @@
 // its own (ETags from size and mtime). Installed by scripts/tools.mjs; each test run gets a prefix of its own.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from './tools.js';
@@ -45,8 +45,16 @@ async function freePort(): Promise<number> {
 
 let mtimeStep = 0;
 
-/** Starts nginx serving `<prefix>/www`; `secureToken` guards /secure/ with a bearer token. */
-export async function startNginx(options: { secureToken?: string; port?: number } = {}): Promise<Nginx> {
+export interface NginxTls {
+  /** PEM files of the server's certificate and key. */
+  cert: string;
+  key: string;
+  /** PEM file of the CA that client certificates must chain to; set, a client certificate is required. */
+  clientCa?: string;
+}
+
+/** Starts nginx serving `<prefix>/www`; `secureToken` guards /secure/ with a bearer token; `tls` serves https. */
+export async function startNginx(options: { secureToken?: string; port?: number; tls?: NginxTls } = {}): Promise<Nginx> {
   const binary = nginxPath();
   if (binary === undefined) throw new Error('nginx is not installed (node scripts/tools.mjs nginx)');
   const prefix = mkdtempSync(join(tmpdir(), 'meshwarden-nginx-'));
@@ -54,6 +62,11 @@ export async function startNginx(options: { secureToken?: string; port?: number 
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
   mkdirSync(www, { recursive: true });
   const port = options.port ?? (await freePort());
+  const tls = options.tls;
+  const tlsLines =
+    tls === undefined
+      ? ''
+      : `ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n${tls.clientCa === undefined ? '' : `    ssl_client_certificate ${tls.clientCa};\n    ssl_verify_client on;\n`}`;
   const secure = options.secureToken === undefined ? '' : `location /secure/ { if ($http_authorization != "Bearer ${options.secureToken}") { return 401; } }`;
   writeFileSync(
     join(prefix, 'nginx.conf'),
@@ -74,7 +87,8 @@ http {
   types { application/gzip gz; }
   default_type application/octet-stream;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls === undefined ? '' : ' ssl'};
+    ${tlsLines}
     root ${www};
     ${secure}
   }
@@ -83,11 +97,18 @@ http {
   );
   const child: ChildProcess = spawn(binary, ['-p', prefix, '-e', join(prefix, 'error.log'), '-c', join(prefix, 'nginx.conf')], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      await fetch(`${url}/`);
+      // Listening is enough (https is not verified here): a TCP connection that opens.
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end();
+          resolve();
+        });
+        socket.once('error', reject);
+      });
       break;
     } catch {
       if (Date.now() > deadline || child.exitCode !== null) {

@@ -60,8 +60,11 @@ describe('readOpaConfigFile', () => {
     headers: { x-team: payments }
     credentials:
       bearer: { token: "\${TOKEN}", scheme: Token }
-      client_tls: { cert: /c.pem, private_key: /k.pem }
     tls: { ca_cert: /ca.pem }
+  - name: mtls
+    url: https://mtls.example.com
+    credentials:
+      client_tls: { cert: /c.pem, private_key: /k.pem }
 labels: { region: eu, app: checkout }
 keys:
   k1: { key: "secret", algorithm: HS256, scope: write }
@@ -78,7 +81,7 @@ bundles:
     expect(problems).toEqual([]);
     expect(config!.labels).toEqual({ region: 'eu', app: 'checkout' });
     const [bundle] = config!.bundles;
-    expect(bundle!.service).toMatchObject({ headers: { 'x-team': 'payments' }, bearer: { token: 't0k3n', scheme: 'Token' }, clientTls: { cert: '/c.pem', privateKey: '/k.pem' }, caCert: '/ca.pem' });
+    expect(bundle!.service).toMatchObject({ headers: { 'x-team': 'payments' }, bearer: { token: 't0k3n', scheme: 'Token' }, caCert: '/ca.pem' });
     expect(bundle).toMatchObject({ resource: 'authz.tar.gz', persist: true, sizeLimitBytes: 5000, minDelaySeconds: 5, maxDelaySeconds: 10, longPollingTimeoutSeconds: 30 });
     expect(bundle!.signing).toMatchObject({ keyId: 'k1', excludeFiles: ['*.txt'] });
     expect(bundle!.signing!.keys.get('k1')).toEqual({ key: 'secret', algorithm: 'HS256', scope: 'write' });
@@ -135,6 +138,7 @@ plugins:
     ['an unknown keyid', 'services: { a: { url: "https://x" } }\nkeys: { k: { key: p } }\nbundles: { b: { signing: { keyid: other } } }\n', 'bundles.b.signing.keyid: key id other not found in keys'],
     ['an algorithm jose cannot verify', 'keys: { k: { key: p, algorithm: XX1 } }\n', 'keys.k.algorithm: "XX1" is not one of'],
     ['both token and token_path', 'services: { a: { url: "https://x", credentials: { bearer: { token: t, token_path: /p } } } }\n', 'services.a.credentials.bearer: specify exactly one of token and token_path'],
+    ['two credential methods', 'services: { a: { url: "https://x", credentials: { bearer: { token: t }, client_tls: { cert: /c, private_key: /k } } } }\n', 'services.a.credentials: bearer, client_tls: a maximum of one credential method'],
     ['allow_insecure_tls on http', 'services: { a: { url: "http://x", allow_insecure_tls: true } }\n', 'services.a.allow_insecure_tls: only means something for an https url'],
     ['two bundles', 'services: { a: { url: "https://x" } }\nbundles: { b: {}, c: {} }\n', 'bundles: b, c: meshwarden serves one bundle'],
     ['a file:// resource', 'services: { a: { url: "https://x" } }\nbundles: { b: { resource: "file:///b.tar.gz" } }\n', 'bundles.b.resource: file:// bundles are not supported'],
