@@ -1,11 +1,18 @@
 // Bundles from a real HTTP server (Debian's nginx on 127.0.0.1, its own ETags and 304s) through
 // opa-envoy-plugin's config file: download, poll, a new revision under load, bad bundles kept out, persist.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBundleArchive } from '../../src/check/bundle.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { buildBundle } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
@@ -65,6 +72,19 @@ async function metricsOf(server: TestServer): Promise<string> {
   return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/metrics`)).text();
 }
 
+/** grpc.health.v1 status of the server ('' service), with its own client. */
+async function grpcHealth(server: TestServer): Promise<string> {
+  const protoDir = join(dirname(createRequire(import.meta.url).resolve('grpc-health-check/package.json')), 'proto');
+  const definition = protoLoader.loadSync('health/v1/health.proto', { includeDirs: [protoDir], enums: String });
+  const Health = (grpc.loadPackageDefinition(definition) as any).grpc.health.v1.Health;
+  const client = new Health(server.address, grpc.credentials.createInsecure());
+  try {
+    return await new Promise((resolve, reject) => client.Check({ service: '' }, (error: Error | null, response: { status: string }) => (error ? reject(error) : resolve(response.status))));
+  } finally {
+    client.close();
+  }
+}
+
 async function readyStatus(server: TestServer): Promise<number> {
   return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/readyz`)).status;
 }
@@ -89,9 +109,11 @@ describe('a bundle served by nginx', () => {
     const config = writeConfig('config.yaml');
     server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
     expect(await readyStatus(server)).toBe(503);
+    expect(await grpcHealth(server)).toBe('NOT_SERVING');
     expect(await allowed(server, '/v1')).toBe(false);
     nginx.publish('bundles/authz.tar.gz', V1);
     await waitFor(async () => (await readyStatus(server)) === 200, 10_000);
+    expect(await grpcHealth(server)).toBe('SERVING');
     expect(await allowed(server, '/v1')).toBe(true);
     expect(await allowed(server, '/v2')).toBe(false);
     expect(server.serving.bundles[0]!.state.activeRevision).toBe('v1');
@@ -265,3 +287,54 @@ function existsSyncSafe(path: string): boolean {
     return false;
   }
 }
+
+describe('signed bundles (signed by the pinned opa build --signing-key)', () => {
+  it('activates a signed bundle and refuses an unsigned, a tampered and a wrongly signed one, the last good one serving', async () => {
+    const keyFile = (name: string): { privateFile: string; publicPem: string } => {
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      writeFileSync(join(dir, name), pair.privateKey);
+      return { privateFile: join(dir, name), publicPem: pair.publicKey };
+    };
+    const key = keyFile('signing.pem');
+    const other = keyFile('other.pem');
+    const signedV1 = buildBundle({ files: policyAllowing('/v1'), revision: 's1', signingKey: key.privateFile });
+    const signedV2 = buildBundle({ files: policyAllowing('/v2'), revision: 's2', signingKey: key.privateFile });
+    const unsigned = buildBundle({ files: policyAllowing('/v2'), revision: 'unsigned' });
+    const otherKey = buildBundle({ files: policyAllowing('/v2'), revision: 'other-key', signingKey: other.privateFile });
+    // The same signature over other files: v2's archive with v1's .signatures.json.
+    const work = mkdtempSync(join(dir, 'tamper-'));
+    writeFileSync(join(work, 'v2.tar.gz'), signedV2);
+    mkdirSync(join(work, 'root'));
+    execFileSync('tar', ['-xzf', join(work, 'v2.tar.gz'), '-C', join(work, 'root')]);
+    writeFileSync(join(work, 'root', '.signatures.json'), readBundleArchive('v1', signedV1).get('/.signatures.json')!);
+    execFileSync('tar', ['-czf', join(work, 'out.tar.gz'), '-C', join(work, 'root'), '.']);
+    const tampered = readFileSync(join(work, 'out.tar.gz'));
+    const indented = key.publicPem.trim().split('\n').map((line) => `        ${line}`).join('\n');
+    const config = writeConfig('signed.yaml', { resource: 'bundles/signed.tar.gz', persist: false });
+    const text = readFileSync(config, 'utf8').replace('    polling:', `    signing:\n      keyid: release\n    polling:`) + `keys:\n  release:\n    algorithm: RS256\n    key: |\n${indented}\n`;
+    writeFileSync(config, text);
+    nginx.publish('bundles/signed.tar.gz', signedV1);
+    const server = await startTestServer(['--config-file', config], { BUNDLE_SERVER_URL: nginx.url });
+    try {
+      await waitFor(() => server.serving.bundles[0]!.state.activeRevision === 's1', 5_000);
+      expect(await allowed(server, '/v1')).toBe(true);
+      const rejections = (): string[] => server.logs.filter((line) => line.msg === 'bundle update failed; the last good bundle keeps serving').map((line) => String(line['error']));
+      for (const [bad, why] of [
+        [unsigned, 'the bundle has no .signatures.json'],
+        [tampered, 'digest mismatch'],
+        [otherKey, 'does not verify with key release'],
+      ] as const) {
+        nginx.publish('bundles/signed.tar.gz', bad);
+        await waitFor(() => rejections().some((error) => error.includes(why)), 5_000);
+        expect(await allowed(server, '/v1')).toBe(true);
+        expect(await allowed(server, '/v2')).toBe(false);
+        expect(server.serving.bundles[0]!.state.activeRevision).toBe('s1');
+      }
+      nginx.publish('bundles/signed.tar.gz', signedV2);
+      await waitFor(() => server.serving.bundles[0]!.state.activeRevision === 's2', 5_000);
+      expect(await allowed(server, '/v2')).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});
