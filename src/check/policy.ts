@@ -84,6 +84,7 @@ export async function instantiatePolicy(source: PolicySource, files: PolicyFiles
     evaluateAt(entrypoint: string, input: unknown): unknown {
       const id = (loaded.entrypoints as Record<string, number>)[normaliseDecision(entrypoint)];
       if (id === undefined) throw new Error(`the policy has no entrypoint ${entrypoint}`);
+      host.beginEvaluation();
       return loaded.evaluate(input, id);
     },
   });

@@ -12,7 +12,7 @@ import { buildBundle } from '../helpers/policies.js';
 import { createClient, httpCheckRequest, type AuthorizationClient } from '../helpers/server.js';
 import { toolPath } from '../helpers/tools.js';
 import { MESHWARDEN_CLI } from './oep/meshwarden.js';
-import { freePort } from './oep/processes.js';
+import { freePort } from '../helpers/ports.js';
 import { findOpaEnvoyPlugin } from './oep/runner.js';
 
 /** An object decision, so that the comparison covers headers, status and body, not only allow/deny. */

@@ -2,9 +2,10 @@
 // its own (ETags from size and mtime). Installed by scripts/tools.mjs; each test run gets a prefix of its own.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from './ports.js';
 import { ROOT } from './tools.js';
 
 export interface Nginx {
@@ -30,17 +31,6 @@ export function nginxPath(): string | undefined {
     return undefined;
   }
   return NGINX_PATHS.find((path) => existsSync(path));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let mtimeStep = 0;
