@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxPath, startNginx, type Nginx } from '../helpers/nginx.js';
 import { buildBundle } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -36,123 +36,129 @@ const BUNDLE = buildBundle({ files: { 'authz.rego': 'package envoy.authz\ndefaul
 let bearerServer: Nginx;
 let mtlsServer: Nginx;
 
-beforeAll(async () => {
-  makeCertificates();
-  bearerServer = await startNginx({ secureToken: TOKEN, tls: { cert: file('server.pem'), key: file('server.key') } });
-  mtlsServer = await startNginx({ tls: { cert: file('server.pem'), key: file('server.key'), clientCa: file('ca.pem') } });
-  bearerServer.publish('secure/authz.tar.gz', BUNDLE);
-  mtlsServer.publish('bundles/authz.tar.gz', BUNDLE);
-});
+// Debian's nginx, installed by scripts/tools.mjs (apt-get, as root); without it these tests are skipped, loudly.
+const NGINX_AVAILABLE = nginxPath() !== undefined;
+if (!NGINX_AVAILABLE) console.warn('\n!!! SKIPPED: %s needs nginx (node scripts/tools.mjs nginx, as root)\n', import.meta.filename);
 
-afterAll(async () => {
-  await bearerServer?.stop();
-  await mtlsServer?.stop();
-});
+describe.runIf(NGINX_AVAILABLE)('against nginx', () => {
+  beforeAll(async () => {
+    makeCertificates();
+    bearerServer = await startNginx({ secureToken: TOKEN, tls: { cert: file('server.pem'), key: file('server.key') } });
+    mtlsServer = await startNginx({ tls: { cert: file('server.pem'), key: file('server.key'), clientCa: file('ca.pem') } });
+    bearerServer.publish('secure/authz.tar.gz', BUNDLE);
+    mtlsServer.publish('bundles/authz.tar.gz', BUNDLE);
+  });
 
-/** A server on a config whose one service is `service` (YAML lines under the service's name). */
-async function serveWith(service: string, resource: string, url: string): Promise<TestServer> {
-  const config = file(`config-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    config,
-    `services:\n  bundles:\n    url: ${url}\n${service}bundles:\n  authz:\n    service: bundles\n    resource: ${resource}\n    polling: { min_delay_seconds: 1, max_delay_seconds: 1 }\nplugins:\n  envoy_ext_authz_grpc: { addr: "127.0.0.1:0" }\n`,
-  );
-  return startTestServer(['--config-file', config]);
-}
+  afterAll(async () => {
+    await bearerServer?.stop();
+    await mtlsServer?.stop();
+  });
 
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+  /** A server on a config whose one service is `service` (YAML lines under the service's name). */
+  async function serveWith(service: string, resource: string, url: string): Promise<TestServer> {
+    const config = file(`config-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(
+      config,
+      `services:\n  bundles:\n    url: ${url}\n${service}bundles:\n  authz:\n    service: bundles\n    resource: ${resource}\n    polling: { min_delay_seconds: 1, max_delay_seconds: 1 }\nplugins:\n  envoy_ext_authz_grpc: { addr: "127.0.0.1:0" }\n`,
+    );
+    return startTestServer(['--config-file', config]);
   }
-}
 
-async function activatedThenAllows(server: TestServer): Promise<void> {
-  await waitFor(() => server.serving.bundles[0]!.loaded, 5_000);
-  const response = await server.client.check(httpCheckRequest({ method: 'GET' }));
-  expect(response['status']?.['code'] ?? 0).toBe(0);
-  expect(server.serving.bundles[0]!.state.activeRevision).toBe('tls1');
-}
-
-async function failsWith(server: TestServer, text: string | RegExp): Promise<void> {
-  await waitFor(() => server.logs.some((line) => line.msg === 'bundle update failed; no bundle is loaded yet'), 5_000);
-  const errors = server.logs.filter((line) => line.msg === 'bundle update failed; no bundle is loaded yet').map((line) => String(line['error']));
-  expect(errors.some((error) => (typeof text === 'string' ? error.includes(text) : text.test(error)))).toBe(true);
-  expect(server.serving.bundles[0]!.loaded).toBe(false);
-}
-
-describe('https with a bearer token', () => {
-  it('downloads with the token and the service CA', async () => {
-    const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
-    try {
-      await activatedThenAllows(server);
-      expect(bearerServer.accessLog().some((line) => line.startsWith('200') && line.endsWith(`"Bearer ${TOKEN}"`))).toBe(true);
-    } finally {
-      await server.stop();
+  async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
+  }
+
+  async function activatedThenAllows(server: TestServer): Promise<void> {
+    await waitFor(() => server.serving.bundles[0]!.loaded, 5_000);
+    const response = await server.client.check(httpCheckRequest({ method: 'GET' }));
+    expect(response['status']?.['code'] ?? 0).toBe(0);
+    expect(server.serving.bundles[0]!.state.activeRevision).toBe('tls1');
+  }
+
+  async function failsWith(server: TestServer, text: string | RegExp): Promise<void> {
+    await waitFor(() => server.logs.some((line) => line.msg === 'bundle update failed; no bundle is loaded yet'), 5_000);
+    const errors = server.logs.filter((line) => line.msg === 'bundle update failed; no bundle is loaded yet').map((line) => String(line['error']));
+    expect(errors.some((error) => (typeof text === 'string' ? error.includes(text) : text.test(error)))).toBe(true);
+    expect(server.serving.bundles[0]!.loaded).toBe(false);
+  }
+
+  describe('https with a bearer token', () => {
+    it('downloads with the token and the service CA', async () => {
+      const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
+      try {
+        await activatedThenAllows(server);
+        expect(bearerServer.accessLog().some((line) => line.startsWith('200') && line.endsWith(`"Bearer ${TOKEN}"`))).toBe(true);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('reads token_path at every request', async () => {
+      writeFileSync(file('token'), `${TOKEN}\n`);
+      const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token_path: ${file('token')} }\n`, 'secure/authz.tar.gz', bearerServer.url);
+      try {
+        await activatedThenAllows(server);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('is refused by the server with a wrong token (401), and nothing is loaded', async () => {
+      const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: wrong }\n`, 'secure/authz.tar.gz', bearerServer.url);
+      try {
+        await failsWith(server, 'the server answered 401');
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("does not trust the server's certificate without its CA, unless allow_insecure_tls: true", async () => {
+      const strict = await serveWith(`    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
+      try {
+        await failsWith(strict, /certificate/);
+      } finally {
+        await strict.stop();
+      }
+      const insecure = await serveWith(`    allow_insecure_tls: true\n    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
+      try {
+        await activatedThenAllows(insecure);
+      } finally {
+        await insecure.stop();
+      }
+    });
   });
 
-  it('reads token_path at every request', async () => {
-    writeFileSync(file('token'), `${TOKEN}\n`);
-    const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token_path: ${file('token')} }\n`, 'secure/authz.tar.gz', bearerServer.url);
-    try {
-      await activatedThenAllows(server);
-    } finally {
-      await server.stop();
-    }
-  });
+  describe('https with a client certificate (nginx requires one)', () => {
+    it('downloads with credentials.client_tls', async () => {
+      const server = await serveWith(
+        `    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      client_tls: { cert: ${file('client.pem')}, private_key: ${file('client.key')} }\n`,
+        'bundles/authz.tar.gz',
+        mtlsServer.url,
+      );
+      try {
+        await activatedThenAllows(server);
+      } finally {
+        await server.stop();
+      }
+    });
 
-  it('is refused by the server with a wrong token (401), and nothing is loaded', async () => {
-    const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: wrong }\n`, 'secure/authz.tar.gz', bearerServer.url);
-    try {
-      await failsWith(server, 'the server answered 401');
-    } finally {
-      await server.stop();
-    }
-  });
+    it('is refused without one (nginx answers 400)', async () => {
+      const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n`, 'bundles/authz.tar.gz', mtlsServer.url);
+      try {
+        await failsWith(server, 'the server answered 400');
+      } finally {
+        await server.stop();
+      }
+    });
 
-  it("does not trust the server's certificate without its CA, unless allow_insecure_tls: true", async () => {
-    const strict = await serveWith(`    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
-    try {
-      await failsWith(strict, /certificate/);
-    } finally {
-      await strict.stop();
-    }
-    const insecure = await serveWith(`    allow_insecure_tls: true\n    credentials:\n      bearer: { token: ${TOKEN} }\n`, 'secure/authz.tar.gz', bearerServer.url);
-    try {
-      await activatedThenAllows(insecure);
-    } finally {
-      await insecure.stop();
-    }
-  });
-});
-
-describe('https with a client certificate (nginx requires one)', () => {
-  it('downloads with credentials.client_tls', async () => {
-    const server = await serveWith(
-      `    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      client_tls: { cert: ${file('client.pem')}, private_key: ${file('client.key')} }\n`,
-      'bundles/authz.tar.gz',
-      mtlsServer.url,
-    );
-    try {
-      await activatedThenAllows(server);
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it('is refused without one (nginx answers 400)', async () => {
-    const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n`, 'bundles/authz.tar.gz', mtlsServer.url);
-    try {
-      await failsWith(server, 'the server answered 400');
-    } finally {
-      await server.stop();
-    }
-  });
-
-  it('is a start-up problem naming the key when the certificate file is missing', async () => {
-    await expect(serveWith(`    credentials:\n      client_tls: { cert: ${file('missing.pem')}, private_key: ${file('client.key')} }\n`, 'bundles/authz.tar.gz', mtlsServer.url)).rejects.toThrow(
-      /services\.bundles\.credentials\.client_tls\.cert: .*missing\.pem/,
-    );
+    it('is a start-up problem naming the key when the certificate file is missing', async () => {
+      await expect(serveWith(`    credentials:\n      client_tls: { cert: ${file('missing.pem')}, private_key: ${file('client.key')} }\n`, 'bundles/authz.tar.gz', mtlsServer.url)).rejects.toThrow(
+        /services\.bundles\.credentials\.client_tls\.cert: .*missing\.pem/,
+      );
+    });
   });
 });
