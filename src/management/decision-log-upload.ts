@@ -132,7 +132,11 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
       bundles: entry.bundles,
       path: options.decisionPath,
     };
-    if (entry.inputJson !== undefined) event.input = JSON.parse(entry.inputJson) as unknown;
+    const policy = entry.policy;
+    const dropping = policy?.hasEntrypoint(setting.dropDecision) === true;
+    const masking = policy?.hasEntrypoint(setting.maskDecision) === true;
+    // Only the mask and drop policies need the input as a value; otherwise its JSON text goes in as it is.
+    if (entry.inputJson !== undefined && (dropping || masking || setting.console)) event.input = JSON.parse(entry.inputJson) as unknown;
     const first = Array.isArray(entry.resultSet) ? (entry.resultSet[0] as { result?: unknown } | undefined) : undefined;
     if (first !== undefined && 'result' in first) event.result = first.result;
     // A fail-closed deny has no result: its reason code says why (the internal text stays in the local log).
@@ -141,19 +145,19 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
     }
     event['timestamp'] = entry.timestamp;
     event['custom'] = { meshwarden: { reason: entry.outcome.reason, allowed: entry.outcome.allowed, ...(entry.outcome.rule === undefined ? {} : { rule: entry.outcome.rule }) } };
-    const policy = entry.policy;
-    if (policy?.hasEntrypoint(setting.dropDecision)) {
-      const dropped = policy.evaluateAt(setting.dropDecision, event) as { result?: unknown }[] | undefined;
+    if (dropping) {
+      const dropped = policy!.evaluateAt(setting.dropDecision, event) as { result?: unknown }[] | undefined;
       if (dropped?.[0]?.result === true) return undefined;
     }
-    if (policy?.hasEntrypoint(setting.maskDecision)) {
-      const masks = policy.evaluateAt(setting.maskDecision, event) as { result?: unknown }[] | undefined;
+    if (masking) {
+      const masks = policy!.evaluateAt(setting.maskDecision, event) as { result?: unknown }[] | undefined;
       const problems: string[] = [];
       applyMaskRules(event, parseMaskRules(masks?.[0]?.result, problems));
       for (const problem of problems) log.error({ decision_id: entry.decisionId, error: problem }, 'mask rule skipped');
     }
     if (setting.console) log.info(event, 'decision log event');
-    return JSON.stringify(event);
+    if (entry.inputJson === undefined || 'input' in event || event.erased !== undefined) return JSON.stringify(event);
+    return `{"input":${entry.inputJson},${JSON.stringify(event).slice(1)}`;
   };
 
   /** Splits events into gzip bodies of at most upload_size_limit_bytes; an event too large alone is dropped. */

@@ -162,6 +162,28 @@ describe('decision logs to a receiver', () => {
   });
 });
 
+describe('a bundle without mask or drop rules', () => {
+  it('uploads the input as the policy saw it, untouched', async () => {
+    const receiver = await startReceiver();
+    const plain = join(dir, 'plain.tar.gz');
+    writeFileSync(plain, buildBundle({ files: { 'authz.rego': POLICY['authz.rego'] } }));
+    const config = writeConfig('plain.yaml', '    min_delay_seconds: 600\n    max_delay_seconds: 600');
+    const server = await startTestServer(['--config-file', config, '--bundle', plain], { RECEIVER_URL: receiver.url });
+    try {
+      const request = httpCheckRequest({ path: '/plain', headers: { authorization: 'Bearer kept' } });
+      await server.client.check(request);
+      await server.serving.decisionLogs!.flush();
+      const [event] = receiver.uploads.flatMap((upload) => upload.events);
+      expect(event!['erased']).toBeUndefined();
+      expect(event!['input'].attributes.request.http).toMatchObject({ path: '/plain', headers: { authorization: 'Bearer kept' } });
+      expect(event).toMatchObject({ result: true, path: 'envoy/authz/allow', custom: { meshwarden: { reason: 'allowed', allowed: true } } });
+    } finally {
+      await server.stop();
+      receiver.server.close();
+    }
+  });
+});
+
 describe('a full buffer', () => {
   it('drops the oldest events and counts them (buffer_type: event)', async () => {
     const receiver = await startReceiver();
