@@ -33,6 +33,10 @@ export interface ServiceClient {
   close(): void;
 }
 
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+// Go's http.Client stops after 10 redirects.
+const MAX_REDIRECTS = 10;
+
 /** A request that failed before a complete answer (connection, timeout, oversize body); `message` is for the log. */
 export class ServiceRequestError extends Error {
   override readonly name = 'ServiceRequestError';
@@ -70,6 +74,44 @@ export function createServiceClient(service: ServiceSetting): ServiceClient {
     : new HttpAgent({ keepAlive: true, maxSockets: 4 });
   const urlOf = (resource: string): string => `${service.url}/${resource.replace(/^\/+/, '')}`;
 
+  /** One request and its answer, bounded in time and bytes; the service's agent (its TLS) for its own scheme. */
+  const exchange = (url: string, headers: Record<string, string>, request: ServiceRequest): Promise<ServiceResponse> =>
+    new Promise<ServiceResponse>((resolve, reject) => {
+      const secure = url.startsWith('https:');
+      const send = secure ? httpsRequest : httpRequest;
+      let settled = false;
+      const fail = (message: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        outgoing.destroy();
+        reject(new ServiceRequestError(message));
+      };
+      const options = { method: request.method, headers, ...(secure === https ? { agent } : {}), ...(request.signal === undefined ? {} : { signal: request.signal }) };
+      const outgoing = send(url, options, (response) => {
+        clearTimeout(timer);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > request.maxBodyBytes) fail(`the response is larger than ${request.maxBodyBytes} bytes`);
+          else chunks.push(chunk);
+        });
+        response.on('error', (error) => fail(describeError(error)));
+        response.on('aborted', () => fail('the response was cut short'));
+        response.on('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
+        });
+      });
+      // The header timeout; once headers arrive the body is bounded by size, and the socket by its own idle timeout.
+      const timer = setTimeout(() => fail(`no response within ${request.headerTimeoutMs} ms`), request.headerTimeoutMs);
+      outgoing.setTimeout(request.headerTimeoutMs + 30_000, () => fail('the connection went idle'));
+      outgoing.on('error', (error) => fail(describeError(error)));
+      outgoing.end(request.body);
+    });
+
   return {
     service,
     urlOf,
@@ -79,39 +121,19 @@ export function createServiceClient(service: ServiceSetting): ServiceClient {
       const authorization = bearerHeader(service);
       if (authorization !== undefined) headers['authorization'] = authorization;
       if (request.body !== undefined) headers['content-length'] = String(request.body.length);
-      const send = https ? httpsRequest : httpRequest;
-      return await new Promise<ServiceResponse>((resolve, reject) => {
-        let settled = false;
-        const fail = (message: string): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          outgoing.destroy();
-          reject(new ServiceRequestError(message));
-        };
-        const outgoing = send(urlOf(request.resource), { method: request.method, headers, agent, ...(request.signal === undefined ? {} : { signal: request.signal }) }, (response) => {
-          clearTimeout(timer);
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > request.maxBodyBytes) fail(`the response is larger than ${request.maxBodyBytes} bytes`);
-            else chunks.push(chunk);
-          });
-          response.on('error', (error) => fail(describeError(error)));
-          response.on('aborted', () => fail('the response was cut short'));
-          response.on('end', () => {
-            if (settled) return;
-            settled = true;
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) });
-          });
-        });
-        // The header timeout; once headers arrive the body is bounded by size, and the socket by its own idle timeout.
-        const timer = setTimeout(() => fail(`no response within ${request.headerTimeoutMs} ms`), request.headerTimeoutMs);
-        outgoing.setTimeout(request.headerTimeoutMs + 30_000, () => fail('the connection went idle'));
-        outgoing.on('error', (error) => fail(describeError(error)));
-        outgoing.end(request.body);
-      });
+      let url = urlOf(request.resource);
+      // GETs follow redirects as OPA's Go client does (bundle servers such as object stores send them), a
+      // bounded number of times; the token goes only to the service's own origin, and https never drops to http.
+      for (let hop = 0; ; hop++) {
+        const response = await exchange(url, headers, request);
+        const location = response.headers.location;
+        if (request.method !== 'GET' || !REDIRECT_STATUSES.has(response.status) || typeof location !== 'string') return response;
+        if (hop >= MAX_REDIRECTS) throw new ServiceRequestError(`stopped after ${MAX_REDIRECTS} redirects`);
+        const next = new URL(location, url);
+        if (next.protocol !== 'https:' && (next.protocol !== 'http:' || url.startsWith('https:'))) throw new ServiceRequestError(`a redirect to ${next.protocol} is refused`);
+        if (next.origin !== new URL(urlOf('')).origin) delete headers['authorization'];
+        url = next.href;
+      }
     },
     close: () => agent.destroy(),
   };

@@ -44,7 +44,7 @@ export interface NginxTls {
 }
 
 /** Starts nginx serving `<prefix>/www`; `secureToken` guards /secure/ with a bearer token; `tls` serves https. */
-export async function startNginx(options: { secureToken?: string; port?: number; tls?: NginxTls } = {}): Promise<Nginx> {
+export async function startNginx(options: { secureToken?: string; port?: number; tls?: NginxTls; redirects?: Record<string, string> } = {}): Promise<Nginx> {
   const binary = nginxPath();
   if (binary === undefined) throw new Error('nginx is not installed (node scripts/tools.mjs nginx)');
   const prefix = mkdtempSync(join(tmpdir(), 'meshwarden-nginx-'));
@@ -81,6 +81,7 @@ http {
     ${tlsLines}
     root ${www};
     ${secure}
+    ${Object.entries(options.redirects ?? {}).map(([from, to]) => `location = ${from} { return 302 ${to}; }`).join('\n    ')}
   }
 }
 `,

@@ -43,7 +43,11 @@ if (!NGINX_AVAILABLE) console.warn('\n!!! SKIPPED: %s needs nginx (node scripts/
 describe.runIf(NGINX_AVAILABLE)('against nginx', () => {
   beforeAll(async () => {
     makeCertificates();
-    bearerServer = await startNginx({ secureToken: TOKEN, tls: { cert: file('server.pem'), key: file('server.key') } });
+    bearerServer = await startNginx({
+      secureToken: TOKEN,
+      tls: { cert: file('server.pem'), key: file('server.key') },
+      redirects: { '/moved/authz.tar.gz': '/secure/authz.tar.gz', '/loop.tar.gz': '/loop.tar.gz' },
+    });
     mtlsServer = await startNginx({ tls: { cert: file('server.pem'), key: file('server.key'), clientCa: file('ca.pem') } });
     bearerServer.publish('secure/authz.tar.gz', BUNDLE);
     mtlsServer.publish('bundles/authz.tar.gz', BUNDLE);
@@ -107,7 +111,23 @@ describe.runIf(NGINX_AVAILABLE)('against nginx', () => {
       }
     });
 
-    it('is refused by the server with a wrong token (401), and nothing is loaded', async () => {
+    it('follows a redirect on the same origin with the token, and stops after 10', async () => {
+    const service = `    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: ${TOKEN} }\n`;
+    const moved = await serveWith(service, 'moved/authz.tar.gz', bearerServer.url);
+    try {
+      await activatedThenAllows(moved);
+    } finally {
+      await moved.stop();
+    }
+    const looping = await serveWith(service, 'loop.tar.gz', bearerServer.url);
+    try {
+      await failsWith(looping, 'stopped after 10 redirects');
+    } finally {
+      await looping.stop();
+    }
+  });
+
+  it('is refused by the server with a wrong token (401), and nothing is loaded', async () => {
       const server = await serveWith(`    tls: { ca_cert: ${file('ca.pem')} }\n    credentials:\n      bearer: { token: wrong }\n`, 'secure/authz.tar.gz', bearerServer.url);
       try {
         await failsWith(server, 'the server answered 401');
