@@ -155,7 +155,16 @@ export function policyFilesOfBundle(path: string, files: ReadonlyMap<string, Buf
   return { wasm, dataJson, revision: revisionOf(wasm, dataJson) };
 }
 
-/** Every data.json of a bundle, placed at its directory's path (as OPA does). */
+/** Every data.json of a bundle, placed at its directory's path (as OPA does), as JSON text. */
+export function bundleDataJson(path: string, files: ReadonlyMap<string, Buffer>): string {
+  return mergeBundleData(path, files);
+}
+
+/** Whether a bundle's files carry a wasm module (the manifest lists one, or /policy.wasm is there). */
+export function hasWasmModule(manifest: Manifest, files: ReadonlyMap<string, Buffer>): boolean {
+  return (manifest.wasm ?? []).length > 0 || files.has('/policy.wasm');
+}
+
 function mergeBundleData(path: string, files: ReadonlyMap<string, Buffer>): string {
   const data: Record<string, unknown> = {};
   for (const [name, content] of files) {

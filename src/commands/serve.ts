@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
+import { createBundleSet } from '../management/bundle-set.js';
 import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
 import { createStatusReporter, type StatusReporter } from '../management/status.js';
 import { PACKAGE_ROOT } from '../package-paths.js';
@@ -195,17 +196,21 @@ function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, stri
 
 /** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */
 function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics: DecisionMetrics, log: Logger, readinessChanged: () => void): BundleDownloader[] {
+  const bundleSet = createBundleSet(
+    remote.bundles.map((bundle) => bundle.name),
+    { decision: remote.decision, optionalEntrypoints: remote.optionalEntrypoints },
+  );
   return remote.bundles.map((setting) => {
     metrics.bundleConfigured(setting.name);
     const downloader: BundleDownloader = createBundleDownloader({
       setting,
       client: remote.clients.get(setting.service.name)!,
-      decision: remote.decision,
-      optionalEntrypoints: remote.optionalEntrypoints,
+      bundleSet,
       persistenceDirectory: remote.persistenceDirectory,
       logger: log,
       onActivated(bundle) {
         // The policy is checked completely already: the swap itself cannot fail.
+        if (bundle.policy === undefined) return;
         policies.replace(bundle.policy);
         metrics.policyLoaded('success', bundle.policy.revision);
       },

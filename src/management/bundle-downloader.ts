@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BundlePollResult } from '../metrics.js';
-import { activateBundle, type ActivatedBundle } from './bundle-activation.js';
+import type { ActivatedBundle, BundleSet } from './bundle-set.js';
 import type { BundleSetting } from './config-file.js';
 import type { ServiceClient } from './service-client.js';
 
@@ -35,13 +35,11 @@ export interface BundleState {
 export interface BundleDownloaderOptions {
   setting: BundleSetting;
   client: ServiceClient;
-  /** The decision path the bundle's wasm module must have as an entrypoint. */
-  decision: string;
-  /** Compiled into a Rego-source bundle when it defines them: the decision log's mask and drop entrypoints. */
-  optionalEntrypoints?: readonly string[];
+  /** Checks each archive with the other bundles of the config file, and makes the policy of them all. */
+  bundleSet: BundleSet;
   /** OPA's persistence_directory: persisted bundles are at bundles/<name>/bundle.tar.gz below it. */
   persistenceDirectory: string;
-  /** Swaps the checked policy in. */
+  /** Swaps the checked policy in (when the set made one: every bundle is there). */
   onActivated(bundle: ActivatedBundle): void;
   /** After every poll and the persisted load: the result and the state (for metrics and status). */
   onPoll(result: PollResult, state: BundleState): void;
@@ -103,7 +101,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   let abort: AbortController | undefined;
 
   const activate = async (archive: Buffer, from: string): Promise<ActivatedBundle> => {
-    const activated = await activateBundle(setting, archive, { decision: options.decision, ...(options.optionalEntrypoints === undefined ? {} : { optionalEntrypoints: options.optionalEntrypoints }) }, from);
+    const activated = await options.bundleSet.activate(setting, archive, from);
     options.onActivated(activated);
     loaded = true;
     return activated;
@@ -122,7 +120,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       const activated = await activate(archive, path);
       const now = new Date().toISOString();
       state = { ...state, activeRevision: activated.revision, lastSuccessfulActivation: now };
-      log.info({ path, revision: activated.revision, policy_revision: activated.policy.revision }, 'persisted bundle activated; downloading the current one');
+      log.info({ path, revision: activated.revision, policy_revision: activated.policy?.revision }, 'persisted bundle activated; downloading the current one');
       options.onPoll('activated', state);
     } catch (error) {
       log.error({ path, error: describeError(error) }, 'the persisted bundle cannot be used; waiting for the service');
@@ -191,7 +189,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       lastSuccessfulActivation: new Date().toISOString(),
     };
     if (setting.persist) persist(response.body);
-    log.info({ source, revision: activated.revision, policy_revision: activated.policy.revision, etag }, 'bundle activated');
+    log.info({ source, revision: activated.revision, policy_revision: activated.policy?.revision, etag }, 'bundle activated');
     options.onPoll('activated', state);
     return true;
   };

@@ -382,10 +382,6 @@ function readBundles(value: unknown, services: Map<string, ServiceSetting>, keys
     reader.problems.push('bundles: must map each bundle name to its service and resource');
     return [];
   }
-  const names = Object.keys(value);
-  if (names.length > 1) {
-    reader.problems.push(`bundles: ${names.join(', ')}: meshwarden serves one bundle (one wasm module with its data); merge them into one bundle`);
-  }
   const bundles: BundleSetting[] = [];
   for (const [name, entry] of Object.entries(value)) {
     const where = `bundles.${name}`;

@@ -45,6 +45,8 @@ export function buildBundle(options: {
   signingAlgorithm?: string;
   extraArgs?: string[];
   target?: 'wasm' | 'rego';
+  /** opa build -b: the directory is a bundle (its .manifest, with roots, is used). */
+  bundleMode?: boolean;
 }): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bundle-'));
   const source = join(dir, 'src');
@@ -57,6 +59,7 @@ export function buildBundle(options: {
     'build',
     ...(options.target === 'rego' ? [] : ['-t', 'wasm', '-e', options.entrypoint ?? 'envoy/authz/allow']),
     ...(options.revision === undefined ? [] : ['-r', options.revision]),
+    ...(options.bundleMode === true && options.signingKey === undefined ? ['-b'] : []),
     ...(options.signingKey === undefined ? [] : ['-b', '--signing-key', options.signingKey, '--signing-alg', options.signingAlgorithm ?? 'RS256']),
     ...(options.extraArgs ?? []),
     '-o',

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
-import type { ActivatedBundle } from '../../../src/management/bundle-activation.js';
+import { createBundleSet, type ActivatedBundle } from '../../../src/management/bundle-set.js';
 import { backoffDelayMs, createBundleDownloader, pollingDelayMs } from '../../../src/management/bundle-downloader.js';
 import type { BundleSetting } from '../../../src/management/config-file.js';
 import { createServiceClient } from '../../../src/management/service-client.js';
@@ -73,7 +73,7 @@ describe('long polling', () => {
     const downloader = createBundleDownloader({
       setting,
       client,
-      decision: 'envoy/authz/allow',
+      bundleSet: createBundleSet(['authz'], { decision: 'envoy/authz/allow' }),
       persistenceDirectory: '/nonexistent',
       logger: createLogger('error', { write: () => {} }),
       onActivated: (bundle) => activated.push(bundle),

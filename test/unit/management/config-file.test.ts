@@ -140,7 +140,6 @@ plugins:
     ['both token and token_path', 'services: { a: { url: "https://x", credentials: { bearer: { token: t, token_path: /p } } } }\n', 'services.a.credentials.bearer: specify exactly one of token and token_path'],
     ['two credential methods', 'services: { a: { url: "https://x", credentials: { bearer: { token: t }, client_tls: { cert: /c, private_key: /k } } } }\n', 'services.a.credentials: bearer, client_tls: a maximum of one credential method'],
     ['allow_insecure_tls on http', 'services: { a: { url: "http://x", allow_insecure_tls: true } }\n', 'services.a.allow_insecure_tls: only means something for an https url'],
-    ['two bundles', 'services: { a: { url: "https://x" } }\nbundles: { b: {}, c: {} }\n', 'bundles: b, c: meshwarden serves one bundle'],
     ['a file:// resource', 'services: { a: { url: "https://x" } }\nbundles: { b: { resource: "file:///b.tar.gz" } }\n', 'bundles.b.resource: file:// bundles are not supported'],
   ])('refuses %s', (_name, text, expected) => {
     expect(problemsOf(text).join('\n')).toContain(expected);
