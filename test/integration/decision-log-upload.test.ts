@@ -201,3 +201,26 @@ describe('a full buffer', () => {
     }
   });
 });
+
+describe('limits that drop events', () => {
+  it.each([
+    ['max_decisions_per_second', '    max_decisions_per_second: 1', 'dropped_rate_limit', 9],
+    ['an upload_size_limit_bytes no event fits in', '    upload_size_limit_bytes: 90', 'dropped_too_large', 10],
+  ])('%s: the events are dropped and counted', async (_name, reporting, result, dropped) => {
+    const receiver = await startReceiver();
+    const config = writeConfig(`${result}.yaml`, `    min_delay_seconds: 600\n    max_delay_seconds: 600\n${reporting}`);
+    const server = await startTestServer(['--config-file', config, '--bundle', bundleFile], { RECEIVER_URL: receiver.url });
+    try {
+      for (let index = 0; index < 10; index++) await server.client.check(httpCheckRequest({ path: `/limit/${index}` }));
+      await server.serving.decisionLogs!.flush();
+      const metrics = await metricsOf(server);
+      // The rate limit lets the first event through (and maybe one more if the calls took a second).
+      expect(counted(metrics, result)).toBeGreaterThanOrEqual(dropped - (result === 'dropped_rate_limit' ? 1 : 0));
+      expect(counted(metrics, 'uploaded') + counted(metrics, result)).toBe(10);
+      expect(receiver.uploads.flatMap((upload) => upload.events).length).toBe(counted(metrics, 'uploaded'));
+    } finally {
+      await server.stop();
+      receiver.server.close();
+    }
+  });
+});
