@@ -112,6 +112,7 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
     grpcDescriptor: grpcBodyDecoder,
     validStatuses: api.envoyStatusCodes,
     identity,
+    limits: Object.freeze({ maxPathBytes: config.maxPathBytes, maxHeaderBytes: config.maxHeaderBytes, maxHeaderCount: config.maxHeaderCount }),
   };
   return Object.freeze({ config, api, trustDomains, identity, grpcBodyDecoder, plan, policies, checkContext, serviceClients });
 }

@@ -45,6 +45,16 @@ interface DecisionLine {
   error?: string;
 }
 
+// A decision line names the caller and the path, which the caller chooses: a 1 MiB principal or path would make
+// every line that long (1,000 such calls, a GB of log held in the logger's buffer while stdout drains). Longer
+// values are cut, and say how much was cut.
+const MAX_LOGGED_CHARACTERS = 1024;
+
+/** `text`, or its first MAX_LOGGED_CHARACTERS characters and how many more there were. */
+export function clipForLog(text: string): string {
+  return text.length <= MAX_LOGGED_CHARACTERS ? text : `${text.slice(0, MAX_LOGGED_CHARACTERS)}…(+${text.length - MAX_LOGGED_CHARACTERS} characters)`;
+}
+
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
   const path = http?.path;
@@ -54,9 +64,9 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
-    source_principal: outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : ''),
-    method: http?.method ?? '',
-    path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
+    source_principal: clipForLog(outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '')),
+    method: clipForLog(http?.method ?? ''),
+    path: path === undefined ? '' : clipForLog(queryAt === -1 ? path : path.slice(0, queryAt)),
     duration_us: Math.round(elapsedMs * 1000),
   };
   if (outcome.rule !== undefined) line.rule = outcome.rule;
@@ -65,7 +75,7 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     logger.info(line, 'decision');
   } else {
     const level = outcome.reason in FAILURE_ANSWERS ? FAILURE_ANSWERS[outcome.reason as keyof typeof FAILURE_ANSWERS].logLevel : 'error';
-    line.error = outcome.error;
+    line.error = clipForLog(outcome.error);
     logger[level](line, 'decision');
   }
   if (outcome.identityProblems !== undefined) {

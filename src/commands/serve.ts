@@ -36,7 +36,11 @@ export interface Serving {
   reload(): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
-  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  /**
+   * Graceful stop, which always ends: NOT_SERVING at once (health, /readyz) while checks are still answered
+   * for the drain window; then no new connections or calls, in-flight calls finish within the grace period;
+   * then every connection still open is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -58,7 +62,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
   status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader });
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer, reflection: config.reflection });
+  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
+  const server = await startServer({
+    address: config.grpcAddr,
+    maxRequestBytes: config.maxRequestBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
+    ...limits,
+    logger: log,
+    answer,
+    reflection: config.reflection,
+  });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
   bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
@@ -74,7 +87,18 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
+      (await startHttpService({
+        address: config.httpAddr,
+        pathPrefix: config.httpPathPrefix,
+        maxRequestBytes: config.maxRequestBytes,
+        maxPathBytes: config.maxPathBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+        maxHeaderCount: config.maxHeaderCount,
+        xfcc: config.xfcc,
+        ...limits,
+        answer,
+        logger: log,
+      }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
@@ -132,11 +156,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
-      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
+      server.setServing(false);
+      log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
+      await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Bundles stay as they are from here on; the calls still in flight decide with the policy in force.
       for (const bundle of bundles) bundle.stop();
       status?.stop();
-      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
       // After the last decision: one last upload of what is buffered, bounded so shutdown cannot hang on it.
       await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
       for (const client of runtime.serviceClients.values()) client.close();
@@ -258,9 +287,15 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      const exit = (code: number): void => {
+        // Every connection is closed by now; should anything else still hold the event loop (a key fetch
+        // in flight), the process ends anyway: a stop that does not end the process is no stop.
+        setTimeout(() => process.exit(code), 1_000).unref();
+        resolve(code);
+      };
       serving.stop().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => exit(0),
+        () => exit(1),
       );
     };
     process.on('SIGTERM', stop);
