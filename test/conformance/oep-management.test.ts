@@ -141,7 +141,7 @@ if (binary === undefined || nginxBinary === undefined) {
       meshwarden = await startProcess(
         'meshwarden',
         process.execPath,
-        [MESHWARDEN_CLI, 'serve', '--config-file', config, '--admin-addr', `127.0.0.1:${meshAdmin}`, '--log-level', 'error'],
+        [MESHWARDEN_CLI, 'serve', '--config-file', config, '--admin-addr', `127.0.0.1:${meshAdmin}`, '--log-level', 'error', '--drain-ms', '0'],
         { BUNDLE_SERVER_URL: nginx.url, EXT_AUTHZ_ADDR: `127.0.0.1:${meshGrpc}`, PATH: `${opaDir}:${process.env['PATH'] ?? ''}` },
         `http://127.0.0.1:${meshAdmin}/readyz`,
         `127.0.0.1:${meshGrpc}`,
