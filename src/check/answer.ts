@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
 import { recordDecision, type DecisionEventSink } from './decision-log.js';
+import type { InputRedactor } from './redact-input.js';
 import { toFailureResponse } from './response.js';
 
 export type { CheckOutcome };
@@ -20,6 +21,8 @@ export interface AnswerDependencies {
   metrics: DecisionMetrics;
   /** The decision log upload, when configured. */
   events?: DecisionEventSink | undefined;
+  /** Redacts the policy input the debug log shows (the default names when left out). */
+  redactInput?: InputRedactor;
 }
 
 /**

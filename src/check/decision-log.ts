@@ -4,6 +4,7 @@ import { FAILURE_ANSWERS, type Reason } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
+import { createInputRedactor, type InputRedactor } from './redact-input.js';
 
 /** Where each decision goes besides the log line: the decision log upload (src/management/). Must not throw. */
 export interface DecisionEventSink {
@@ -15,7 +16,11 @@ export interface DecisionRecorders {
   metrics: DecisionMetrics;
   /** Set when decision logs are uploaded (the OPA config file's decision_logs). */
   events?: DecisionEventSink | undefined;
+  /** Redacts the policy input the debug log shows; without one, the default names are redacted. */
+  redactInput?: InputRedactor;
 }
+
+const DEFAULT_REDACTOR = createInputRedactor();
 
 /** After the answer is sent: the metrics and the decision log line. */
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
@@ -28,6 +33,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
     else if (tokens.svidRejected !== undefined) dependencies.metrics.tokenVerified('jwt_svid', tokens.svidRejected);
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
+  logPolicyInput(dependencies, outcome);
   dependencies.events?.record(outcome);
 }
 
@@ -81,7 +87,11 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
   if (outcome.identityProblems !== undefined) {
     logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');
   }
-  if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
-    logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');
-  }
+}
+
+/** At debug level, the input the policy saw, with secrets redacted (redact-input.ts says which). */
+function logPolicyInput(dependencies: DecisionRecorders, outcome: CheckOutcome): void {
+  if (outcome.inputJson === undefined || !dependencies.logger.isLevelEnabled('debug')) return;
+  const redact = dependencies.redactInput ?? DEFAULT_REDACTOR;
+  dependencies.logger.debug({ decision_id: outcome.decisionId, input: redact(JSON.parse(outcome.inputJson) as unknown) }, 'policy input');
 }

@@ -1,9 +1,9 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { randomUUID } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
+import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
@@ -15,9 +15,10 @@ import { createBundleDownloader, type BundleDownloader } from '../management/bun
 import { createBundleSet } from '../management/bundle-set.js';
 import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
 import { createStatusReporter, type StatusReporter } from '../management/status.js';
-import { PACKAGE_ROOT } from '../package-paths.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
+import { PACKAGE_ROOT } from '../package-paths.js';
 import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
+import { watchSettledFile, type FileWatch } from './watch-file.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -32,8 +33,11 @@ export interface Serving {
   /** The decision log upload, when the OPA config file has decision_logs. */
   decisionLogs: DecisionLogUploader | undefined;
   logger: Logger;
-  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
-  reload(): Promise<boolean>;
+  /**
+   * Reloads the policy (from `rulesText`, a rules file's content as already read, when given); a failure is
+   * logged and the policy in force keeps serving.
+   */
+  reload(rulesText?: string): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
   /**
@@ -61,7 +65,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   let status: StatusReporter | undefined;
   const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
   status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact) });
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
     address: config.grpcAddr,
@@ -105,7 +109,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     throw error;
   }
   server.setServing(ready());
-  let watcher: FSWatcher | undefined;
+  let watcher: FileWatch | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
@@ -119,6 +123,21 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   for (const bundle of bundles) bundle.start();
   uploader?.start();
   status?.changed();
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
+    try {
+      const loadText = plan.loadText;
+      const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
+      metrics.policyLoaded('success', next.revision);
+      log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+      return true;
+    } catch (error) {
+      metrics.policyLoaded('failure');
+      const current = policies.current;
+      log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+      return false;
+    }
+  };
   const serving: Serving = {
     config,
     server,
@@ -128,23 +147,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     bundles,
     decisionLogs: uploader,
     logger: log,
-    async reload(): Promise<boolean> {
+    reload(rulesText?: string): Promise<boolean> {
       // Downloaded bundles are reloaded by asking their servers now.
       if (bundles.length > 0) {
         for (const bundle of bundles) bundle.pollNow();
-        return true;
+        return Promise.resolve(true);
       }
-      try {
-        const next = await policies.load(plan.load);
-        metrics.policyLoaded('success', next.revision);
-        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
-        return true;
-      } catch (error) {
-        metrics.policyLoaded('failure');
-        const current = policies.current;
-        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
-        return false;
-      }
+      // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
+      const result = reloads.then(() => reloadNow(rulesText));
+      reloads = result;
+      return result;
     },
     reloadKeyFiles(): boolean {
       const tokens = runtime.identity.tokens;
@@ -174,7 +186,10 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
+  if (rulesFile !== undefined && plan.watch) {
+    // A read that failed twice alike is reloaded from the file, so the failure is logged as any reload's is.
+    watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
+  }
   return serving;
 }
 
@@ -251,28 +266,6 @@ function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics
     });
     return downloader;
   });
-}
-
-/**
- * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
- * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
- */
-function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
-  const name = basename(path);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(path), (_event, file) => {
-      if (file !== null && file !== name && file !== '..data') return;
-      clearTimeout(timer);
-      timer = setTimeout(changed, 100);
-    });
-    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
-    watcher.unref();
-    return watcher;
-  } catch (error) {
-    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
-    return undefined;
-  }
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */
