@@ -1,6 +1,5 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
 import { createInputRedactor } from '../check/redact-input.js';
@@ -16,9 +15,11 @@ import { createBundleSet } from '../management/bundle-set.js';
 import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
 import { createStatusReporter, type StatusReporter } from '../management/status.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
-import { PACKAGE_ROOT } from '../package-paths.js';
 import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
 import { watchSettledFile, type FileWatch } from './watch-file.js';
+import { startTls } from './tls.js';
+import { createCheckTracer, type CheckTracer } from '../tracing/check-tracer.js';
+import { PACKAGE_VERSION } from '../package-paths.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -58,14 +59,17 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
   const policy = policies.current;
-  const metrics = createDecisionMetrics();
-  if (policy !== undefined) metrics.policyLoaded('success', policy.revision);
+  const metrics = createDecisionMetrics({ processMetrics: true });
+  if (policy !== undefined) metrics.policyLoaded('success', policy.revision, policy.ruleNames);
+  const tracing: CheckTracer | undefined =
+    config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
   const labels = labelsOf(config.opa?.labels ?? {});
   let bundles: BundleDownloader[] = [];
   let status: StatusReporter | undefined;
   const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
   status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact) });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing });
+  const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
     address: config.grpcAddr,
@@ -75,6 +79,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     logger: log,
     answer,
     reflection: config.reflection,
+    tls,
   });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
@@ -88,7 +93,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready }));
     http =
       config.httpAddr &&
       (await startHttpService({
@@ -102,10 +107,12 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         ...limits,
         answer,
         logger: log,
+        tls,
       }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
+    tls?.close();
     throw error;
   }
   server.setServing(ready());
@@ -128,7 +135,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     try {
       const loadText = plan.loadText;
       const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
-      metrics.policyLoaded('success', next.revision);
+      metrics.policyLoaded('success', next.revision, next.ruleNames);
       log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
       return true;
     } catch (error) {
@@ -159,6 +166,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       return result;
     },
     reloadKeyFiles(): boolean {
+      tls?.reload();
       const tokens = runtime.identity.tokens;
       if (tokens === undefined) return true;
       const problems = tokens.reloadKeyFiles();
@@ -168,6 +176,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
+      tls?.close();
       // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
       server.setServing(false);
@@ -182,6 +191,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
       for (const client of runtime.serviceClients.values()) client.close();
       await admin?.close();
+      // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
+      await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
       log.info('stopped');
       await flushLogger(log);
     },
@@ -197,8 +208,7 @@ const DECISION_LOG_SHUTDOWN_MS = 5000;
 
 /** OPA's labels: `id` (this process) and `version` beside the configured ones, which cannot replace them. */
 function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
-  const { version } = JSON.parse(readFileSync(`${PACKAGE_ROOT}/package.json`, 'utf8')) as { version: string };
-  return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${version}` });
+  return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${PACKAGE_VERSION}` });
 }
 
 function decisionLogUploaderOf(
