@@ -8,6 +8,7 @@ import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySo
 import { isSpiffeIdError, parseSpiffeId, trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
 import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
+import { PLUGIN_DEFAULTS, readOpaConfigFile, type OpaConfig } from './management/config-file.js';
 
 
 export interface ServeConfig {
@@ -74,6 +75,12 @@ export interface ServeConfig {
   otlpTracesEndpoint: string | undefined;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
+  /** opa-envoy-plugin's config file (OPA's format), if any: its plugin section sets the values above it does not override. */
+  configFile: string | undefined;
+  /** That file's services, bundles, keys and labels (the management plane, src/management/). */
+  opa: OpaConfig | undefined;
+  /** Serve gRPC server reflection (on unless an OPA config file says enable-reflection: false or leaves it out). */
+  reflection: boolean;
   /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
   origins: Readonly<Partial<Record<'protoDescriptor', string>>>;
   /** End-user JWT issuers (config file only: `jwt-issuers`); input.jwt is set when a bearer token is sent. */
@@ -84,7 +91,7 @@ export interface ServeConfig {
 
 /** Settings that are structured, so they come only from the config file, never from flags or variables. */
 type StructuredKey = 'jwtIssuers' | 'jwtSvid';
-type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins'>;
+type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins' | 'opa' | 'reflection'>;
 const STRUCTURED_SETTINGS: ReadonlyMap<string, StructuredKey> = new Map([
   ['jwt-issuers', 'jwtIssuers'],
   ['jwt-svid', 'jwtSvid'],
@@ -134,6 +141,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   tlsAllowedSpiffeIds: { flag: 'tls-allowed-spiffe-ids', env: 'MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS', kind: 'list', help: 'comma-separated SPIFFE IDs allowed to call (the client certificate\'s one URI SAN); default: any the CA signed' },
   otlpTracesEndpoint: { flag: 'otlp-traces-endpoint', env: 'MESHWARDEN_OTLP_TRACES_ENDPOINT', kind: 'string', help: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): one span per Check (default: tracing off)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
+  configFile: { flag: 'config-file', env: 'MESHWARDEN_OPA_CONFIG', kind: 'string', help: "opa-envoy-plugin's config file (OPA's format: services, bundles, keys, labels, plugins.envoy_ext_authz_grpc)" },
 };
 
 const DEFAULTS: ServeConfig = {
@@ -171,6 +179,9 @@ const DEFAULTS: ServeConfig = {
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  configFile: undefined,
+  opa: undefined,
+  reflection: true,
   origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
@@ -212,7 +223,16 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (configFile !== undefined) {
     for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems, structured)) if (!raw.has(key)) raw.set(key, value);
   }
-  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value };
+  const opaFile = raw.get('configFile');
+  let opa: OpaConfig | undefined;
+  if (opaFile !== undefined) {
+    const read = readOpaConfigFile(opaFile.value, env);
+    problems.push(...read.problems);
+    opa = read.config;
+    if (opa !== undefined) for (const [key, value] of pluginValues(opa)) if (!raw.has(key)) raw.set(key, value);
+  }
+  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value, configFile: opaFile?.value, opa };
+  if (opa !== undefined) config.reflection = opa.plugin.enableReflection ?? PLUGIN_DEFAULTS.enableReflection;
 
   const addr = raw.get('grpcAddr');
   if (addr !== undefined) {
@@ -301,6 +321,11 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       problems.push(`jwt-svid: federated-bundles: ${trustDomain} is not one of the federated trust domains (--federated-trust-domains)`);
     }
   }
+  if (opaFile !== undefined) {
+    if (config.rules !== undefined) problems.push(`${opaFile.origin}: the OPA config file serves a Rego bundle: leave out --rules`);
+    if (opa !== undefined && opa.bundles.length > 0 && config.bundle !== undefined) problems.push(`${opaFile.origin}: the OPA config file lists bundles to download: leave out --bundle`);
+    if (opa !== undefined && opa.bundles.length === 0 && config.bundle === undefined) problems.push(`${opaFile.value}: bundles: no bundle to serve; list one under bundles (or give a local one with --bundle)`);
+  }
   readTlsSettings(raw, config, problems);
   const otlp = raw.get('otlpTracesEndpoint');
   if (otlp !== undefined) {
@@ -313,7 +338,7 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }
-  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined) {
+  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined && config.opa === undefined && opaFile === undefined) {
     problems.push('--decision names an entrypoint of --bundle: without --bundle the embedded default rules are served with the built-in rules library');
   }
 
@@ -331,6 +356,21 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     origins: Object.freeze(config.origins),
   });
   return { config: frozen, problems };
+}
+
+/** The plugin section as flag values (lower than flags and variables), with opa-envoy-plugin's defaults. */
+function pluginValues(opa: OpaConfig): Map<FlagKey, RawValue> {
+  const where = `${opa.file}: plugins.envoy_ext_authz_grpc.`;
+  const { plugin } = opa;
+  const values = new Map<FlagKey, RawValue>([
+    ['grpcAddr', { value: plugin.addr ?? PLUGIN_DEFAULTS.addr, origin: `${where}addr` }],
+    ['decision', { value: plugin.path ?? PLUGIN_DEFAULTS.path, origin: `${where}path` }],
+    ['maxRequestBytes', { value: String(plugin.grpcMaxRecvMsgSize ?? PLUGIN_DEFAULTS.grpcMaxRecvMsgSize), origin: `${where}grpc-max-recv-msg-size` }],
+  ]);
+  if (plugin.dryRun !== undefined) values.set('shadow', { value: String(plugin.dryRun), origin: `${where}dry-run` });
+  if (plugin.skipRequestBodyParse !== undefined) values.set('skipBodyParse', { value: String(plugin.skipRequestBodyParse), origin: `${where}skip-request-body-parse` });
+  if (plugin.protoDescriptor !== undefined) values.set('protoDescriptor', { value: plugin.protoDescriptor, origin: `${where}proto-descriptor` });
+  return values;
 }
 
 /** The TLS files and the SPIFFE allow-list: a key goes with a certificate, an allow-list needs a client CA. */

@@ -2,7 +2,7 @@
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuiltins } from '../builtins/index.js';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
+import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
 
 export type { PolicySource };
@@ -24,6 +24,10 @@ export interface Policy {
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
   evaluateText(inputJson: string): string;
+  /** Whether the module has this entrypoint (`system/log/mask`): the decision log's mask and drop policies. */
+  hasEntrypoint(entrypoint: string): boolean;
+  /** Evaluates another entrypoint of the module (off the Check path: slower, opa-wasm's own evaluate); throws if it fails. */
+  evaluateAt(entrypoint: string, input: unknown): unknown;
 }
 
 
@@ -38,7 +42,11 @@ export interface PolicyOptions {
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
 export async function loadPolicy(source: PolicySource, options: PolicyOptions = {}): Promise<Policy> {
-  const files = readPolicyFiles(source);
+  return instantiatePolicy(source, readPolicyFiles(source), options);
+}
+
+/** Compiles and checks policy files already read (a downloaded bundle) into a fresh wasm instance; `source.path` names them in messages. */
+export async function instantiatePolicy(source: PolicySource, files: PolicyFiles, options: PolicyOptions = {}): Promise<Policy> {
   const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
   // The builtins OPA's wasm target leaves to the host, one set per policy (time.now_ns is fixed per evaluation).
@@ -80,6 +88,13 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
     ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
+    hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),
+    evaluateAt(entrypoint: string, input: unknown): unknown {
+      const id = (loaded.entrypoints as Record<string, number>)[normaliseDecision(entrypoint)];
+      if (id === undefined) throw new Error(`the policy has no entrypoint ${entrypoint}`);
+      host.beginEvaluation();
+      return loaded.evaluate(input, id);
+    },
   });
 }
 
@@ -227,6 +242,11 @@ export class PolicyStore {
 
   get current(): Policy | undefined {
     return this.#current;
+  }
+
+  /** Swaps in a policy loaded and checked already (a downloaded bundle's). */
+  replace(next: Policy): void {
+    this.#current = next;
   }
 
   /** Loads the next policy and swaps it in; on failure the policy in force stays and the error is thrown. */
