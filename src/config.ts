@@ -35,6 +35,8 @@ export interface ServeConfig {
   protoDescriptor: string | undefined;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
+  /** Worker processes sharing the listeners (src/workers/); undefined = auto, one per CPU this process may use. */
+  workers: number | undefined;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -85,12 +87,16 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
+  workers: { flag: 'workers', env: 'MESHWARDEN_WORKERS', kind: 'string', help: 'worker processes sharing the listeners, or auto: one per CPU this process may use, cgroup quota included (default auto; 1 = one process)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
   xfcc: { flag: 'xfcc', env: 'MESHWARDEN_XFCC', kind: 'boolean', help: 'without an mTLS principal, use the last x-forwarded-client-cert element (off: clients can forge it)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
 };
+
+/** More worker processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 256;
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
@@ -107,6 +113,7 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
+  workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -200,6 +207,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(grace.value, 0, 600_000);
     if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
     else config.shutdownGraceMs = parsed;
+  }
+  const workers = raw.get('workers');
+  if (workers !== undefined && workers.value !== 'auto') {
+    const parsed = parseInteger(workers.value, 1, MAX_WORKERS);
+    if (parsed === undefined) problems.push(`${workers.origin}: "${workers.value}" is not auto or a whole number of workers from 1 to ${MAX_WORKERS}`);
+    else config.workers = parsed;
   }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');

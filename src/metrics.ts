@@ -1,12 +1,17 @@
 // Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, type Reason } from './errors.js';
 import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';
 
-export interface DecisionMetrics {
+/** What the admin endpoint's /metrics renders: one process's registry, or every worker's aggregated. */
+export interface MetricsExposition {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string };
+}
+
+export interface DecisionMetrics extends MetricsExposition {
   readonly registry: Registry;
   /** Counts one decision under its reason and records how long the Check took. */
   observe(reason: Reason, seconds: number): void;
@@ -118,4 +123,22 @@ export function createDecisionMetrics(): DecisionMetrics {
       }
     },
   };
+}
+
+/**
+ * In a worker process (src/workers/): answer the primary's requests for this registry's metrics
+ * (prom-client's cluster protocol over the IPC channel), so its /metrics sums every worker's.
+ */
+export function shareMetricsWithPrimary(metrics: DecisionMetrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // installs the worker's listener for the primary's requests
+}
+
+/**
+ * In the primary: /metrics as the aggregate of every connected worker's registry (counters and histograms
+ * summed; the revision gauge then counts the workers serving each revision).
+ */
+export function createClusterMetrics(): MetricsExposition {
+  const aggregator = new AggregatorRegistry();
+  return { registry: { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } };
 }

@@ -10,7 +10,7 @@ import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createDecisionMetrics } from '../metrics.js';
+import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
 
 export interface Serving {
@@ -22,6 +22,8 @@ export interface Serving {
   http: HttpService | undefined;
   policies: PolicyStore;
   logger: Logger;
+  /** This process's decision metrics (a worker shares them with its primary's /metrics). */
+  metrics: DecisionMetrics;
   /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
   reload(): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
@@ -30,8 +32,14 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
+/** How a caller that runs serve() inside a larger whole (src/workers/) adjusts it. */
+export interface ServeOptions {
+  /** false: the caller drives reloads (the workers' primary watches the rules file for all of them). */
+  watchRules?: boolean;
+}
+
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
-export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
+export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger, options: ServeOptions = {}): Promise<Serving> {
   const { config, problems } = readServeConfig(argv, env);
   // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
   // file's compiled document as its data; --bundle serves a Rego bundle as it is.
@@ -79,6 +87,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     http,
     policies,
     logger: log,
+    metrics,
     async reload(): Promise<boolean> {
       try {
         const next = await policies.load(plan.load);
@@ -110,7 +119,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
+  if (rulesFile !== undefined && plan.watch && options.watchRules !== false) watcher = watchFile(rulesFile, () => void serving.reload(), log);
   return serving;
 }
 
@@ -118,7 +127,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
  * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
  * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
  */
-function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
+export function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
   const name = basename(path);
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
 import type { Logger } from '../logger.js';
-import type { DecisionMetrics } from '../metrics.js';
+import type { MetricsExposition } from '../metrics.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -12,7 +12,7 @@ export interface AdminServer {
 
 export interface AdminOptions {
   address: Address;
-  metrics: DecisionMetrics;
+  metrics: MetricsExposition;
   /** True while a policy is loaded and the server is not draining. */
   ready(): boolean;
   logger: Logger;

@@ -28,6 +28,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   // from the XFCC element the local proxy appended among them: a pure parse of a header.
   'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts'],
+  // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it.
+  'workers/': ['commands/serve.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
   'cli.ts': ['*'],

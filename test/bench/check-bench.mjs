@@ -40,7 +40,7 @@ import { EXPECTED_RULE, writeRulesFile } from './rules-files.mjs';
 const SETTINGS = { ...benchSettings(), concurrency: intFromEnv('BENCH_CONCURRENCY', 16) };
 const RATE = intFromEnv('BENCH_RATE', 2000);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number).filter((size) => Number.isInteger(size) && size >= 2);
-const WORKERS = process.env.BENCH_WORKERS === '0' ? 0 : intFromEnv('BENCH_WORKERS', 1);
+const WORKERS = process.env.BENCH_WORKERS === '0' ? 0 : intFromEnv('BENCH_WORKERS', 2);
 const REGO_DIR = join(HERE, 'regulated-data');
 const REGO = join(REGO_DIR, 'policy.rego');
 const DECISION = 'envoy/authz/allow';
@@ -73,7 +73,7 @@ function buildBundle(opa, dir) {
  * OEP serving the scenario's Rego; with `logPath`, its console decision log (which OEP writes to stderr,
  * with its own log lines) goes to that file. Ready on /health?plugins.
  */
-async function startOep(binary, dir, { id, logPath }) {
+async function startOep(binary, dir, { id, logPath, pin = true }) {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const config = join(dir, `${id}.yaml`);
   const lines = ['plugins:', '  envoy_ext_authz_grpc:', `    addr: ${HOST}:${grpcPort}`, `    path: ${DECISION}`];
@@ -82,7 +82,7 @@ async function startOep(binary, dir, { id, logPath }) {
   const args = ['run', '--server', `--addr=${HOST}:${httpPort}`, `--config-file=${config}`, '--skip-version-check', '--log-level=error', REGO];
   let child;
   if (logPath === undefined) {
-    child = startChild(id, args, ['ignore', 'ignore', 'pipe'], { command: binary });
+    child = startChild(id, args, ['ignore', 'ignore', 'pipe'], { command: binary, pin });
   } else {
     const out = openSync(logPath, 'a');
     child = startChild(id, args, ['ignore', 'ignore', out], { command: binary });
@@ -162,7 +162,7 @@ async function checkDecisions(grpcurl, cases, deniedFile, when) {
 async function runCase(ghz, benchCase, mode, { seconds, round, dir, servers }) {
   const result = await measureRun(ghz, {
     id: benchCase.id, name: benchCase.name, address: benchCase.address, server: benchCase.child, dataFile: ALLOWED_REQUEST,
-    seconds, concurrency: SETTINGS.concurrency, round, dir, keep: SETTINGS.keep, servers, rps: mode.rps,
+    seconds, concurrency: SETTINGS.concurrency, round, dir, keep: SETTINGS.keep, servers, rps: mode.rps, connections: benchCase.connections,
   });
   result.mode = mode.id;
   if (benchCase.log !== undefined) {
@@ -242,8 +242,13 @@ async function main(run) {
     writeFileSync(logPath, '');
     const logged = await startOep(oepBinary, dir, { id: 'oep-log', logPath });
     cases.push({ id: 'oep-log', name: 'OEP, console decision log', ...logged, log: new LogTail(logPath), classify: oepAllowed });
+    if (WORKERS > 1) {
+      // OEP on every core, as it runs in a pod, driven as the multi-worker case below is.
+      const everyCore = await startOep(oepBinary, dir, { id: 'oep-all-cores', pin: false });
+      cases.push({ id: 'oep-all-cores', connections: 2 * WORKERS, name: `OEP, unpinned (${2 * WORKERS} conns)`, ...everyCore });
+    }
   }
-  const single = [];
+  const single = ['--workers', '1'];
   cases.push({ id: 'mw-default', name: 'meshwarden, default rules', ...(await startMeshwardenCase(dir, 'mw-default', single)), classify: meshwardenAllowed(true) });
   cases.push({ id: 'mw-bundle', name: 'meshwarden, Rego --bundle', ...(await startMeshwardenCase(dir, 'mw-bundle', [...single, '--bundle', bundle, '--decision', DECISION])), classify: meshwardenAllowed(false) });
   for (const size of SIZES) {
@@ -251,8 +256,9 @@ async function main(run) {
     cases.push({ id: `mw-rules-${size}`, name: `meshwarden, ${size} rules`, ...(await startMeshwardenCase(dir, `mw-rules-${size}`, [...single, '--rules', rules.file])), classify: meshwardenAllowed(true) });
   }
   if (WORKERS > 1) {
-    // Unpinned: its workers use every core, ghz included; its figure is CPU per check staying flat.
-    cases.push({ id: 'mw-workers', name: `meshwarden, ${WORKERS} workers (unpinned)`, ...(await startMeshwardenCase(dir, 'mw-workers', ['--workers', String(WORKERS)], { pin: false })), classify: meshwardenAllowed(true) });
+    // Unpinned: its workers use every core, ghz's included, so its figure is CPU per check staying flat. The
+    // primary hands each connection to one worker: ghz opens one per worker, twice over.
+    cases.push({ id: 'mw-workers', connections: 2 * WORKERS, name: `meshwarden, ${WORKERS} workers (unpinned, ${2 * WORKERS} conns)`, ...(await startMeshwardenCase(dir, 'mw-workers', ['--workers', String(WORKERS)], { pin: false })), classify: meshwardenAllowed(true) });
   }
   const servers = cases.map((benchCase) => benchCase.child);
   await checkDecisions(grpcurl, cases, deniedFile, 'before the load');
@@ -290,5 +296,5 @@ async function main(run) {
   console.log(`results: ${resultsPath}`);
 }
 
-const PLANNED_SECONDS = (3 + SIZES.length + (WORKERS > 1 ? 1 : 0)) * (SETTINGS.warmupSeconds + MODES.length * SETTINGS.rounds * SETTINGS.seconds);
+const PLANNED_SECONDS = (3 + SIZES.length + (WORKERS > 1 ? 2 : 0)) * (SETTINGS.warmupSeconds + MODES.length * SETTINGS.rounds * SETTINGS.seconds);
 runBenchmark('check-bench', (240 + 2 * PLANNED_SECONDS) * 1000, main);

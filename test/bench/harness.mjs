@@ -361,7 +361,7 @@ export async function toolPath(name) {
  * One ghz run at fixed concurrency for a fixed time, at full speed or at `rps` calls per second, pinned to
  * the load core; returns ghz's parsed JSON report.
  */
-export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps }) {
+export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections = 1 }) {
   const args = [
     ...(rps === undefined ? [] : ['--rps', String(rps)]),
     '--insecure',
@@ -370,7 +370,8 @@ export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, 
     '--call', CHECK_METHOD,
     '--data-file', dataFile,
     '--concurrency', String(concurrency),
-    '--connections', '1', // one HTTP/2 connection, as one Envoy worker thread keeps to its ext_authz cluster
+    // One HTTP/2 connection by default, as one Envoy worker thread keeps to its ext_authz cluster.
+    '--connections', String(connections),
     '--duration', `${seconds}s`,
     '--duration-stop', 'wait', // let in-flight calls finish and count them, so no "transport closing" errors
     // The data has no templates; skipping template processing keeps the client's CPU share down on 2 cores.
@@ -493,10 +494,10 @@ export function runBenchmark(name, limitMs, main) {
  * One ghz run against one server, with the checks every benchmark needs (no errors, every server still up),
  * and the server's CPU per call and memory.
  */
-export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers, rps }) {
+export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers, rps, connections }) {
   const outFile = join(dir, `ghz-${id}-${round}${rps === undefined ? '' : `-rps${rps}`}.json`);
   const cpuBefore = cpuSeconds(server);
-  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps }));
+  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections }));
   const cpuUsed = cpuSeconds(server) - cpuBefore;
   if (!keep) rmSync(outFile, { force: true });
   assertNoErrors(`${name} (${round})`, summary);

@@ -19,6 +19,7 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10000,
+  workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -97,6 +98,9 @@ describe('parseServeConfig', () => {
     ['--max-request-bytes at the maximum', ['--max-request-bytes', '1073741824'], { maxRequestBytes: 1073741824 }],
     ['--shutdown-grace-ms 0', ['--shutdown-grace-ms', '0'], { shutdownGraceMs: 0 }],
     ['--shutdown-grace-ms at the maximum', ['--shutdown-grace-ms=600000'], { shutdownGraceMs: 600000 }],
+    ['--workers 1', ['--workers', '1'], { workers: 1 }],
+    ['--workers at the maximum', ['--workers', '256'], { workers: 256 }],
+    ['--workers auto', ['--workers', 'auto'], { workers: undefined }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -221,6 +225,10 @@ describe('parseServeConfig', () => {
     ['--shutdown-grace-ms', '1.5'],
     ['--shutdown-grace-ms', '-1'],
     ['--shutdown-grace-ms', '10s'],
+    ['--workers', '0'],
+    ['--workers', '257'],
+    ['--workers', '1.5'],
+    ['--workers', 'all'],
     ['--log-level', 'verbose'],
     ['--log-level', 'INFO'],
     ['--log-level', ''],
