@@ -19,6 +19,8 @@ export interface DecisionMetrics extends MetricsExposition {
   shadowRule(rule: string): void;
   /** Counts one bearer token verification: an end-user JWT or a JWT-SVID, valid or why not. */
   tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void;
+  /** Counts one lookup in the policy's result cache (check/result-cache.ts). */
+  resultCacheLookup(result: 'hit' | 'miss'): void;
   /** Counts a policy load or reload and, on success, records the revision in force. */
   policyLoaded(result: 'success' | 'failure', revision?: string): void;
 }
@@ -90,6 +92,20 @@ export function createDecisionMetrics(): DecisionMetrics {
     registers: [registry],
   });
 
+  // Hits and misses since the last scrape, as the decisions are counted.
+  const pendingLookups = { hit: 0, miss: 0 };
+  const lookups: Counter<'result'> = new Counter({
+    name: 'meshwarden_result_cache_lookups_total',
+    help: "Lookups in the rules library's result cache, by result (hit: no evaluation; miss: evaluated)",
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      for (const result of ['hit', 'miss'] as const) {
+        lookups.labels(result).inc(pendingLookups[result]);
+        pendingLookups[result] = 0;
+      }
+    },
+  });
   const children = REASONS.map((reason) => {
     const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
@@ -111,6 +127,9 @@ export function createDecisionMetrics(): DecisionMetrics {
     },
     shadowRule(rule: string): void {
       ruleShadowDenies.labels(rule).inc();
+    },
+    resultCacheLookup(result: 'hit' | 'miss'): void {
+      pendingLookups[result]++;
     },
     tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
       tokens.labels(kind, result).inc();

@@ -14,6 +14,7 @@ export interface DecisionRecorders {
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
+  if (outcome.cache !== undefined) dependencies.metrics.resultCacheLookup(outcome.cache);
   const tokens = outcome.tokens;
   if (tokens !== undefined) {
     if (tokens.jwt !== undefined) dependencies.metrics.tokenVerified('jwt', tokens.jwt.valid ? 'valid' : tokens.jwt.reason);

@@ -3,6 +3,7 @@ import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-ag
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
 import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
+import { ResultCache, type ResultCacheLimits } from './result-cache.js';
 
 export type { PolicySource };
 
@@ -14,6 +15,11 @@ export interface Policy {
   readonly revision: string;
   /** Set when the policy reads a smaller document than the full one, which it writes itself (the rules library). */
   readonly inputWriter?: InputWriter;
+  /**
+   * The results by input text, when the policy is a pure function of its input (PolicyOptions.resultCache);
+   * new and empty with every load, so a reload empties it at the moment it takes over.
+   */
+  readonly resultCache?: ResultCache;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
@@ -26,6 +32,11 @@ export interface PolicyOptions {
   dataJson?: string;
   /** The writer of the smaller document the policy reads (check/input.ts InputWriter). */
   inputWriter?: InputWriter;
+  /**
+   * Keep results by input text. Only for a policy known to be a pure function of the input it is given,
+   * with no non-deterministic builtin (time, random, http.send): the rules library is (rules/library.ts).
+   */
+  resultCache?: ResultCacheLimits;
 }
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
@@ -56,6 +67,7 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
     // The revision covers the data in force: a rules file's compiled document changes it.
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
+    ...(options.resultCache === undefined ? {} : { resultCache: new ResultCache(options.resultCache) }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
   });
