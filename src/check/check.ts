@@ -6,9 +6,10 @@ import { CheckFailure, describeError, toReason, type Reason } from '../errors.js
 import { buildIdentities, type IdentityOptions } from '../identity/identity.js';
 import { verifyRequestTokens, type TokenFindings } from '../identity/jwt.js';
 import type { GrpcBodyDecoder } from '../request/grpc-body.js';
+import { withHeaderMap } from '../request/header-map.js';
 import type { Decision } from './decision.js';
 import { decidedFor, type DecisionSettings } from './decision-cache.js';
-import { buildInput } from './input.js';
+import { buildInput, type BuiltInput, type InputWriter } from './input.js';
 import type { Policy } from './policy.js';
 import { toFailureResponse, withDecisionId } from './response.js';
 
@@ -68,15 +69,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     const attributes = attributesOf(request);
     const policy = context.policy();
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
-    const identities = buildIdentities(attributes, context.identity, tokens?.svid);
-    const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
-    if (problems.length > 0) outcome.identityProblems = problems;
-    outcome.sourcePrincipal = identities.source.principal;
-    const input = buildInput(
-      attributes,
-      { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor, writer: policy.inputWriter },
-      { source: identities.source, destination: identities.destination, jwt: tokens?.jwt },
-    );
+    const input = inputFor(attributes, context, policy.inputWriter, tokens, outcome);
     outcome.inputJson = input.json;
     const cache = policy.resultCache;
     const cached = cache?.get(input.json);
@@ -103,6 +96,31 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.response = toFailureResponse(reason, decisionId);
   }
   return outcome;
+}
+
+/** The identities and the input document (the policy's own, with `writer`); identity problems go on the outcome. */
+function inputFor(attributes: Attributes, context: CheckContext, writer: InputWriter | undefined, tokens: TokenFindings | undefined, outcome: CheckOutcome): BuiltInput {
+  // Headers sent only in header_map count as headers for every stage; the full document shows them as sent.
+  const viewed = withHeaderMap(attributes);
+  const identities = buildIdentities(viewed, context.identity, tokens?.svid);
+  const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
+  if (problems.length > 0) outcome.identityProblems = problems;
+  outcome.sourcePrincipal = identities.source.principal;
+  return buildInput(
+    viewed,
+    { skipBodyParse: context.skipBodyParse, grpcDescriptor: context.grpcDescriptor, writer, rendered: attributes },
+    { source: identities.source, destination: identities.destination, jwt: tokens?.jwt },
+  );
+}
+
+/**
+ * The full opa-envoy-plugin input document of a request, whatever the policy in force is given (`eval
+ * --full-input`: a Rego author learns the input the rules library reads a projection of). Throws
+ * CheckFailure where a Check would be denied before the policy.
+ */
+export function fullInputOf(request: DecodedCheckRequest, context: CheckContext, tokens?: TokenFindings): string {
+  const scratch: CheckOutcome = { decisionId: '', reason: 'internal_error', allowed: false, response: undefined as never };
+  return inputFor(attributesOf(request), context, undefined, tokens, scratch).json;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Pure: decoded CheckRequest attributes → the policy input document, as JSON text for the wasm module.
 // Shape and parsing follow opa-envoy-plugin's v3 input (envoyauth/request.go) so its policies run unchanged.
+import { restoreWideIntegers } from '../envoy/codec.js';
 import type { Attributes } from '../envoy/types.js';
 import { parseBody } from '../request/body.js';
 import type { GrpcBodyDecoder } from '../request/grpc-body.js';
@@ -24,6 +25,8 @@ export interface InputOptions {
   grpcDescriptor?: GrpcBodyDecoder | undefined;
   /** The policy's own writer of a smaller document; the full document when not set. */
   writer?: InputWriter | undefined;
+  /** The attributes as the full document renders them, when `attributes` is a view of them (request/header-map.ts). */
+  rendered?: Attributes | undefined;
 }
 
 export interface BuiltInput {
@@ -58,10 +61,11 @@ export function buildInput(attributes: Attributes, options: InputOptions, extens
     return { json: writer.write(attributes, parsedQueryJson, extensions), pathOnly };
   }
   const parsedPath = splitPath(decodedPath);
+  const rendered = options.rendered ?? attributes;
 
   let json =
     '{"attributes":' +
-    JSON.stringify(attributes) +
+    restoreWideIntegers(rendered, JSON.stringify(rendered)) +
     ',"version":' +
     VERSION_JSON +
     ',"parsed_path":' +

@@ -1,5 +1,6 @@
 // Policies compiled by `opa build -t wasm`: load one into a wasm instance, evaluate, swap on reload.
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuiltins } from '../builtins/index.js';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
 import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
@@ -44,8 +45,21 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
   const files = readPolicyFiles(source);
   const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
+  // The builtins OPA's wasm target leaves to the host, one set per policy (time.now_ns is fixed per evaluation).
+  const host = createHostBuiltins();
   try {
-    loaded = await loadWasmPolicy(files.wasm);
+    loaded = await loadWasmPolicy(files.wasm, undefined, host.builtins);
+  } catch (error) {
+    throw new ConfigError([`${source.path}: not a loadable OPA wasm policy: ${describeError(error)}`]);
+  }
+  // A policy that needs a builtin meshwarden does not provide is refused now, never loaded to fail every Check.
+  const missing = unprovidedBuiltins(requiredBuiltinsOf(loaded));
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map((name) => `${source.path}: the policy calls ${name}, which meshwarden does not provide (${REFUSED_BUILTINS[name] ?? 'not a builtin OPA\'s wasm target leaves to the host'})`),
+    );
+  }
+  try {
     loaded.setData(encodeJson(dataJson));
   } catch (error) {
     throw new ConfigError([`${source.path}: not a loadable OPA wasm policy: ${describeError(error)}`]);
@@ -53,7 +67,7 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
   const entrypoints = Object.keys(loaded.entrypoints as Record<string, number>);
   const decision = chooseDecision(source, entrypoints);
   const entrypointId = (loaded.entrypoints as Record<string, number>)[decision]!;
-  const evaluateJson = createEvaluator(loaded, entrypointId);
+  const evaluateJson = createEvaluator(loaded, entrypointId, host);
   const evaluateText = (inputJson: string): string => {
     try {
       return evaluateJson(inputJson);
@@ -74,6 +88,20 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
 }
 
 const encoder = new TextEncoder();
+
+/** The exports that list a module's host builtins (name → id, as JSON in the module's memory). */
+interface BuiltinsExports {
+  builtins(): number;
+  opa_json_dump(address: number): number;
+}
+
+/** The host builtins the loaded module imports, read from its own `builtins` export. */
+function requiredBuiltinsOf(loaded: LoadedPolicy): string[] {
+  const exports = (loaded.wasmInstance as unknown as { exports: BuiltinsExports }).exports;
+  const view = Buffer.from((loaded.mem as unknown as WasmMemory).buffer);
+  const address = exports.opa_json_dump(exports.builtins());
+  return Object.keys(JSON.parse(view.toString('utf8', address, view.indexOf(0, address))) as Record<string, number>);
+}
 
 /** opa-wasm takes JSON text as an ArrayBuffer, so nothing is parsed or re-serialised on the way in. */
 function encodeJson(json: string): ArrayBuffer {
@@ -101,7 +129,7 @@ const WASM_PAGE_BYTES = 64 * 1024;
  * The data address and heap start are read at every call, so a later setData would be honoured. Modules of an
  * older ABI go through LoadedPolicy.evaluate.
  */
-function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson: string) => string {
+function createEvaluator(loaded: LoadedPolicy, entrypointId: number, host: HostBuiltins): (inputJson: string) => string {
   const memory = loaded.mem as unknown as WasmMemory;
   const exports = (loaded.wasmInstance as unknown as { exports: Partial<OpaExports> } | undefined)?.exports;
   // The fields read here are LoadedPolicy's own, not its documented API: should a release of opa-wasm change
@@ -113,7 +141,12 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson
     memory.buffer instanceof ArrayBuffer &&
     typeof loaded.dataHeapPtr === 'number' &&
     typeof loaded.dataAddr === 'number';
-  if (!fastPath) return (inputJson) => JSON.stringify(loaded.evaluate(encodeJson(inputJson), entrypointId));
+  if (!fastPath) {
+    return (inputJson) => {
+      host.beginEvaluation();
+      return JSON.stringify(loaded.evaluate(encodeJson(inputJson), entrypointId));
+    };
+  }
   const opaEval = exports.opa_eval!;
   // A view over the memory; growing the memory detaches its buffer, so the view is renewed when that happened.
   let view = Buffer.from(memory.buffer);
@@ -127,6 +160,7 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number): (inputJson
       ({ read, written } = encoder.encodeInto(inputJson, currentView().subarray(inputAddress)));
       if (read < inputJson.length) throw new Error('the input does not fit in the wasm memory');
     }
+    host.beginEvaluation();
     const resultAddress = opaEval(0, entrypointId, loaded.dataAddr, inputAddress, written, inputAddress + written, 0);
     const memoryView = currentView(); // opa_eval may have grown the memory
     const end = memoryView.indexOf(0, resultAddress);

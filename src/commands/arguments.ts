@@ -3,7 +3,7 @@
 import { SERVE_OPTIONS } from '../config.js';
 
 export interface SplitArguments {
-  /** The command's own flags by name (without `--`); an own flag given without a value holds ''. */
+  /** The command's own flags and switches by name (without `--`); an own flag given without a value holds ''. */
   own: Map<string, string>;
   /** Arguments that are neither flags nor the values of flags. */
   operands: string[];
@@ -14,7 +14,8 @@ export interface SplitArguments {
 // Settings that stand alone; every other setting takes a value, inline (`--x=v`) or as the next argument.
 const BOOLEAN_SETTINGS = new Set(Object.values(SERVE_OPTIONS).filter((spec) => spec.kind === 'boolean').map((spec) => `--${spec.flag}`));
 
-export function splitArguments(argv: readonly string[], ownFlags: readonly string[]): SplitArguments {
+/** `ownFlags` take a value; `ownSwitches` stand alone (`--x`, or `--x=false`), held as 'true' or the value given. */
+export function splitArguments(argv: readonly string[], ownFlags: readonly string[], ownSwitches: readonly string[] = []): SplitArguments {
   const own = new Map<string, string>();
   const operands: string[] = [];
   const settings: string[] = [];
@@ -29,6 +30,10 @@ export function splitArguments(argv: readonly string[], ownFlags: readonly strin
     const name = flag.replace(/^--?/, '');
     if (ownFlags.includes(name)) {
       own.set(name, equals === -1 ? (argv[++i] ?? '') : arg.slice(equals + 1));
+      continue;
+    }
+    if (ownSwitches.includes(name)) {
+      own.set(name, equals === -1 ? 'true' : arg.slice(equals + 1));
       continue;
     }
     settings.push(arg);

@@ -3,7 +3,8 @@ import protobuf from 'protobufjs';
 import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
 import type { Attributes } from './types.js';
 import { fromStruct } from './struct.js';
-import { stripDefaults } from './proto3.js';
+import { stripDefaults, type WideInteger } from './proto3.js';
+import { randomBytes } from 'node:crypto';
 import { type CheckResponse, type TemplatedResponse } from './types.js';
 
 /** What the deserializer hands the handler: attributes, or the fact that the message was too large. */
@@ -63,8 +64,10 @@ export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): Che
       if (buffer.length > maxRequestBytes) return { kind: 'too_large', byteLength: buffer.length };
       try {
         const message = CheckRequest.decode(buffer);
-        stripDefaults(CheckRequest, message as unknown as Record<string, unknown>);
+        const wide: WideInteger[] = [];
+        stripDefaults(CheckRequest, message as unknown as Record<string, unknown>, wide);
         const object = CheckRequest.toObject(message, CONVERSION_OPTIONS) as { attributes?: Attributes };
+        if (wide.length > 0) markWideIntegers(object, wide);
         const attributes = object.attributes;
         if (attributes) normaliseMetadata(attributes);
         return { kind: 'request', attributes, byteLength: buffer.length };
@@ -99,9 +102,44 @@ function encodeMessage(type: protobuf.Type, message: object): Buffer {
 /** google.protobuf.Struct values in filter metadata become plain JSON, as opa-envoy-plugin renders them. */
 function normaliseMetadata(attributes: Attributes): void {
   for (const key of ['metadataContext', 'routeMetadataContext'] as const) {
-    const metadata = attributes[key] as { filterMetadata?: Record<string, unknown> } | undefined;
+    const metadata = attributes[key] as { filterMetadata?: Record<string, unknown>; typedFilterMetadata?: Record<string, unknown> } | undefined;
     const filterMetadata = metadata?.filterMetadata;
-    if (!filterMetadata) continue;
-    for (const name of Object.keys(filterMetadata)) filterMetadata[name] = fromStruct(filterMetadata[name]);
+    if (filterMetadata) for (const name of Object.keys(filterMetadata)) filterMetadata[name] = fromStruct(filterMetadata[name]);
+    const typed = metadata?.typedFilterMetadata;
+    if (typed) for (const name of Object.keys(typed)) typed[name] = anyAsJson(typed[name]);
   }
+}
+
+/**
+ * google.protobuf.Any as opa-envoy-plugin renders it: `{"typeUrl", "value"}` (lowerCamelCase, value base64).
+ * protobufjs's bundled Any keeps the proto field name `type_url` whatever keepCase says.
+ */
+function anyAsJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'type_url')) return value;
+  const { type_url: typeUrl, ...rest } = value as Record<string, unknown>;
+  return { typeUrl, ...rest };
+}
+
+// 64-bit integers beyond 2^53 (request.http.size, times) would be rounded as JavaScript numbers, where
+// opa-envoy-plugin keeps every digit. The decoded object holds such a value as a marker string, which
+// JSON.stringify writes as `"\u0000<nonce>:<digits>"` and restoreWideIntegers turns back into the bare
+// digits. The nonce is random per process, so no string a caller sends can pass for a marker.
+const WIDE_NONCE = randomBytes(12).toString('hex');
+const WIDE_PREFIX = `\u0000${WIDE_NONCE}:`;
+const WIDE_MARKER = new RegExp(`"\\\\u0000${WIDE_NONCE}:(-?[0-9]+)"`, 'g');
+const HAS_WIDE = Symbol('meshwarden.wideIntegers');
+
+function markWideIntegers(object: Record<string, unknown>, wide: readonly WideInteger[]): void {
+  for (const { path, digits } of wide) {
+    let target = object as Record<string | number, unknown>;
+    for (const key of path.slice(0, -1)) target = target[key] as Record<string | number, unknown>;
+    target[path.at(-1)!] = WIDE_PREFIX + digits;
+  }
+  const attributes = object['attributes'];
+  if (typeof attributes === 'object' && attributes !== null) Object.defineProperty(attributes, HAS_WIDE, { value: true });
+}
+
+/** JSON text of attributes from decode with their wide integers written as plain digits (the text as it is otherwise). */
+export function restoreWideIntegers(attributes: Attributes, json: string): string {
+  return (attributes as { [HAS_WIDE]?: boolean })[HAS_WIDE] === true ? json.replace(WIDE_MARKER, '$1') : json;
 }

@@ -15,6 +15,8 @@ export const WRAPPERS: ReadonlySet<string> = new Set([
   '.google.protobuf.DoubleValue',
 ]);
 
+const LONG_TYPES: ReadonlySet<string> = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
 export class ProtoJsonError extends Error {
   constructor(path: string, message: string) {
     super(`${path || '(root)'}: ${message}`);
@@ -115,7 +117,8 @@ function convertScalar(field: protobuf.Field, value: unknown, path: string): unk
       if (typeof value === 'string' && !Number.isNaN(Number(value))) return Number(value);
       throw new ProtoJsonError(path, 'expected a number');
     default: {
-      // integer types; 64-bit ones are strings in proto3 JSON
+      // integer types; 64-bit ones are strings in proto3 JSON, handed to protobufjs as they are (Long keeps every digit)
+      if (LONG_TYPES.has(field.type) && typeof value === 'string' && /^-?[0-9]+$/.test(value)) return /^-?0+$/.test(value) ? 0 : value;
       const number = typeof value === 'string' && /^-?[0-9]+$/.test(value) ? Number(value) : value;
       if (typeof number !== 'number' || !Number.isInteger(number)) throw new ProtoJsonError(path, 'expected an integer');
       return number;

@@ -3,7 +3,9 @@ import type { HttpRequest } from '../envoy/types.js';
 import { CheckFailure } from '../errors.js';
 import { parseGrpcBody, type GrpcBodyDecoder } from './grpc-body.js';
 import { parseMediaType, parseMultipart } from './multipart.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, replaceLoneSurrogateEscapes } from './json-text.js';
 import { parseQuery } from './url.js';
+import { decodeUtf8AsGo } from './utf8.js';
 
 export interface ParsedBody {
   /** JSON text of parsed_body */
@@ -47,13 +49,15 @@ export function parseBody(http: HttpRequest | undefined, grpc?: GrpcBodyContext)
 
   switch (kind) {
     case 'json':
+      // Go's decoder refuses deeper nesting; JSON.parse below is iterative, but the policy would not be.
+      if (exceedsJsonDepth(text)) throw new CheckFailure('request_parse_error', `invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels`);
       try {
         JSON.parse(text);
       } catch (error) {
         throw new CheckFailure('request_parse_error', `invalid JSON body: ${(error as Error).message}`);
       }
       // The text itself goes to the policy, so integers beyond 2^53 keep every digit.
-      return { json: text, truncated: false };
+      return { json: replaceLoneSurrogateEscapes(text), truncated: false };
     case 'form':
       return { json: JSON.stringify(parseQuery(text)), truncated: false };
     case 'multipart': {
@@ -79,7 +83,7 @@ function bodyOf(http: HttpRequest | undefined): { text: string; byteLength: numb
   if (http?.body) return { text: http.body, byteLength: Buffer.byteLength(http.body, 'utf8') };
   if (http?.rawBody) {
     const bytes = Buffer.from(http.rawBody, 'base64');
-    return { text: bytes.toString('utf8'), byteLength: bytes.length };
+    return { text: decodeUtf8AsGo(bytes), byteLength: bytes.length };
   }
   return { text: '', byteLength: 0 };
 }

@@ -3,6 +3,7 @@
 // Parts, headers, parameters and quoted-printable are read as Go's mime packages read them, so the policy
 // sees the parts opa-envoy-plugin (and a Go upstream) would see.
 import { CheckFailure } from '../errors.js';
+import { decodeUtf8AsGo } from './utf8.js';
 
 function fail(message: string): never {
   throw new CheckFailure('request_parse_error', `invalid multipart body: ${message}`);
@@ -253,7 +254,7 @@ function decodeQuotedPrintable(content: string): string | undefined {
     }
     if (badSoftBreak) return undefined;
   }
-  return output.toString('utf8', 0, length);
+  return decodeUtf8AsGo(output, 0, length);
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -407,7 +408,7 @@ export function parseMediaType(value: string): MediaType | undefined {
     const single = pieces.get(key + '*');
     if (single !== undefined) {
       const decoded = decodeExtended(single);
-      if (decoded !== undefined) params[key] = decoded.toString('utf8');
+      if (decoded !== undefined) params[key] = decodeUtf8AsGo(decoded);
       continue;
     }
     const chunks: Buffer[] = [];
@@ -425,7 +426,7 @@ export function parseMediaType(value: string): MediaType | undefined {
       const decoded = n === 0 ? decodeExtended(encoded) : percentBytes(encoded);
       if (decoded !== undefined) chunks.push(decoded);
     }
-    if (valid) params[key] = Buffer.concat(chunks).toString('utf8');
+    if (valid) params[key] = decodeUtf8AsGo(Buffer.concat(chunks));
   }
   return { type, params };
 }

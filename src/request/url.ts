@@ -1,5 +1,6 @@
 // Go's net/url, as opa-envoy-plugin parses what Envoy forwards: the path's and the query's escapes, parsed_path, parsed_query.
 import { CheckFailure } from '../errors.js';
+import { decodeUtf8AsGo } from './utf8.js';
 
 /** parsed_path: percent-decode (path semantics), strip every leading `/`, split on `/`. */
 export function parsePath(path: string): string[] {
@@ -103,5 +104,5 @@ export function percentDecode(text: string, plusIsSpace: boolean): string | unde
       output[length++] = byte;
     }
   }
-  return output.toString('utf8', 0, length);
+  return decodeUtf8AsGo(output, 0, length);
 }

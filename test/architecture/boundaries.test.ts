@@ -22,7 +22,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'envoy/': ['errors.ts'],
   'request/': ['envoy/', 'errors.ts'],
   'identity/': ['envoy/', 'errors.ts'],
-  'check/': ['envoy/', 'request/', 'identity/', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'check/': ['envoy/', 'request/', 'identity/', 'builtins/', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  // OPA's builtins for the wasm host: pure functions of their arguments, on node:crypto and their libraries.
+  'builtins/': [],
   'rules/': ['check/input.ts', 'check/policy.ts', 'identity/spiffe.ts', 'envoy/types.ts', 'errors.ts', 'package-paths.ts'],
   // The HTTP listener rebuilds the attributes Envoy would have sent over gRPC, the destination principal
   // from the XFCC element the local proxy appended among them: a pure parse of a header.

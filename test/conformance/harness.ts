@@ -1,7 +1,7 @@
 // Conformance harness: a real `opa run --server` (the Go Rego evaluator) on 127.0.0.1, meshwarden servers
 // per policy, and converters that put both sides' answers into one comparable shape.
+import { freePort } from '../helpers/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadEnvoyApi } from '../../src/envoy/protos.js';
 import { compileRego } from '../helpers/policies.js';
 import { startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
@@ -28,17 +28,6 @@ export interface OpaAnswer {
   body: Record<string, any>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

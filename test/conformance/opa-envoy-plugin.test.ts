@@ -431,7 +431,9 @@ describe('§1 input: parsed_body and truncated_body (items 6–13, 15, §1.4)', 
     expect(noBoundary.truncated_body).toBe(false);
   });
 
-  it('§1.2 (derived): only header_map (encode_raw_headers) → body not parsed', async () => {
+  // opa-envoy-plugin leaves such a body unparsed (it ignores header_map); meshwarden reads header_map as headers
+  // (issue 11, a deliberate difference in the README table; the real binary's answer is in test/conformance/oep/).
+  it('§1.2 (derived): only header_map (encode_raw_headers) → body parsed, header_map read as headers (deliberate difference)', async () => {
     const request = {
       attributes: {
         request: {
@@ -445,8 +447,10 @@ describe('§1 input: parsed_body and truncated_body (items 6–13, 15, §1.4)', 
       },
     };
     const input = await inputOf(request);
-    expect(input.parsed_body).toBeNull();
+    expect(input.parsed_body).toEqual({ a: 1 });
     expect(input.truncated_body).toBe(false);
+    // The attributes stay as opa-envoy-plugin renders them: no headers key is made up.
+    expect(input.attributes.request.http.headers).toBeUndefined();
   });
 
   it('item 14 (without --proto-descriptor; with one: test/*/grpc-body.test.ts): an application/grpc body → null/false', async () => {

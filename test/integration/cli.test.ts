@@ -79,6 +79,27 @@ describe('meshwarden eval', () => {
     expect(printed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
   });
 
+  it('--full-input prints the whole opa-envoy-plugin document beside the rules library\'s smaller one', async () => {
+    const request = join(ROOT, 'examples/requests/analytics-get-data.json');
+    const { code, stdout } = await runCli(['eval', '--full-input', '--request', request]);
+    expect(code).toBe(0);
+    const printed = JSON.parse(stdout);
+    expect(Object.keys(printed.input).sort()).toEqual(['attributes', 'destination', 'parsed_query', 'source']);
+    expect(Object.keys(printed.full_input).sort()).toEqual(['attributes', 'destination', 'parsed_body', 'parsed_path', 'parsed_query', 'source', 'source_principal', 'truncated_body', 'version']);
+    expect(printed.full_input.version).toEqual({ ext_authz: 'v3', encoding: 'protojson' });
+    expect(printed.full_input.parsed_path).toEqual(['api', 'v1', 'data']);
+    expect(printed.full_input.parsed_query).toEqual({ from: ['2026-11-01'] });
+    expect(printed.full_input.source_principal).toBe(ANALYTICS);
+    expect(printed.full_input.source.spiffe_id).toBe(ANALYTICS);
+    // The headers the rules library leaves out are all there.
+    expect(Object.keys(printed.full_input.attributes.request.http.headers).length).toBeGreaterThan(Object.keys(printed.input.attributes.request.http.headers).length);
+    // The decision is the same with or without it, and without the flag there is no full_input.
+    const plain = JSON.parse((await runCli(['eval', '--request', request])).stdout);
+    expect(plain.full_input).toBeUndefined();
+    expect(plain.result).toEqual(printed.result);
+    expect((await runCli(['eval', '--full-input=maybe', '--request', request])).code).toBe(2);
+  });
+
   it('shows a deny with its HTTP status', async () => {
     const { code, stdout } = await runCli(['eval', '--request', join(ROOT, 'examples/requests/analytics-post-data.json')]);
     expect(code).toBe(0);

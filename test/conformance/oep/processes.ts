@@ -1,8 +1,8 @@
 // The two servers under comparison, each a real process on 127.0.0.1: opa-envoy-plugin (the reference, Go)
 // with Rego files, and meshwarden with the same Rego compiled to a wasm bundle.
+import { freePort } from '../../helpers/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { meshwardenServeArgs } from './meshwarden.js';
@@ -14,17 +14,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

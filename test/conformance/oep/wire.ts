@@ -1,6 +1,7 @@
 // The wire both servers see: CheckRequest bytes encoded once with protobufjs from Envoy's upstream protos (the
 // same bytes go to both), a grpc-js generic client that passes bytes through untouched, and the decoded
 // CheckResponse.
+import { structToJson as structFieldsToJson } from '../../helpers/struct.js';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { existsSync } from 'node:fs';
@@ -71,19 +72,7 @@ export function decodeCheckResponse(bytes: Buffer): Record<string, any> {
   return CheckResponse.toObject(CheckResponse.decode(bytes), { longs: String, enums: String, bytes: String, defaults: false, oneofs: false });
 }
 
-/** google.protobuf.Struct in toObject form → plain JSON (independent of meshwarden's own Struct code). */
+/** google.protobuf.Struct in toObject form → plain JSON (test/helpers/struct.ts); a Value with no kind is shown, not refused. */
 export function structToJson(struct: unknown): Record<string, unknown> {
-  const fields = (struct as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
-  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, valueToJson(value)]));
-}
-
-function valueToJson(value: unknown): unknown {
-  const v = value as Record<string, any>;
-  if ('stringValue' in v) return v.stringValue;
-  if ('numberValue' in v) return v.numberValue;
-  if ('boolValue' in v) return v.boolValue;
-  if ('nullValue' in v) return null;
-  if ('structValue' in v) return structToJson(v.structValue);
-  if ('listValue' in v) return ((v.listValue?.values ?? []) as unknown[]).map(valueToJson);
-  return { '(google.protobuf.Value with no kind)': true };
+  return structFieldsToJson(struct, () => ({ '(google.protobuf.Value with no kind)': true }));
 }

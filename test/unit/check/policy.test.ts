@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { loadPolicy as loadWasmPolicy } from '@open-policy-agent/opa-wasm';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../../src/check/policy.js';
+import { ConfigError } from '../../../src/errors.js';
 import { compileRegoToWasm } from '../../helpers/policies.js';
 
 const ECHO = `package t
@@ -63,5 +64,25 @@ describe('policy.evaluate', () => {
     const result = bigger.evaluate('{"x":2}') as [{ result: { data: number[]; input: unknown } }];
     expect(result[0].result.data).toHaveLength(50_000);
     expect(result[0].result.input).toEqual({ x: 2 });
+  });
+});
+
+describe('loadPolicy and the host builtins', () => {
+  it('refuses at load a policy that calls a builtin meshwarden does not provide, naming it and why', async () => {
+    const wasm = compileRegoToWasm('package t\n\nallow := http.send({"method": "GET", "url": "http://127.0.0.1:1"}).status_code == 200\n', 't/allow');
+    const error = await loadPolicy({ path: wasm }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([expect.stringMatching(/calls http\.send, which meshwarden does not provide \(.*(synchronous|event loop).*\)/)]);
+  });
+
+  it('evaluates a policy that calls provided builtins, time.now_ns fixed within one evaluation', async () => {
+    const wasm = compileRegoToWasm(
+      'package t\n\nresult := {"sha": crypto.sha256("abc"), "semver": semver.compare("1.2.3", "1.10.0"), "bytes": units.parse_bytes("2KiB"), "same": time.now_ns() == time.now_ns(), "now": time.now_ns()}\n',
+      't/result',
+    );
+    const policy = await loadPolicy({ path: wasm });
+    const [first] = policy.evaluate('{}') as [{ result: { sha: string; semver: number; bytes: number; same: boolean; now: number } }];
+    expect(first.result).toMatchObject({ sha: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', semver: -1, bytes: 2048, same: true });
+    expect(Math.abs(first.result.now / 1e6 - Date.now())).toBeLessThan(60_000);
   });
 });

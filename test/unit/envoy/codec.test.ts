@@ -1,6 +1,6 @@
 // src/envoy/codec.ts createCheckCodec: the wire ↔ objects step, rendered as opa-envoy-plugin's v3 `attributes` (reference §1.2).
 import { describe, expect, it } from 'vitest';
-import { createCheckCodec } from '../../../src/envoy/codec.js';
+import { createCheckCodec, restoreWideIntegers } from '../../../src/envoy/codec.js';
 import { loadEnvoyApi, AUTHORIZATION_SERVICE } from '../../../src/envoy/protos.js';
 import { responseTemplate, toCheckResponse, toFailureResponse } from '../../../src/check/response.js';
 import { parseDecision } from '../../../src/check/decision.js';
@@ -129,6 +129,33 @@ describe('createCheckCodec: decode', () => {
     expect(text).not.toContain('stringValue');
     expect(text).not.toContain('"fields"');
     expect(JSON.parse(text)).toEqual(decoded.attributes);
+  });
+
+  it('keeps every digit of 64-bit integers beyond 2^53 in the JSON text (opa-envoy-plugin renders them exactly)', () => {
+    const wide = structuredClone(FULL_REQUEST) as typeof FULL_REQUEST;
+    (wide.attributes.request.http as Record<string, unknown>)['size'] = '9007199254740993';
+    (wide.attributes.request.time as Record<string, unknown>)['seconds'] = '-9223372036854775808';
+    const decoded = codec.decode(encodeRequest(wide));
+    if (decoded.kind !== 'request') throw new Error(decoded.kind);
+    const text = restoreWideIntegers(decoded.attributes!, JSON.stringify(decoded.attributes));
+    expect(text).toContain('"size":9007199254740993');
+    expect(text).toContain('"time":{"seconds":-9223372036854775808,"nanos":722473000}');
+    expect(text).not.toContain('\\u0000');
+    // Integers a double holds stay numbers, untouched; a caller's look-alike of the marker stays a string.
+    const plain = codec.decode(encodeRequest(FULL_REQUEST));
+    if (plain.kind !== 'request') throw new Error(plain.kind);
+    expect(restoreWideIntegers(plain.attributes!, JSON.stringify(plain.attributes))).toContain('"size":5000000000');
+    const text2 = JSON.stringify({ a: '\u0000deadbeef:12' });
+    expect(restoreWideIntegers(decoded.attributes!, text2)).toBe(text2);
+  });
+
+  it('renders google.protobuf.Any in typed filter metadata as {typeUrl, value}, as opa-envoy-plugin does', () => {
+    const any = { type_url: 'type.googleapis.com/google.protobuf.StringValue', value: Buffer.from([0x0a, 0x02, 0x68, 0x69]) };
+    const decoded = codec.decode(encodeRequest({ attributes: { metadataContext: { typedFilterMetadata: { 'envoy.filters.http.rbac': any } } } }));
+    if (decoded.kind !== 'request') throw new Error(decoded.kind);
+    expect(decoded.attributes!.metadataContext).toEqual({
+      typedFilterMetadata: { 'envoy.filters.http.rbac': { typeUrl: 'type.googleapis.com/google.protobuf.StringValue', value: 'CgJoaQ==' } },
+    });
   });
 
   it('omits absent fields (only populated fields appear)', () => {

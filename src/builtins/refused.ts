@@ -1,0 +1,37 @@
+// Builtins a policy may need that meshwarden deliberately does not provide, each with the reason.
+
+/**
+ * A bundle that calls one of these is refused when it is loaded (see unprovidedBuiltins), naming the builtin,
+ * rather than failing or going undefined on every evaluation.
+ */
+const X509_STRUCTS =
+  "returns Go's crypto/x509 (tls, rsa, ecdsa) structs as encoding/json writes them, field by field as the Go release defines them; not reproduced faithfully yet, so refused rather than approximated";
+
+export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze({
+  'http.send':
+    'network I/O: opa-wasm calls builtins synchronously from inside wasm, so a request would block the event loop for every check',
+  'net.lookup_ip_addr':
+    'network I/O (DNS): opa-wasm calls builtins synchronously from inside wasm, so a lookup would block the event loop for every check',
+  'providers.aws.sign_req': 'signs requests for http.send, which is refused; no use without it',
+  assign: 'the := operator called as a function; OPA has no implementation either (opa eval: "unsupported built-in: assign")',
+  'internal.test_case': 'only meaningful under `opa test`',
+  'opa.runtime':
+    "describes OPA's own runtime (its config, environment, version); meshwarden is not that runtime and will not pretend to be",
+  'rego.parse_module': "needs OPA's Rego parser and its AST JSON; there is no faithful JavaScript implementation",
+  'graphql.is_valid': "needs gqlparser's validation (Go) and its messages; graphql-js differs",
+  'graphql.parse': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
+  'graphql.parse_and_verify': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
+  'graphql.parse_query': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
+  'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
+  'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
+  'json.match_schema': "returns gojsonschema's error objects (Go); a JavaScript validator's errors differ",
+  'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
+  'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
+  'regex.globs_match': 'intersection of two regular-expression languages (glob-intersection, Go); no JavaScript equivalent',
+  'crypto.x509.parse_certificates': X509_STRUCTS,
+  'crypto.x509.parse_and_verify_certificates': X509_STRUCTS,
+  'crypto.x509.parse_and_verify_certificates_with_options': X509_STRUCTS,
+  'crypto.x509.parse_certificate_request': X509_STRUCTS,
+  'crypto.x509.parse_keypair': X509_STRUCTS,
+  'crypto.parse_private_keys': X509_STRUCTS,
+});
