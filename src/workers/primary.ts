@@ -189,22 +189,27 @@ class Primary {
     this.#stopping = true;
     this.#watcher?.close();
     this.logger.info({ grace_ms: this.config.shutdownGraceMs, workers: this.#workers.size }, 'shutting down');
-    const exits = [...this.#workers.values()].map(({ worker }) => this.#stopWorker(worker));
-    const codes = await Promise.all(exits);
+    // A worker that never served (still starting) may die of the SIGTERM before its handler is in place:
+    // it had nothing to drain, so that too is a clean stop.
+    const exits = [...this.#workers.values()].map(async ({ worker, revision }) => {
+      const { code, signal } = await this.#stopWorker(worker);
+      return code === 0 || (revision === undefined && signal === 'SIGTERM');
+    });
+    const results = await Promise.all(exits);
     await this.#admin?.close();
-    const clean = codes.every((code) => code === 0);
+    const clean = results.every(Boolean);
     this.logger.info({ clean }, 'stopped');
     await flushLogger(this.logger);
     return clean ? 0 : 1;
   }
 
-  #stopWorker(worker: Worker): Promise<number | null> {
+  #stopWorker(worker: Worker): Promise<{ code: number | null; signal: string | null }> {
     return new Promise((resolve) => {
-      if (worker.isDead()) return resolve(worker.process.exitCode);
+      if (worker.isDead()) return resolve({ code: worker.process.exitCode, signal: worker.process.signalCode });
       const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdownGraceMs + KILL_AFTER_GRACE_MS);
-      worker.once('exit', (code: number | null) => {
+      worker.once('exit', (code: number | null, signal: string | null) => {
         clearTimeout(timer);
-        resolve(code);
+        resolve({ code, signal });
       });
       worker.process.kill('SIGTERM');
     });

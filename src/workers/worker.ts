@@ -23,6 +23,19 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   process.on('message', (message: unknown) => {
     if (isMessage<ReloadMessage>(message, 'meshwarden:reload')) reload();
   });
+  // A SIGTERM while the policy loads must not end the worker by the signal's default action (an unclean exit
+  // for the primary): it is remembered, and the worker drains as soon as it serves. Without its primary
+  // (disconnect) a worker would hold the port alone, unsupervised: it drains and goes too.
+  let stopAsked = false;
+  let stop = (): void => {
+    stopAsked = true;
+  };
+  const onStopSignal = (): void => stop();
+  process.on('SIGTERM', onStopSignal);
+  process.on('SIGINT', onStopSignal);
+  process.on('disconnect', onStopSignal);
+  // The primary relays SIGHUP as a reload message; a SIGHUP to the whole process group must not end a worker.
+  process.on('SIGHUP', () => undefined);
   const serving = await serve(args, process.env, logger, { watchRules: false });
   shareMetricsWithPrimary(serving.metrics);
   const report = (reloaded: boolean): void => {
@@ -38,13 +51,11 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
       report(false);
     });
   };
-  // The primary relays SIGHUP as a reload message; a SIGHUP to the whole process group must not end a worker.
-  process.on('SIGHUP', () => undefined);
   if (reloadAsked) reload();
   else report(true);
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (): void => {
+    stop = (): void => {
       if (stopping) return;
       stopping = true;
       serving.stop().then(
@@ -52,9 +63,6 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
         () => resolve(1),
       );
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    // Without its primary a worker would hold the port alone, unsupervised: it drains and goes too.
-    process.on('disconnect', stop);
+    if (stopAsked || !process.connected) stop();
   });
 }

@@ -3,7 +3,7 @@
 // the workers, the decision log stays whole lines, SIGTERM drains them all and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -195,7 +195,7 @@ describe('serve --workers 2', () => {
         const afterExit = exitSeen;
         const client = createClient(served.address);
         try {
-          results.push({ afterExit, result: String(codeOf(await client.check(getData(), { deadlineMs: 3000 }))) });
+          results.push({ afterExit, result: String(codeOf(await client.check(getData(), { deadlineMs: 10_000 }))) });
         } catch (error) {
           results.push({ afterExit, result: String(error) });
         } finally {
@@ -221,6 +221,21 @@ describe('serve --workers 2', () => {
     expect(now).not.toContain(victim);
     expect(Object.values(revisionsOf(await metrics(served)))).toEqual([2]);
     await expectCleanExit(served);
+  });
+
+  it('exits 0 on a SIGTERM that arrives while the workers are still starting', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
+    const lines: string[] = [];
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
+    // The primary has forked once its first workers' IPC is up; the policy is still loading in them.
+    await waitFor(() => existsSync(`/proc/${child.pid}/task`) && workerPids(child).length === 2);
+    const pids = workerPids(child);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    expect(lines.join('')).toContain('"clean":true');
   });
 
   it('exits non-zero with the problems listed when the configuration is bad, before any worker starts', async () => {
