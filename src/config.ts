@@ -28,13 +28,33 @@ export interface ServeConfig {
   decision: string | undefined;
   shadow: boolean;
   logLevel: Level;
+  /** Names (parts of names) whose values the debug log redacts, besides the default list (check/redact-input.ts). */
+  logRedact: string[];
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
+  /** Requests whose path (with its query) is longer are denied with path_too_long. */
+  maxPathBytes: number;
+  /** Requests with more header bytes (names and values) are denied with headers_too_large. */
+  maxHeaderBytes: number;
+  /** Requests with more headers are denied with headers_too_large. */
+  maxHeaderCount: number;
   skipBodyParse: boolean;
   /** Binary FileDescriptorSet for parsing application/grpc bodies (opa-envoy-plugin's proto-descriptor). */
   protoDescriptor: string | undefined;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
+  /** After SIGTERM, how long health says NOT_SERVING while new checks are still answered (endpoint removal). */
+  drainMs: number;
+  /** The longest one check may take, gRPC or HTTP (a gRPC caller's grpc-timeout can only shorten it). */
+  callTimeoutMs: number;
+  /** A gRPC or HTTP connection with nothing in flight for this long is closed. */
+  idleTimeoutMs: number;
+  /** Connections each listener (gRPC, HTTP) holds at once; more are refused. */
+  maxConnections: number;
+  /** gRPC calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
+  /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
+  rulesSettleMs: number;
   /** Worker processes sharing the listeners (src/workers/); undefined = auto, one per CPU this process may use. */
   workers: number | undefined;
   /** The local trust domain (Istio meshConfig.trustDomain). */
@@ -76,17 +96,27 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
   httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
-  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
+  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, or off (default 0.0.0.0:9090)' },
   rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes (default: the embedded default rules)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'serve this policy bundle (.tar.gz) or .wasm from opa build -t wasm instead of rules (default: none)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path of --bundle, e.g. envoy/authz/allow (default: the bundle's single entrypoint)" },
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
+  logRedact: { flag: 'log-redact', env: 'MESHWARDEN_LOG_REDACT', kind: 'list', help: 'comma-separated names (parts of names, any case) whose values the debug log redacts, besides the default list' },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
+  maxPathBytes: { flag: 'max-path-bytes', env: 'MESHWARDEN_MAX_PATH_BYTES', kind: 'string', help: 'deny requests whose path (with the query) is longer (default 65536)' },
+  maxHeaderBytes: { flag: 'max-header-bytes', env: 'MESHWARDEN_MAX_HEADER_BYTES', kind: 'string', help: 'deny requests with more bytes of header names and values (default 1048576)' },
+  maxHeaderCount: { flag: 'max-header-count', env: 'MESHWARDEN_MAX_HEADER_COUNT', kind: 'string', help: 'deny requests with more headers (default 10000)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
-  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
+  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'after the drain, how long in-flight calls may take before every connection is closed (default 10000)' },
+  drainMs: { flag: 'drain-ms', env: 'MESHWARDEN_DRAIN_MS', kind: 'string', help: 'after SIGTERM, how long health is NOT_SERVING while new checks are still answered (default 5000)' },
+  callTimeoutMs: { flag: 'call-timeout-ms', env: 'MESHWARDEN_CALL_TIMEOUT_MS', kind: 'string', help: 'the longest one check may take without a shorter grpc-timeout; then a call_timeout deny (408) (default 2000)' },
+  idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'MESHWARDEN_IDLE_TIMEOUT_MS', kind: 'string', help: 'close gRPC and HTTP connections idle this long (default 300000)' },
+  maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
+  maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
+  rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
   workers: { flag: 'workers', env: 'MESHWARDEN_WORKERS', kind: 'string', help: 'worker processes sharing the listeners, or auto: one per CPU this process may use, cgroup quota included (default auto; 1 = one process)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
@@ -109,10 +139,20 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8 * 1024 * 1024,
+  maxPathBytes: 64 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+  maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
+  drainMs: 5_000,
+  callTimeoutMs: 2_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+  maxStreamsPerConnection: 100,
+  rulesSettleMs: 1000,
   workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
@@ -123,6 +163,23 @@ const DEFAULTS: ServeConfig = {
   jwtIssuers: [],
   jwtSvid: undefined,
 };
+
+type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
+
+/** Whole-number settings: unit (for the message) and the range accepted. */
+const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
+  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
+  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
+  ['maxHeaderCount', 'headers', 16, 1_000_000],
+  ['shutdownGraceMs', 'milliseconds', 0, 600_000],
+  ['drainMs', 'milliseconds', 0, 600_000],
+  // Above Envoy's 0.5 s ext_authz timeout by default; at least 100 ms so a check can be decided at all.
+  ['callTimeoutMs', 'milliseconds', 100, 600_000],
+  ['idleTimeoutMs', 'milliseconds', 1_000, 86_400_000],
+  ['maxConnections', 'connections', 1, 1_000_000],
+  // HTTP/2 allows up to 2^31-1; grpc-js needs at least 1 to serve anything.
+  ['maxStreamsPerConnection', 'streams', 1, 2_147_483_647],
+];
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
@@ -184,6 +241,13 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const value = raw.get(key);
     if (value !== undefined) config[key] = splitList(value.value);
   }
+  const redact = raw.get('logRedact');
+  if (redact !== undefined) {
+    const names = splitList(redact.value);
+    const bad = names.filter((name) => !/^[!#$%&'*+.^_`|~0-9A-Za-z:-]+$/.test(name));
+    if (names.length === 0 || bad.length > 0) problems.push(`${redact.origin}: "${redact.value}" is not a comma-separated list of names (header, parameter or field names)`);
+    else config.logRedact = names;
+  }
   for (const key of ['shadow', 'skipBodyParse', 'xfcc'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
@@ -202,11 +266,18 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (parsed === undefined) problems.push(`${maxBytes.origin}: "${maxBytes.value}" is not a whole number of bytes from 1024 to 1073741824`);
     else config.maxRequestBytes = parsed;
   }
-  const grace = raw.get('shutdownGraceMs');
-  if (grace !== undefined) {
-    const parsed = parseInteger(grace.value, 0, 600_000);
-    if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
-    else config.shutdownGraceMs = parsed;
+  for (const [key, unit, min, max] of INTEGER_SETTINGS) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    const parsed = parseInteger(value.value, min, max);
+    if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not a whole number of ${unit} from ${min} to ${max}`);
+    else config[key] = parsed;
+  }
+  const settle = raw.get('rulesSettleMs');
+  if (settle !== undefined) {
+    const parsed = parseInteger(settle.value, 10, 600_000);
+    if (parsed === undefined) problems.push(`${settle.origin}: "${settle.value}" is not a whole number of milliseconds from 10 to 600000`);
+    else config.rulesSettleMs = parsed;
   }
   const workers = raw.get('workers');
   if (workers !== undefined && workers.value !== 'auto') {
@@ -241,6 +312,7 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
+    logRedact: Object.freeze(config.logRedact) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),

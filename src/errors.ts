@@ -4,6 +4,9 @@
 export type FailureReason =
   | 'missing_attributes'
   | 'request_too_large'
+  | 'path_too_long'
+  | 'headers_too_large'
+  | 'malformed_request'
   | 'request_parse_error'
   | 'no_policy'
   | 'undefined_decision'
@@ -11,6 +14,7 @@ export type FailureReason =
   | 'evaluation_error'
   | 'invalid_decision'
   | 'forbidden_mutation'
+  | 'call_timeout'
   | 'internal_error';
 
 /** Every reason a decision log line can carry. */
@@ -32,6 +36,9 @@ const PERMISSION_DENIED = 7;
 export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = Object.freeze({
   missing_attributes: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'warn' },
   request_too_large: { grpcCode: PERMISSION_DENIED, httpStatus: 413, logLevel: 'warn' },
+  path_too_long: { grpcCode: PERMISSION_DENIED, httpStatus: 414, logLevel: 'warn' },
+  headers_too_large: { grpcCode: PERMISSION_DENIED, httpStatus: 431, logLevel: 'warn' },
+  malformed_request: { grpcCode: PERMISSION_DENIED, httpStatus: 400, logLevel: 'warn' },
   request_parse_error: { grpcCode: PERMISSION_DENIED, httpStatus: 400, logLevel: 'warn' },
   no_policy: { grpcCode: PERMISSION_DENIED, httpStatus: 503, logLevel: 'error' },
   undefined_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
@@ -39,6 +46,8 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   evaluation_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   invalid_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   forbidden_mutation: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  // A call that did not end within --call-timeout-ms (a stalled upload, typically): 408, never a 5xx.
+  call_timeout: { grpcCode: PERMISSION_DENIED, httpStatus: 408, logLevel: 'warn' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

@@ -30,6 +30,12 @@ const REASONS: readonly Reason[] = ['allowed', 'policy_denied', 'shadow_denied',
 // Check latency is tens of microseconds in-process; the buckets span that up to Envoy's 200 ms default.
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2];
 
+// More shadow rules than a rules file has in practice; longer names than a rule name is (rules/parse.ts).
+const MAX_SHADOW_RULE_SERIES = 1000;
+const MAX_RULE_NAME_LENGTH = 256;
+/** The label that counts the shadow denies of rules past the bound. */
+export const OTHER_RULES = '(other)';
+
 export function createDecisionMetrics(): DecisionMetrics {
   const registry = new Registry();
   // Decisions since the last scrape, by index in REASONS (and the shadow denies among them): a decision
@@ -112,6 +118,7 @@ export function createDecisionMetrics(): DecisionMetrics {
     return child;
   });
   const shadowDeniedIndex = reasonIndex.get('shadow_denied');
+  const shadowRuleNames = new Set<string>();
   const loadResults = { success: loads.labels('success'), failure: loads.labels('failure') };
   loadResults.success.inc(0);
   loadResults.failure.inc(0);
@@ -126,6 +133,14 @@ export function createDecisionMetrics(): DecisionMetrics {
       latency.observe(seconds);
     },
     shadowRule(rule: string): void {
+      // The names come from the policy's result, which a policy may fill from the request: past a bound (and
+      // for names longer than any sensible rule name), one series stands for the rest, so the registry cannot grow with requests.
+      const known = shadowRuleNames.has(rule);
+      if (!known && (shadowRuleNames.size >= MAX_SHADOW_RULE_SERIES || rule.length > MAX_RULE_NAME_LENGTH)) {
+        ruleShadowDenies.labels(OTHER_RULES).inc();
+        return;
+      }
+      if (!known) shadowRuleNames.add(rule);
       ruleShadowDenies.labels(rule).inc();
     },
     resultCacheLookup(result: 'hit' | 'miss'): void {

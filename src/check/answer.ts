@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
 import { recordDecision } from './decision-log.js';
+import type { InputRedactor } from './redact-input.js';
 import { toFailureResponse } from './response.js';
 
 export type { CheckOutcome };
@@ -18,6 +19,8 @@ export interface AnswerDependencies {
   context: CheckContext;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Redacts the policy input the debug log shows (the default names when left out). */
+  redactInput?: InputRedactor;
 }
 
 /**
@@ -32,6 +35,11 @@ export type AnswerCheck = (request: DecodedCheckRequest, deadline: Date | number
 /** The deny sent in place of an answer that cannot be sent or encoded (the codec's fallback). */
 export function internalErrorResponse(decisionId: string): CheckResponse {
   return toFailureResponse('internal_error', decisionId);
+}
+
+/** The deny sent to a call that did not end within the listener's time bound. */
+export function callTimeoutResponse(decisionId: string): CheckResponse {
+  return toFailureResponse('call_timeout', decisionId);
 }
 
 export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {

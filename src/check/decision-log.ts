@@ -4,11 +4,16 @@ import { FAILURE_ANSWERS, type Reason } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
+import { createInputRedactor, type InputRedactor } from './redact-input.js';
 
 export interface DecisionRecorders {
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Redacts the policy input the debug log shows; without one, the default names are redacted. */
+  redactInput?: InputRedactor;
 }
+
+const DEFAULT_REDACTOR = createInputRedactor();
 
 /** After the answer is sent: the metrics and the decision log line. */
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
@@ -22,6 +27,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
     else if (tokens.svidRejected !== undefined) dependencies.metrics.tokenVerified('jwt_svid', tokens.svidRejected);
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
+  logPolicyInput(dependencies, outcome);
 }
 
 /** The fields of the decision log line, in their order on the line. */
@@ -38,6 +44,16 @@ interface DecisionLine {
   error?: string;
 }
 
+// A decision line names the caller and the path, which the caller chooses: a 1 MiB principal or path would make
+// every line that long (1,000 such calls, a GB of log held in the logger's buffer while stdout drains). Longer
+// values are cut, and say how much was cut.
+const MAX_LOGGED_CHARACTERS = 1024;
+
+/** `text`, or its first MAX_LOGGED_CHARACTERS characters and how many more there were. */
+export function clipForLog(text: string): string {
+  return text.length <= MAX_LOGGED_CHARACTERS ? text : `${text.slice(0, MAX_LOGGED_CHARACTERS)}…(+${text.length - MAX_LOGGED_CHARACTERS} characters)`;
+}
+
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
   const path = http?.path;
@@ -47,9 +63,9 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
-    source_principal: outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : ''),
-    method: http?.method ?? '',
-    path: path === undefined ? '' : queryAt === -1 ? path : path.slice(0, queryAt),
+    source_principal: clipForLog(outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '')),
+    method: clipForLog(http?.method ?? ''),
+    path: path === undefined ? '' : clipForLog(queryAt === -1 ? path : path.slice(0, queryAt)),
     duration_us: Math.round(elapsedMs * 1000),
   };
   if (outcome.rule !== undefined) line.rule = outcome.rule;
@@ -58,13 +74,17 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     logger.info(line, 'decision');
   } else {
     const level = outcome.reason in FAILURE_ANSWERS ? FAILURE_ANSWERS[outcome.reason as keyof typeof FAILURE_ANSWERS].logLevel : 'error';
-    line.error = outcome.error;
+    line.error = clipForLog(outcome.error);
     logger[level](line, 'decision');
   }
   if (outcome.identityProblems !== undefined) {
     logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');
   }
-  if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
-    logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');
-  }
+}
+
+/** At debug level, the input the policy saw, with secrets redacted (redact-input.ts says which). */
+function logPolicyInput(dependencies: DecisionRecorders, outcome: CheckOutcome): void {
+  if (outcome.inputJson === undefined || !dependencies.logger.isLevelEnabled('debug')) return;
+  const redact = dependencies.redactInput ?? DEFAULT_REDACTOR;
+  dependencies.logger.debug({ decision_id: outcome.decisionId, input: redact(JSON.parse(outcome.inputJson) as unknown) }, 'policy input');
 }

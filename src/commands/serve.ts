@@ -1,8 +1,7 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
+import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
@@ -12,6 +11,7 @@ import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
+import { watchSettledFile, type FileWatch } from './watch-file.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -24,11 +24,18 @@ export interface Serving {
   logger: Logger;
   /** This process's decision metrics (a worker shares them with its primary's /metrics). */
   metrics: DecisionMetrics;
-  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
-  reload(): Promise<boolean>;
+  /**
+   * Reloads the policy (from `rulesText`, a rules file's content as already read, when given); a failure is
+   * logged and the policy in force keeps serving.
+   */
+  reload(rulesText?: string): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
-  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  /**
+   * Graceful stop, which always ends: NOT_SERVING at once (health, /readyz) while checks are still answered
+   * for the drain window; then no new connections or calls, in-flight calls finish within the grace period;
+   * then every connection still open is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -50,8 +57,16 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policy = policies.current!;
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact) });
+  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
+  const server = await startServer({
+    address: config.grpcAddr,
+    maxRequestBytes: config.maxRequestBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
+    ...limits,
+    logger: log,
+    answer,
+  });
   let draining = false;
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -61,14 +76,25 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, xfcc: config.xfcc, answer, logger: log }));
+      (await startHttpService({
+        address: config.httpAddr,
+        pathPrefix: config.httpPathPrefix,
+        maxRequestBytes: config.maxRequestBytes,
+        maxPathBytes: config.maxPathBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+        maxHeaderCount: config.maxHeaderCount,
+        xfcc: config.xfcc,
+        ...limits,
+        answer,
+        logger: log,
+      }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
     throw error;
   }
   server.setServing(true);
-  let watcher: FSWatcher | undefined;
+  let watcher: FileWatch | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
@@ -80,6 +106,21 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     'serving',
   );
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
+    try {
+      const loadText = plan.loadText;
+      const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
+      metrics.policyLoaded('success', next.revision);
+      log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+      return true;
+    } catch (error) {
+      metrics.policyLoaded('failure');
+      const current = policies.current;
+      log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+      return false;
+    }
+  };
   const serving: Serving = {
     config,
     server,
@@ -88,18 +129,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     policies,
     logger: log,
     metrics,
-    async reload(): Promise<boolean> {
-      try {
-        const next = await policies.load(plan.load);
-        metrics.policyLoaded('success', next.revision);
-        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
-        return true;
-      } catch (error) {
-        metrics.policyLoaded('failure');
-        const current = policies.current;
-        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
-        return false;
-      }
+    reload(rulesText?: string): Promise<boolean> {
+      // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
+      const result = reloads.then(() => reloadNow(rulesText));
+      reloads = result;
+      return result;
     },
     reloadKeyFiles(): boolean {
       const tokens = runtime.identity.tokens;
@@ -111,38 +145,23 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
-      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
-      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      server.setServing(false);
+      log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
+      await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
       await admin?.close();
       log.info('stopped');
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch && options.watchRules !== false) watcher = watchFile(rulesFile, () => void serving.reload(), log);
-  return serving;
-}
-
-/**
- * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
- * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
- */
-export function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
-  const name = basename(path);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(path), (_event, file) => {
-      if (file !== null && file !== name && file !== '..data') return;
-      clearTimeout(timer);
-      timer = setTimeout(changed, 100);
-    });
-    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
-    watcher.unref();
-    return watcher;
-  } catch (error) {
-    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
-    return undefined;
+  if (rulesFile !== undefined && plan.watch && options.watchRules !== false) {
+    // A read that failed twice alike is reloaded from the file, so the failure is logged as any reload's is.
+    watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
   }
+  return serving;
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */
@@ -157,9 +176,15 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      const exit = (code: number): void => {
+        // Every connection is closed by now; should anything else still hold the event loop (a key fetch
+        // in flight), the process ends anyway: a stop that does not end the process is no stop.
+        setTimeout(() => process.exit(code), 1_000).unref();
+        resolve(code);
+      };
       serving.stop().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => exit(0),
+        () => exit(1),
       );
     };
     process.on('SIGTERM', stop);

@@ -4,6 +4,8 @@
 /** Primary → worker: load the policy (or rules file) and key files again. */
 export interface ReloadMessage {
   type: 'meshwarden:reload';
+  /** The rules file's settled content as the primary read it, so every worker compiles the same text. */
+  rulesText?: string;
 }
 
 /** Worker → primary: the policy revision this worker serves, after starting and after every reload. */

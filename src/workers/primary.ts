@@ -8,8 +8,7 @@
 // while any worker lives, which a restarted worker needs. (SO_REUSEPORT listeners of their own would close
 // a dying worker's queue with it; worker_threads would share one process's fate.)
 import cluster, { type Worker } from 'node:cluster';
-import type { FSWatcher } from 'node:fs';
-import { watchFile } from '../commands/serve.js';
+import { watchSettledFile, type FileWatch } from '../commands/watch-file.js';
 import type { ServeConfig } from '../config.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
@@ -23,7 +22,7 @@ const MAX_FAILED_STARTS = 5;
 const RESTART_DELAY_MS = 200;
 /** Workers that disagree on the revision after a reload are asked to reload again, at most this many times. */
 const MAX_CONVERGE_ATTEMPTS = 3;
-/** After the grace period, a worker still draining gets this long before SIGKILL. */
+/** After its drain window and grace period, a worker still stopping gets this long before SIGKILL. */
 const KILL_AFTER_GRACE_MS = 5000;
 
 interface WorkerState {
@@ -49,7 +48,7 @@ class Primary {
   #failedStarts = 0;
   #convergeAttempts = 0;
   #admin: AdminServer | undefined;
-  #watcher: FSWatcher | undefined;
+  #watcher: FileWatch | undefined;
   #finish: (code: number) => void = () => undefined;
   /** Called after every report and exit while the start-up waits. */
   #changed: () => void = () => undefined;
@@ -92,7 +91,10 @@ class Primary {
       await this.#stop();
       throw error;
     }
-    if (this.config.rules !== undefined) this.#watcher = watchFile(this.config.rules, () => this.#reloadAll(), this.logger);
+    // The primary reads the settled file once and hands every worker the same text: one content, one revision.
+    if (this.config.rules !== undefined) {
+      this.#watcher = watchSettledFile(this.config.rules, this.config.rulesSettleMs, (content) => this.#reloadAll('text' in content ? content.text : undefined), this.logger);
+    }
     this.logger.info({ workers: this.count, revision: this.#revision() }, 'workers serving');
     return finished;
   }
@@ -131,9 +133,10 @@ class Primary {
     this.#reloadAll();
   }
 
-  #reloadAll(): void {
+  /** Every worker reloads: from `rulesText` when the primary read the rules file, else from its own files. */
+  #reloadAll(rulesText?: string): void {
     if (this.#stopping) return;
-    const message: ReloadMessage = { type: 'meshwarden:reload' };
+    const message: ReloadMessage = rulesText === undefined ? { type: 'meshwarden:reload' } : { type: 'meshwarden:reload', rulesText };
     for (const state of this.#workers.values()) {
       if (!state.worker.isConnected()) continue;
       state.reloading = true;
@@ -206,7 +209,7 @@ class Primary {
   #stopWorker(worker: Worker): Promise<{ code: number | null; signal: string | null }> {
     return new Promise((resolve) => {
       if (worker.isDead()) return resolve({ code: worker.process.exitCode, signal: worker.process.signalCode });
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdownGraceMs + KILL_AFTER_GRACE_MS);
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.drainMs + this.config.shutdownGraceMs + KILL_AFTER_GRACE_MS);
       worker.once('exit', (code: number | null, signal: string | null) => {
         clearTimeout(timer);
         resolve({ code, signal });

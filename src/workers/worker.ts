@@ -16,12 +16,12 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const { config } = readServeConfig(args, process.env);
   const logger = createLogger(config.logLevel, undefined, { sharedStdout: true });
   // Listening before serve() resolves: a reload asked for while the policy loads is done right after.
-  let reloadAsked = false;
-  let reload = (): void => {
-    reloadAsked = true;
+  let reloadAsked: ReloadMessage | undefined;
+  let reload = (message: ReloadMessage): void => {
+    reloadAsked = message;
   };
   process.on('message', (message: unknown) => {
-    if (isMessage<ReloadMessage>(message, 'meshwarden:reload')) reload();
+    if (isMessage<ReloadMessage>(message, 'meshwarden:reload')) reload(message);
   });
   // A SIGTERM while the policy loads must not end the worker by the signal's default action (an unclean exit
   // for the primary): it is remembered, and the worker drains as soon as it serves. Without its primary
@@ -44,14 +44,15 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
     const message: RevisionMessage = { type: 'meshwarden:revision', revision, reloaded };
     process.send?.(message);
   };
-  reload = (): void => {
+  reload = (message: ReloadMessage): void => {
     serving.reloadKeyFiles();
-    serving.reload().then(report, (error: unknown) => {
+    const rulesText = typeof message.rulesText === 'string' ? message.rulesText : undefined;
+    serving.reload(rulesText).then(report, (error: unknown) => {
       logger.error({ error: describeError(error) }, 'reload failed');
       report(false);
     });
   };
-  if (reloadAsked) reload();
+  if (reloadAsked !== undefined) reload(reloadAsked);
   else report(true);
   return new Promise<number>((resolve) => {
     let stopping = false;

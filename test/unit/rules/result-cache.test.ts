@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runCheck, type CheckContext, type CheckOutcome } from '../../../src/check/check.js';
+import { DEFAULT_REQUEST_LIMITS } from '../../../src/check/limits.js';
 import { loadPolicy, type Policy } from '../../../src/check/policy.js';
 import type { DecodedCheckRequest } from '../../../src/envoy/codec.js';
 import { loadEnvoyApi } from '../../../src/envoy/protos.js';
@@ -85,7 +86,7 @@ async function loadBoth(rules: RulesFileShape): Promise<{ cached: Policy; uncach
 }
 
 function contextFor(current: () => Policy): CheckContext {
-  return { policy: current, shadow: false, skipBodyParse: false, validStatuses: api.envoyStatusCodes, identity };
+  return { policy: current, shadow: false, skipBodyParse: false, validStatuses: api.envoyStatusCodes, identity, limits: DEFAULT_REQUEST_LIMITS };
 }
 
 /** What a caller sees of an outcome, without the per-call decision id. */
