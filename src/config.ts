@@ -56,6 +56,8 @@ export interface ServeConfig {
   maxStreamsPerConnection: number;
   /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
   rulesSettleMs: number;
+  /** Worker processes sharing the listeners (src/workers/); undefined = auto, one per CPU this process may use. */
+  workers: number | undefined;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -131,6 +133,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
   maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
   rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
+  workers: { flag: 'workers', env: 'MESHWARDEN_WORKERS', kind: 'string', help: 'worker processes sharing the listeners, or auto: one per CPU this process may use, cgroup quota included (default auto; 1 = one process)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
@@ -143,6 +146,9 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
   configFile: { flag: 'config-file', env: 'MESHWARDEN_OPA_CONFIG', kind: 'string', help: "opa-envoy-plugin's config file (OPA's format: services, bundles, keys, labels, plugins.envoy_ext_authz_grpc)" },
 };
+
+/** More worker processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 256;
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
@@ -174,6 +180,7 @@ const DEFAULTS: ServeConfig = {
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
   rulesSettleMs: 1000,
+  workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -310,6 +317,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(settle.value, 10, 600_000);
     if (parsed === undefined) problems.push(`${settle.origin}: "${settle.value}" is not a whole number of milliseconds from 10 to 600000`);
     else config.rulesSettleMs = parsed;
+  }
+  const workers = raw.get('workers');
+  if (workers !== undefined && workers.value !== 'auto') {
+    const parsed = parseInteger(workers.value, 1, MAX_WORKERS);
+    if (parsed === undefined) problems.push(`${workers.origin}: "${workers.value}" is not auto or a whole number of workers from 1 to ${MAX_WORKERS}`);
+    else config.workers = parsed;
   }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');

@@ -1,5 +1,5 @@
 // Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, POLICY_DENY_REASONS, type Reason } from './errors.js';
 import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 import { PACKAGE_VERSION } from './package-paths.js';
@@ -36,7 +36,12 @@ const DECISION_LOG_RESULTS: readonly DecisionLogResult[] = [
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';
 
-export interface DecisionMetrics {
+/** What the admin endpoint's /metrics renders: one process's registry, or every worker's aggregated. */
+export interface MetricsExposition {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string };
+}
+
+export interface DecisionMetrics extends MetricsExposition {
   readonly registry: Registry;
   /** Counts one decision under its reason and records how long the Check took. */
   observe(reason: Reason, seconds: number): void;
@@ -46,6 +51,8 @@ export interface DecisionMetrics {
   shadowRule(rule: string): void;
   /** Counts one bearer token verification: an end-user JWT or a JWT-SVID, valid or why not. */
   tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void;
+  /** Counts one lookup in the policy's result cache (check/result-cache.ts). */
+  resultCacheLookup(result: 'hit' | 'miss'): void;
   /**
    * Counts a policy load or reload and, on success, records the revision in force; the rule names of a rules
    * file get their per-rule series at zero, so an alert on a rule sees zeros before its first decision.
@@ -189,6 +196,20 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
     registers: [registry],
   });
 
+  // Hits and misses since the last scrape, as the decisions are counted.
+  const pendingLookups = { hit: 0, miss: 0 };
+  const lookups: Counter<'result'> = new Counter({
+    name: 'meshwarden_result_cache_lookups_total',
+    help: "Lookups in the rules library's result cache, by result (hit: no evaluation; miss: evaluated)",
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      for (const result of ['hit', 'miss'] as const) {
+        lookups.labels(result).inc(pendingLookups[result]);
+        pendingLookups[result] = 0;
+      }
+    },
+  });
   const children = REASONS.map((reason) => {
     const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
@@ -223,6 +244,9 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
       if (!known) shadowRuleNames.add(rule);
       ruleShadowDenies.labels(rule).inc();
     },
+    resultCacheLookup(result: 'hit' | 'miss'): void {
+      pendingLookups[result]++;
+    },
     tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
       tokens.labels(kind, result).inc();
     },
@@ -255,4 +279,22 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
       }
     },
   };
+}
+
+/**
+ * In a worker process (src/workers/): answer the primary's requests for this registry's metrics
+ * (prom-client's cluster protocol over the IPC channel), so its /metrics sums every worker's.
+ */
+export function shareMetricsWithPrimary(metrics: DecisionMetrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // installs the worker's listener for the primary's requests
+}
+
+/**
+ * In the primary: /metrics as the aggregate of every connected worker's registry (counters and histograms
+ * summed; the revision gauge then counts the workers serving each revision).
+ */
+export function createClusterMetrics(): MetricsExposition {
+  const aggregator = new AggregatorRegistry();
+  return { registry: { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } };
 }

@@ -27,6 +27,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
   if (outcome.ruleLabel !== undefined) dependencies.metrics.ruleDecided(outcome.ruleLabel, outcome.allowed);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
+  if (outcome.cache !== undefined) dependencies.metrics.resultCacheLookup(outcome.cache);
   const tokens = outcome.tokens;
   if (tokens !== undefined) {
     if (tokens.jwt !== undefined) dependencies.metrics.tokenVerified('jwt', tokens.jwt.valid ? 'valid' : tokens.jwt.reason);

@@ -4,6 +4,7 @@ import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuil
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
 import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
+import { ResultCache, type ResultCacheLimits } from './result-cache.js';
 
 export type { PolicySource };
 
@@ -20,6 +21,11 @@ export interface Policy {
    * takes, so its series stay bounded by the operator's file. Undefined for a Rego bundle.
    */
   readonly ruleNames?: ReadonlySet<string>;
+  /**
+   * The results by input text, when the policy is a pure function of its input (PolicyOptions.resultCache);
+   * new and empty with every load, so a reload empties it at the moment it takes over.
+   */
+  readonly resultCache?: ResultCache;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
@@ -38,6 +44,11 @@ export interface PolicyOptions {
   inputWriter?: InputWriter;
   /** The rule names a rules file declares (Policy.ruleNames). */
   ruleNames?: ReadonlySet<string>;
+  /**
+   * Keep results by input text. Only for a policy known to be a pure function of the input it is given,
+   * with no non-deterministic builtin (time, random, http.send): the rules library is (rules/library.ts).
+   */
+  resultCache?: ResultCacheLimits;
 }
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
@@ -86,6 +97,7 @@ export async function instantiatePolicy(source: PolicySource, files: PolicyFiles
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
     ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
+    ...(options.resultCache === undefined ? {} : { resultCache: new ResultCache(options.resultCache) }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
     hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),

@@ -34,6 +34,8 @@ export interface Serving {
   /** The decision log upload, when the OPA config file has decision_logs. */
   decisionLogs: DecisionLogUploader | undefined;
   logger: Logger;
+  /** This process's decision metrics (a worker shares them with its primary's /metrics). */
+  metrics: DecisionMetrics;
   /**
    * Reloads the policy (from `rulesText`, a rules file's content as already read, when given); a failure is
    * logged and the policy in force keeps serving.
@@ -49,8 +51,14 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
+/** How a caller that runs serve() inside a larger whole (src/workers/) adjusts it. */
+export interface ServeOptions {
+  /** false: the caller drives reloads (the workers' primary watches the rules file for all of them). */
+  watchRules?: boolean;
+}
+
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
-export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
+export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger, options: ServeOptions = {}): Promise<Serving> {
   const { config, problems } = readServeConfig(argv, env);
   // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
   // file's compiled document as its data; --bundle serves a Rego bundle as it is.
@@ -154,6 +162,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     bundles,
     decisionLogs: uploader,
     logger: log,
+    metrics,
     reload(rulesText?: string): Promise<boolean> {
       // Downloaded bundles are reloaded by asking their servers now.
       if (bundles.length > 0) {
@@ -197,7 +206,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch) {
+  if (rulesFile !== undefined && plan.watch && options.watchRules !== false) {
     // A read that failed twice alike is reloaded from the file, so the failure is logged as any reload's is.
     watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
   }

@@ -35,6 +35,7 @@ const DEFAULTS: ServeConfig = {
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
   rulesSettleMs: 1000,
+  workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -129,6 +130,9 @@ describe('parseServeConfig', () => {
     ['--max-streams-per-connection', ['--max-streams-per-connection', '8'], { maxStreamsPerConnection: 8 }],
     ['--rules-settle-ms', ['--rules-settle-ms', '250'], { rulesSettleMs: 250 }],
     ['--log-redact', ['--log-redact', 'x-tenant-key, ssn'], { logRedact: ['x-tenant-key', 'ssn'] }],
+    ['--workers 1', ['--workers', '1'], { workers: 1 }],
+    ['--workers at the maximum', ['--workers', '256'], { workers: 256 }],
+    ['--workers auto', ['--workers', 'auto'], { workers: undefined }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -268,6 +272,10 @@ describe('parseServeConfig', () => {
     ['--log-redact', 'a b'],
     ['--rules-settle-ms', '600001'],
     ['--rules-settle-ms', '1s'],
+    ['--workers', '0'],
+    ['--workers', '257'],
+    ['--workers', '1.5'],
+    ['--workers', 'all'],
     ['--log-level', 'verbose'],
     ['--log-level', 'INFO'],
     ['--log-level', ''],
