@@ -207,6 +207,11 @@ describe('parseServeConfig with --config-file (and MESHWARDEN_OPA_CONFIG)', () =
     expect(config).toMatchObject({ grpcAddr: { host: '0.0.0.0', port: 9191 }, decision: 'envoy/authz/allow', maxRequestBytes: 4 * 1024 * 1024, reflection: false, shadow: false });
   });
 
+  it('runs the management plane in one process: --workers defaults to 1, and more is refused', () => {
+    expect(parseServeConfig(['--config-file', withPlugin], {}).workers).toBe(1);
+    expect(() => parseServeConfig(['--config-file', withPlugin, '--workers', '2'], {})).toThrow(/--workers: the OPA config file's bundles, decision logs and status run in one process/);
+  });
+
   it('lets flags win over the file', () => {
     const config = parseServeConfig(['--config-file', withPlugin, '--grpc-addr', '127.0.0.1:7000', '--shadow=false'], {});
     expect(config).toMatchObject({ grpcAddr: { host: '127.0.0.1', port: 7000 }, shadow: false });
