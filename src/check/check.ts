@@ -46,10 +46,14 @@ export interface CheckOutcome {
   sourcePrincipal?: string;
   /** The rule that decided, when the policy names it (dynamic_metadata.rule, as the rules library does). */
   rule?: string;
+  /** The rule as a bounded metric label (a name the rules file declares, else `other`). */
+  ruleLabel?: string;
   /** Shadow rules that would have denied this allowed request (dynamic_metadata.shadow_denies). */
   shadowRules?: string[];
   /** The bearer token verifications this Check waited for, for the metrics. */
   tokens?: TokenFindings;
+  /** Whether the policy's result cache answered (set only for a policy that has one). */
+  cache?: 'hit' | 'miss';
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -73,7 +77,15 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
     const input = inputFor(attributes, context, policy.inputWriter, tokens, outcome);
     outcome.inputJson = input.json;
-    const decided = decidedFor(context, policy, policy.evaluateText(input.json));
+    const cache = policy.resultCache;
+    const cached = cache?.get(input.json);
+    const resultText = cached ?? policy.evaluateText(input.json);
+    // A result that is not a valid decision throws here, before it could be kept: no failure is cached.
+    const decided = decidedFor(context, policy, resultText);
+    if (cache !== undefined) {
+      outcome.cache = cached === undefined ? 'miss' : 'hit';
+      if (cached === undefined) cache.set(input.json, resultText);
+    }
     outcome.resultSet = decided.resultSet;
     outcome.decision = decided.decision;
     outcome.template = decided.template;
@@ -81,6 +93,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.allowed = decided.allowed;
     outcome.reason = decided.reason;
     if (decided.rule !== undefined) outcome.rule = decided.rule;
+    if (decided.ruleLabel !== undefined) outcome.ruleLabel = decided.ruleLabel;
     if (decided.shadowRules !== undefined) outcome.shadowRules = decided.shadowRules;
   } catch (error) {
     const reason = toReason(error);
