@@ -134,8 +134,11 @@ export function headSizeLimit(options: Pick<HttpServiceOptions, 'maxPathBytes' |
 }
 
 // node:http's answers to a request it cannot read (its own choices, with our reason header added).
-const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason: FailureReason }>> = {
+const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason?: FailureReason }>> = {
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'headers_too_large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, text: 'Payload Too Large', reason: 'request_too_large' },
+  // Not a malformed request: the client was too slow (node:http's own answer, which has no reason of ours).
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout' },
 };
 const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_request' as FailureReason };
 
@@ -146,7 +149,9 @@ function answerUnreadable(error: Error & { code?: string }, socket: Duplex): voi
     return;
   }
   const { status, text, reason } = UNREADABLE_STATUS[error.code ?? ''] ?? UNPARSABLE;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\nx-ext-authz-reason: ${reason}\r\ncontent-length: ${reason.length}\r\n\r\n${reason}`);
+  const body = reason ?? text;
+  const reasonHeader = reason === undefined ? '' : `x-ext-authz-reason: ${reason}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\n${reasonHeader}content-length: ${body.length}\r\n\r\n${body}`);
 }
 
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
