@@ -71,7 +71,7 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     logger[level](line, 'decision');
   }
   if (outcome.identityProblems !== undefined) {
-    logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');
+    logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems.map(clipForLog) }, 'identity material ignored');
   }
   if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
     logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');
