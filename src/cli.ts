@@ -19,15 +19,20 @@ ${RULES_USAGE}
   meshwarden --help | --version
 
 serve flags (each also as an environment variable):
-${Object.values(SERVE_OPTIONS)
-  .map((spec) => `  --${spec.flag.padEnd(20)} ${spec.env.padEnd(30)} ${spec.help}`)
-  .join('\n')}
+${formatOptions(Object.values(SERVE_OPTIONS))}
 
 Without --rules or --bundle, serve and eval decide with the embedded default rules
 (${DEFAULT_RULES_FILE}: only the analytics service may GET /api/v1/data on the data service).
 
 ${EVAL_USAGE}
 `;
+
+/** One line per option, the columns as wide as the longest flag and variable. */
+function formatOptions(specs: readonly { flag: string; env: string; help: string }[]): string {
+  const flagWidth = Math.max(...specs.map((spec) => spec.flag.length));
+  const envWidth = Math.max(...specs.map((spec) => spec.env.length));
+  return specs.map((spec) => `  --${spec.flag.padEnd(flagWidth)} ${spec.env.padEnd(envWidth)} ${spec.help}`).join('\n');
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -41,6 +41,16 @@ export interface ServeConfig {
   protoDescriptor: string | undefined;
   /** How long SIGTERM waits for in-flight calls before closing them. */
   shutdownGraceMs: number;
+  /** After SIGTERM, how long health says NOT_SERVING while new checks are still answered (endpoint removal). */
+  drainMs: number;
+  /** The longest one check may take, gRPC or HTTP (a gRPC caller's grpc-timeout can only shorten it). */
+  callTimeoutMs: number;
+  /** A gRPC or HTTP connection with nothing in flight for this long is closed. */
+  idleTimeoutMs: number;
+  /** Connections each listener (gRPC, HTTP) holds at once; more are refused. */
+  maxConnections: number;
+  /** gRPC calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreamsPerConnection: number;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -80,7 +90,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
   httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
-  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, or off (default 0.0.0.0:9090)' },
+  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, or off (default 0.0.0.0:9090)' },
   rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes (default: the embedded default rules)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'serve this policy bundle (.tar.gz) or .wasm from opa build -t wasm instead of rules (default: none)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
@@ -93,7 +103,12 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   maxHeaderCount: { flag: 'max-header-count', env: 'MESHWARDEN_MAX_HEADER_COUNT', kind: 'string', help: 'deny requests with more headers (default 10000)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
-  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'how long SIGTERM waits for in-flight calls (default 10000)' },
+  shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'after the drain, how long in-flight calls may take before every connection is closed (default 10000)' },
+  drainMs: { flag: 'drain-ms', env: 'MESHWARDEN_DRAIN_MS', kind: 'string', help: 'after SIGTERM, how long health is NOT_SERVING while new checks are still answered (default 5000)' },
+  callTimeoutMs: { flag: 'call-timeout-ms', env: 'MESHWARDEN_CALL_TIMEOUT_MS', kind: 'string', help: 'the longest one check may take without a shorter grpc-timeout; then a call_timeout deny (408) (default 2000)' },
+  idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'MESHWARDEN_IDLE_TIMEOUT_MS', kind: 'string', help: 'close gRPC and HTTP connections idle this long (default 300000)' },
+  maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
+  maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
@@ -119,6 +134,11 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10_000,
+  drainMs: 5_000,
+  callTimeoutMs: 2_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 4096,
+  maxStreamsPerConnection: 100,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -128,6 +148,23 @@ const DEFAULTS: ServeConfig = {
   jwtIssuers: [],
   jwtSvid: undefined,
 };
+
+type IntegerKey = 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection' | 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount';
+
+/** Whole-number settings: unit (for the message) and the range accepted. */
+const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
+  ['shutdownGraceMs', 'milliseconds', 0, 600_000],
+  ['drainMs', 'milliseconds', 0, 600_000],
+  // Above Envoy's 0.5 s ext_authz timeout by default; at least 100 ms so a check can be decided at all.
+  ['callTimeoutMs', 'milliseconds', 100, 600_000],
+  ['idleTimeoutMs', 'milliseconds', 1_000, 86_400_000],
+  ['maxConnections', 'connections', 1, 1_000_000],
+  // HTTP/2 allows up to 2^31-1; grpc-js needs at least 1 to serve anything.
+  ['maxStreamsPerConnection', 'streams', 1, 2_147_483_647],
+  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
+  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
+  ['maxHeaderCount', 'headers', 16, 1_000_000],
+];
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
@@ -207,22 +244,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (parsed === undefined) problems.push(`${maxBytes.origin}: "${maxBytes.value}" is not a whole number of bytes from 1024 to 1073741824`);
     else config.maxRequestBytes = parsed;
   }
-  for (const [key, min, max, what] of [
-    ['maxPathBytes', 256, 64 * 1024 * 1024, 'bytes'],
-    ['maxHeaderBytes', 1024, 64 * 1024 * 1024, 'bytes'],
-    ['maxHeaderCount', 16, 1_000_000, 'headers'],
-  ] as const) {
-    const setting = raw.get(key);
-    if (setting === undefined) continue;
-    const parsed = parseInteger(setting.value, min, max);
-    if (parsed === undefined) problems.push(`${setting.origin}: "${setting.value}" is not a whole number of ${what} from ${min} to ${max}`);
+  for (const [key, unit, min, max] of INTEGER_SETTINGS) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    const parsed = parseInteger(value.value, min, max);
+    if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not a whole number of ${unit} from ${min} to ${max}`);
     else config[key] = parsed;
-  }
-  const grace = raw.get('shutdownGraceMs');
-  if (grace !== undefined) {
-    const parsed = parseInteger(grace.value, 0, 600_000);
-    if (parsed === undefined) problems.push(`${grace.origin}: "${grace.value}" is not a whole number of milliseconds from 0 to 600000`);
-    else config.shutdownGraceMs = parsed;
   }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');

@@ -14,6 +14,7 @@ export type FailureReason =
   | 'evaluation_error'
   | 'invalid_decision'
   | 'forbidden_mutation'
+  | 'call_timeout'
   | 'internal_error';
 
 /** Every reason a decision log line can carry. */
@@ -45,6 +46,8 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   evaluation_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   invalid_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   forbidden_mutation: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  // A call that did not end within --call-timeout-ms (a stalled upload, typically): 408, never a 5xx.
+  call_timeout: { grpcCode: PERMISSION_DENIED, httpStatus: 408, logLevel: 'warn' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

@@ -34,6 +34,11 @@ export function internalErrorResponse(decisionId: string): CheckResponse {
   return toFailureResponse('internal_error', decisionId);
 }
 
+/** The deny sent to a call that did not end within the listener's time bound. */
+export function callTimeoutResponse(decisionId: string): CheckResponse {
+  return toFailureResponse('call_timeout', decisionId);
+}
+
 export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {
   const { context, logger } = dependencies;
   return (request, deadline, send) => {

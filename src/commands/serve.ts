@@ -26,7 +26,11 @@ export interface Serving {
   reload(): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
-  /** Graceful stop: NOT_SERVING, no new calls, in-flight calls finish. */
+  /**
+   * Graceful stop, which always ends: NOT_SERVING at once (health, /readyz) while checks are still answered
+   * for the drain window; then no new connections or calls, in-flight calls finish within the grace period;
+   * then every connection still open is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -43,7 +47,15 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
   const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
-  const server = await startServer({ address: config.grpcAddr, maxRequestBytes: config.maxRequestBytes, logger: log, answer });
+  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
+  const server = await startServer({
+    address: config.grpcAddr,
+    maxRequestBytes: config.maxRequestBytes,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
+    ...limits,
+    logger: log,
+    answer,
+  });
   let draining = false;
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
@@ -53,7 +65,18 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
-      (await startHttpService({ address: config.httpAddr, pathPrefix: config.httpPathPrefix, maxRequestBytes: config.maxRequestBytes, maxPathBytes: config.maxPathBytes, maxHeaderBytes: config.maxHeaderBytes, maxHeaderCount: config.maxHeaderCount, xfcc: config.xfcc, answer, logger: log }));
+      (await startHttpService({
+        address: config.httpAddr,
+        pathPrefix: config.httpPathPrefix,
+        maxRequestBytes: config.maxRequestBytes,
+        maxPathBytes: config.maxPathBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+        maxHeaderCount: config.maxHeaderCount,
+        xfcc: config.xfcc,
+        ...limits,
+        answer,
+        logger: log,
+      }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
@@ -102,9 +125,13 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
-      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
-      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close()]);
+      server.setServing(false);
+      log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
+      await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+      log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
       await admin?.close();
       log.info('stopped');
       await flushLogger(log);
@@ -148,9 +175,15 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      const exit = (code: number): void => {
+        // Every connection is closed by now; should anything else still hold the event loop (a key fetch
+        // in flight), the process ends anyway: a stop that does not end the process is no stop.
+        setTimeout(() => process.exit(code), 1_000).unref();
+        resolve(code);
+      };
       serving.stop().then(
-        () => resolve(0),
-        () => resolve(1),
+        () => exit(0),
+        () => exit(1),
       );
     };
     process.on('SIGTERM', stop);

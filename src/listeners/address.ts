@@ -1,5 +1,5 @@
-// Listening addresses: HOST:PORT parsed and written, and a node:http server bound to one.
-import type { Server } from 'node:http';
+// Listening addresses: HOST:PORT parsed and written, and a node:net (or node:http) server bound to one.
+import type { Server } from 'node:net';
 
 export interface Address {
   host: string;
@@ -20,7 +20,7 @@ export function formatAddress(address: Address): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-/** Binds a node:http server and reports the port actually bound (port 0 picks a free one). */
+/** Binds a node:net or node:http server and reports the port actually bound (port 0 picks a free one). */
 export async function listen(server: Server, address: Address): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,9 @@
-// The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics.
+// The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics,
+// and /debug/memory (the process's memory figures; after a full GC when node runs with --expose-gc).
 import { createServer, type Server } from 'node:http';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
+import { capConnections } from './connection-cap.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 
@@ -18,8 +20,19 @@ export interface AdminOptions {
   logger: Logger;
 }
 
+// Probes and scrapes send small requests on a schedule: tight fixed bounds leave a slow or stalled client
+// nothing to hold on to.
+const ADMIN_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  connectionsCheckingInterval: 1_000,
+  maxConnections: 64,
+};
+
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
-  const server: Server = createServer((request, response) => {
+  const { maxConnections, ...timeouts } = ADMIN_LIMITS;
+  const server: Server = createServer(timeouts, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -32,6 +45,15 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       case '/readyz': {
         const ready = options.ready();
         response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+        return;
+      }
+      case '/debug/memory': {
+        // A debugging hook: with node --expose-gc, a full collection first, so the figures show what is
+        // still referenced rather than what the collector has not got round to yet.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        const usage = process.memoryUsage();
+        response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ gc: gc !== undefined, ...usage })}\n`);
         return;
       }
       case '/metrics':
@@ -47,6 +69,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
+  capConnections(server, maxConnections, 'admin', options.logger);
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {

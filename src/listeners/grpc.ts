@@ -1,30 +1,55 @@
-// The grpc-js server: Authorization (through the one entrance, check/answer.ts), health and reflection; bind;
-// graceful shutdown.
+// The grpc-js server: Authorization (through the one entrance, check/answer.ts), health and reflection, on
+// connections we accept ourselves (capped, each tracked); drain and a shutdown that always ends.
+import { createServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { internalErrorResponse, type AnswerCheck, type CheckOutcome } from '../check/answer.js';
+import { callTimeoutResponse, internalErrorResponse, type AnswerCheck, type CheckOutcome } from '../check/answer.js';
 import { createCheckCodec, type DecodedCheckRequest } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE, CHECK_METHOD_PATH, loadEnvoyApi } from '../envoy/protos.js';
 import { addReflection } from '../envoy/reflection.js';
 import type { CheckResponse, TemplatedResponse } from '../envoy/types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { formatAddress, type Address } from './address.js';
+import { listen, type Address } from './address.js';
+import { callTimeBound } from './call-time-bound.js';
+import { capConnections } from './connection-cap.js';
 
 export interface ServerOptions {
   address: Address;
   maxRequestBytes: number;
   answer: AnswerCheck;
   logger: Logger;
+  /** Connections beyond this many are closed as they arrive. */
+  maxConnections: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
+  maxStreamsPerConnection: number;
+  /** The longest a Check call may take (a caller's grpc-timeout can only shorten it); then a call_timeout deny. */
+  callTimeoutMs: number;
+  /** A connection without calls for this long is sent GOAWAY. */
+  idleTimeoutMs: number;
 }
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
   readonly port: number;
-  /** Marks the service SERVING (a policy is loaded) or NOT_SERVING. */
+  /** Marks the service SERVING (a policy is loaded) or NOT_SERVING; health Watch streams see the change. */
   setServing(serving: boolean): void;
-  /** Stops accepting calls, lets in-flight calls finish (up to graceMs), then closes. */
+  /**
+   * Stops accepting connections, sends GOAWAY (no new calls), lets in-flight calls finish for up to
+   * graceMs, then destroys every connection still open (a stalled call, a health Watch stream).
+   */
   shutdown(graceMs: number): Promise<void>;
+}
+
+/**
+ * grpc-js's own receive limit: an oversize CheckRequest up to this size (raw, or after gzip/deflate)
+ * reaches our deserializer and is denied with a CheckResponse (request_too_large); a transport
+ * RESOURCE_EXHAUSTED would be an RPC error, which fails open under failOpen. Beyond it grpc-js refuses the
+ * message from its 5-byte length prefix (or stops inflating), so nothing larger is ever held in memory:
+ * the limit is also what one stalled half-message can cost.
+ */
+export function transportLimitBytes(maxRequestBytes: number): number {
+  return maxRequestBytes * 2 + 16 * 1024 * 1024;
 }
 
 const HEALTH_SERVICES = ['', AUTHORIZATION_SERVICE];
@@ -36,14 +61,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallbackResponse: internalErrorResponse,
     onEncodeFailure: (error) => options.logger.error({ error: describeError(error) }, 'a CheckResponse could not be encoded; an internal_error deny was sent instead'),
   });
-  // grpc-js's own limit sits well above ours, so an oversize request reaches the handler and is denied
-  // with a CheckResponse; a transport RESOURCE_EXHAUSTED would be an error, which fails open under failOpen.
-  const transportLimit = options.maxRequestBytes * 2 + 16 * 1024 * 1024;
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': transportLimit,
+    'grpc.max_receive_message_length': transportLimitBytes(options.maxRequestBytes),
     'grpc.max_send_message_length': -1,
     // meshwarden serves no channelz service; its per-call bookkeeping would be pure cost on the Check path.
+    // (Without channelz, grpc-js's forceShutdown does not destroy sessions: its list of them is channelz
+    // bookkeeping. We hold the sockets ourselves instead, below.)
     'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': options.maxStreamsPerConnection,
+    'grpc.max_connection_idle_ms': options.idleTimeoutMs,
+    interceptors: [
+      callTimeBound({
+        path: CHECK_METHOD_PATH,
+        timeoutMs: options.callTimeoutMs,
+        timeoutAnswer: callTimeoutResponse,
+        onTimeout: (decisionId) =>
+          options.logger.warn({ decision_id: decisionId, reason: 'call_timeout', timeout_ms: options.callTimeoutMs }, 'a Check did not end within the call time bound; denied'),
+      }),
+    ],
   });
 
   const authorization: grpc.ServiceDefinition = {
@@ -70,12 +105,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   health.addToServer(server);
   addReflection(server, api.packageDefinition);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatAddress(options.address), grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(error);
-      else resolve(bound);
-    });
+  // We accept connections ourselves and hand them to grpc-js (its documented connection injector): so
+  // the listener can refuse connections beyond the cap (net.Server.maxConnections), and shutdown can
+  // destroy every socket, whatever grpc-js still waits for.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<Socket>();
+  const listener = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
   });
+  capConnections(listener, options.maxConnections, 'grpc', options.logger);
+  const port = await listen(listener, options.address);
 
   const setServing = (serving: boolean): void => {
     for (const name of HEALTH_SERVICES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
@@ -84,25 +125,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port,
     setServing,
-    shutdown(graceMs: number): Promise<void> {
+    async shutdown(graceMs: number): Promise<void> {
       setServing(false);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-          options.logger.warn({ grace_ms: graceMs }, 'in-flight calls did not finish in time; closing them');
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      listener.close();
+      // GOAWAY on every session: open calls go on, new ones go to another server.
+      injector.drain(graceMs);
+      const ended = await waitUntil(() => sockets.size === 0, graceMs);
+      if (!ended) options.logger.warn({ grace_ms: graceMs, connections: sockets.size }, 'in-flight calls did not finish in time; closing their connections');
+      for (const socket of sockets) socket.destroy();
+      injector.destroy();
+      server.forceShutdown();
     },
   };
 }
 
 type AnswerBody = CheckResponse | TemplatedResponse;
+
+/** Resolves true once `condition` holds, false when `timeoutMs` passes first (polled: sockets emit no "all closed"). */
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, until - Date.now()))));
+  }
+  return true;
+}
 
 /** The template and the decision id, when the decision has one: the codec encodes a decision's response once. */
 function answerBody(outcome: CheckOutcome): AnswerBody {

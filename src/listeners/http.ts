@@ -10,6 +10,7 @@ import type { FailureReason } from '../errors.js';
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
 import { formatAddress, listen, type Address } from './address.js';
+import { capConnections } from './connection-cap.js';
 
 export interface HttpServiceOptions {
   address: Address;
@@ -24,6 +25,12 @@ export interface HttpServiceOptions {
   maxPathBytes: number;
   maxHeaderBytes: number;
   maxHeaderCount: number;
+  /** Connections beyond this many are closed as they arrive. */
+  maxConnections: number;
+  /** The whole request (headers and body) must arrive within this; then node answers 408 and closes. */
+  callTimeoutMs: number;
+  /** A keep-alive connection without a request for this long is closed. */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -40,7 +47,8 @@ function destinationFromXfcc(header: string | undefined): string | undefined {
 
 export interface HttpService {
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets requests in flight finish for up to graceMs, then closes every connection. */
+  close(graceMs: number): Promise<void>;
 }
 
 const DENY_FALLBACK_STATUS = 403;
@@ -144,7 +152,9 @@ const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_reques
 
 /** A request node:http could not read is a deny with a reason (as node:http would answer, plus the reason header). */
 function answerUnreadable(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // As node:http's own handler: nothing is written over a response already under way (its bytes would be mixed).
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
     socket.destroy();
     return;
   }
@@ -154,8 +164,21 @@ function answerUnreadable(error: Error & { code?: string }, socket: Duplex): voi
   socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\n${reasonHeader}content-length: ${body.length}\r\n\r\n${body}`);
 }
 
+/** node:http checks its header and request timeouts only this often (30 s by default, far past ours). */
+export function timeoutCheckIntervalMs(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
+}
+
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  const server: Server = createServer({ maxHeaderSize: headSizeLimit(options) }, (request, response) => {
+  const timeouts = {
+    // A client that sends its headers or body slowly (or half of them and stops) holds the buffered bytes
+    // only this long. Node answers 408 itself, a deny for Envoy, never a 5xx.
+    headersTimeout: options.callTimeoutMs,
+    requestTimeout: options.callTimeoutMs,
+    keepAliveTimeout: options.idleTimeoutMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
+  };
+  const server: Server = createServer({ ...timeouts, maxHeaderSize: headSizeLimit(options) }, (request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -182,14 +205,25 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
   // node:http drops header lines past maxHeadersCount without a word (2,000 fields by default).
   server.maxHeadersCount = options.maxHeaderCount + 1;
   server.on('clientError', answerUnreadable);
+  capConnections(server, options.maxConnections, 'http', options.logger);
   const port = await listen(server, options.address);
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,
-    close: () =>
+    close: (graceMs: number) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
+        // server.close() closes the connections idle at that moment; a keep-alive connection whose answer
+        // goes out later becomes idle then, so idle ones are closed again until none is left.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const timer = setTimeout(() => {
+          options.logger.warn({ grace_ms: graceMs }, 'HTTP requests did not finish in time; closing their connections');
+          server.closeAllConnections();
+        }, graceMs);
+        server.close(() => {
+          clearInterval(idle);
+          clearTimeout(timer);
+          resolve();
+        });
       }),
   };
 }

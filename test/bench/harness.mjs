@@ -83,6 +83,9 @@ export function hasAdminEndpoint() {
 export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [], cli = CLI } = {}) {
   const args = [cli, 'serve', '--grpc-addr', `${HOST}:${port}`, '--log-level', 'info', ...extraArgs];
   if (adminPort !== undefined) args.push('--admin-addr', `${HOST}:${adminPort}`);
+  // No drain window: the benchmark stops the server only when it is done with it (a baseline build may
+  // predate the flag, so only this build gets it).
+  if (cli === CLI) args.push('--drain-ms', '0');
   const logFd = openSync(logPath, 'a');
   const child = startChild(label, args, ['ignore', logFd, 'pipe']);
   closeSync(logFd); // the child has its own copy

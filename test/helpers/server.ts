@@ -66,7 +66,9 @@ export async function startTestServer(args: string[] = [], env: NodeJS.ProcessEn
     (args.includes('--log-level') ? args[args.indexOf('--log-level') + 1] : 'info') as 'info',
     { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) },
   );
-  const serving = await serve(['--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...args], env, logger);
+  // No drain window unless a test asks for one: stop() would otherwise wait it out in every test.
+  const drain = args.includes('--drain-ms') ? [] : ['--drain-ms', '0'];
+  const serving = await serve(['--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...drain, ...args], env, logger);
   const address = `127.0.0.1:${serving.server.port}`;
   const client = createClient(address);
   return {

@@ -22,7 +22,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
 
 /** Starts `meshwarden serve` on a free port and resolves once it logs "serving". */
 async function startServe(args: string[]): Promise<{ child: ChildProcess; address: string; lines: any[] }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--drain-ms', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: any[] = [];
   let buffer = '';
   const address = await new Promise<string>((resolve, reject) => {

@@ -107,6 +107,10 @@ describe('fail closed', () => {
     const running = await startServer({
       address: { host: '127.0.0.1', port: 0 },
       maxRequestBytes: 1024 * 1024,
+      maxConnections: 16,
+      maxStreamsPerConnection: 16,
+      callTimeoutMs: 2_000,
+      idleTimeoutMs: 60_000,
       logger,
       answer: createAnswerer({ context, logger, metrics: createDecisionMetrics() }),
     });

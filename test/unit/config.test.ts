@@ -22,6 +22,11 @@ const DEFAULTS: ServeConfig = {
   skipBodyParse: false,
   protoDescriptor: undefined,
   shutdownGraceMs: 10000,
+  drainMs: 5000,
+  callTimeoutMs: 2000,
+  idleTimeoutMs: 300000,
+  maxConnections: 4096,
+  maxStreamsPerConnection: 100,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -75,6 +80,8 @@ describe('parseServeConfig', () => {
     ['MESHWARDEN_MAX_REQUEST_BYTES', { MESHWARDEN_MAX_REQUEST_BYTES: '4194304' }, { maxRequestBytes: 4194304 }],
     ['MESHWARDEN_SKIP_BODY_PARSE', { MESHWARDEN_SKIP_BODY_PARSE: 'true' }, { skipBodyParse: true }],
     ['MESHWARDEN_SHUTDOWN_GRACE_MS', { MESHWARDEN_SHUTDOWN_GRACE_MS: '2500' }, { shutdownGraceMs: 2500 }],
+    ['MESHWARDEN_DRAIN_MS', { MESHWARDEN_DRAIN_MS: '250' }, { drainMs: 250 }],
+    ['MESHWARDEN_CALL_TIMEOUT_MS', { MESHWARDEN_CALL_TIMEOUT_MS: '750' }, { callTimeoutMs: 750 }],
   ])('reads %s', (_name, env, expected) => {
     expect(parseServeConfig([], env)).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -103,6 +110,11 @@ describe('parseServeConfig', () => {
     ['--max-request-bytes at the maximum', ['--max-request-bytes', '1073741824'], { maxRequestBytes: 1073741824 }],
     ['--shutdown-grace-ms 0', ['--shutdown-grace-ms', '0'], { shutdownGraceMs: 0 }],
     ['--shutdown-grace-ms at the maximum', ['--shutdown-grace-ms=600000'], { shutdownGraceMs: 600000 }],
+    ['--drain-ms 0', ['--drain-ms', '0'], { drainMs: 0 }],
+    ['--call-timeout-ms at the minimum', ['--call-timeout-ms', '100'], { callTimeoutMs: 100 }],
+    ['--idle-timeout-ms', ['--idle-timeout-ms', '60000'], { idleTimeoutMs: 60000 }],
+    ['--max-connections', ['--max-connections', '10'], { maxConnections: 10 }],
+    ['--max-streams-per-connection', ['--max-streams-per-connection', '8'], { maxStreamsPerConnection: 8 }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -230,6 +242,13 @@ describe('parseServeConfig', () => {
     ['--shutdown-grace-ms', '1.5'],
     ['--shutdown-grace-ms', '-1'],
     ['--shutdown-grace-ms', '10s'],
+    ['--drain-ms', '600001'],
+    ['--drain-ms', '5s'],
+    ['--call-timeout-ms', '99'],
+    ['--idle-timeout-ms', '999'],
+    ['--max-connections', '0'],
+    ['--max-streams-per-connection', '0'],
+    ['--max-streams-per-connection', '2147483648'],
     ['--log-level', 'verbose'],
     ['--log-level', 'INFO'],
     ['--log-level', ''],

@@ -20,6 +20,8 @@ export function meshwardenServeArgs(options: { bundle: string; decision: string;
     '--grpc-addr', `127.0.0.1:${options.grpcPort}`,
     '--admin-addr', `127.0.0.1:${options.adminPort}`,
     '--log-level', 'error',
+    // No drain window: the suite stops the server only when it is done with it.
+    '--drain-ms', '0',
     ...(options.extra ?? []),
   ];
 }

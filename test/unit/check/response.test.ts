@@ -229,6 +229,7 @@ describe('toFailureResponse', () => {
     evaluation_error: 403,
     invalid_decision: 403,
     forbidden_mutation: 403,
+    call_timeout: 408,
     internal_error: 403,
   };
 
