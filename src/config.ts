@@ -28,6 +28,8 @@ export interface ServeConfig {
   decision: string | undefined;
   shadow: boolean;
   logLevel: Level;
+  /** Names (parts of names) whose values the debug log redacts, besides the default list (check/redact-input.ts). */
+  logRedact: string[];
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
   /** Requests whose path (with its query) is longer are denied with path_too_long. */
@@ -51,6 +53,8 @@ export interface ServeConfig {
   maxConnections: number;
   /** gRPC calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreamsPerConnection: number;
+  /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
+  rulesSettleMs: number;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -97,6 +101,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path of --bundle, e.g. envoy/authz/allow (default: the bundle's single entrypoint)" },
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
+  logRedact: { flag: 'log-redact', env: 'MESHWARDEN_LOG_REDACT', kind: 'list', help: 'comma-separated names (parts of names, any case) whose values the debug log redacts, besides the default list' },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
   maxPathBytes: { flag: 'max-path-bytes', env: 'MESHWARDEN_MAX_PATH_BYTES', kind: 'string', help: 'deny requests whose path (with the query) is longer (default 65536)' },
   maxHeaderBytes: { flag: 'max-header-bytes', env: 'MESHWARDEN_MAX_HEADER_BYTES', kind: 'string', help: 'deny requests with more bytes of header names and values (default 1048576)' },
@@ -109,6 +114,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'MESHWARDEN_IDLE_TIMEOUT_MS', kind: 'string', help: 'close gRPC and HTTP connections idle this long (default 300000)' },
   maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
   maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
+  rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
@@ -127,6 +133,7 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8 * 1024 * 1024,
   maxPathBytes: 64 * 1024,
   maxHeaderBytes: 1024 * 1024,
@@ -139,6 +146,7 @@ const DEFAULTS: ServeConfig = {
   idleTimeoutMs: 300_000,
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
+  rulesSettleMs: 1000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -149,10 +157,13 @@ const DEFAULTS: ServeConfig = {
   jwtSvid: undefined,
 };
 
-type IntegerKey = 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection' | 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount';
+type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
 
 /** Whole-number settings: unit (for the message) and the range accepted. */
 const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
+  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
+  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
+  ['maxHeaderCount', 'headers', 16, 1_000_000],
   ['shutdownGraceMs', 'milliseconds', 0, 600_000],
   ['drainMs', 'milliseconds', 0, 600_000],
   // Above Envoy's 0.5 s ext_authz timeout by default; at least 100 ms so a check can be decided at all.
@@ -161,9 +172,6 @@ const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])
   ['maxConnections', 'connections', 1, 1_000_000],
   // HTTP/2 allows up to 2^31-1; grpc-js needs at least 1 to serve anything.
   ['maxStreamsPerConnection', 'streams', 1, 2_147_483_647],
-  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
-  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
-  ['maxHeaderCount', 'headers', 16, 1_000_000],
 ];
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
@@ -226,6 +234,13 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const value = raw.get(key);
     if (value !== undefined) config[key] = splitList(value.value);
   }
+  const redact = raw.get('logRedact');
+  if (redact !== undefined) {
+    const names = splitList(redact.value);
+    const bad = names.filter((name) => !/^[!#$%&'*+.^_`|~0-9A-Za-z:-]+$/.test(name));
+    if (names.length === 0 || bad.length > 0) problems.push(`${redact.origin}: "${redact.value}" is not a comma-separated list of names (header, parameter or field names)`);
+    else config.logRedact = names;
+  }
   for (const key of ['shadow', 'skipBodyParse', 'xfcc'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
@@ -250,6 +265,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(value.value, min, max);
     if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not a whole number of ${unit} from ${min} to ${max}`);
     else config[key] = parsed;
+  }
+  const settle = raw.get('rulesSettleMs');
+  if (settle !== undefined) {
+    const parsed = parseInteger(settle.value, 10, 600_000);
+    if (parsed === undefined) problems.push(`${settle.origin}: "${settle.value}" is not a whole number of milliseconds from 10 to 600000`);
+    else config.rulesSettleMs = parsed;
   }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');
@@ -278,6 +299,7 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
+    logRedact: Object.freeze(config.logRedact) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),

@@ -5,7 +5,8 @@ export type { Logger, Level };
 
 export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
-// Credentials never reach the log, even at debug level where the whole input is logged.
+// A second guard for the commonest credentials; the debug input line is redacted by name before it is
+// logged (check/redact-input.ts), which covers many more places than these paths.
 const REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 const REDACT_PATHS = REDACTED_HEADERS.map((name) => `input.attributes.request.http.headers["${name}"]`);
 

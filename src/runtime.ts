@@ -11,12 +11,14 @@ import { createTokenVerifier } from './identity/jwt.js';
 import { createTrustDomains, trustDomainProblems, type TrustDomains } from './identity/spiffe.js';
 import { DEFAULT_RULES_FILE } from './package-paths.js';
 import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
-import { compileRulesFile, loadRulesLibrary } from './rules/library.js';
+import { compileRulesFile, compileRulesText, loadRulesLibrary } from './rules/library.js';
 
 /** What serve and eval decide with: a Rego bundle (--bundle), a rules file (--rules) or the embedded default rules. */
 export interface PolicyPlan {
   /** Loads the policy afresh (a new wasm instance; a rules file is read and compiled again). */
   load(): Promise<Policy>;
+  /** For a rules file: loads the policy from its content as already read (the watcher's settled read). */
+  loadText: ((text: string) => Promise<Policy>) | undefined;
   /** The rules file served, if any. */
   rulesFile: string | undefined;
   /** Watch the rules file for changes: an operator's --rules file is; the embedded default is part of the install. */
@@ -49,11 +51,12 @@ export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'deci
       ...(config.data === undefined ? {} : { dataPath: config.data }),
       ...(config.decision === undefined ? {} : { decision: config.decision }),
     };
-    return { load: () => loadPolicy(source), rulesFile: undefined, watch: false };
+    return { load: () => loadPolicy(source), loadText: undefined, rulesFile: undefined, watch: false };
   }
   const rulesFile = config.rules ?? DEFAULT_RULES_FILE;
   return {
     load: () => loadRulesLibrary(compileRulesFile(rulesFile, trustDomains)),
+    loadText: (text: string) => loadRulesLibrary(compileRulesText(text, rulesFile, trustDomains)),
     rulesFile,
     watch: config.rules !== undefined,
   };

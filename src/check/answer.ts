@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
 import { recordDecision } from './decision-log.js';
+import type { InputRedactor } from './redact-input.js';
 import { toFailureResponse } from './response.js';
 
 export type { CheckOutcome };
@@ -18,6 +19,8 @@ export interface AnswerDependencies {
   context: CheckContext;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Redacts the policy input the debug log shows (the default names when left out). */
+  redactInput?: InputRedactor;
 }
 
 /**

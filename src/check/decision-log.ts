@@ -4,11 +4,16 @@ import { FAILURE_ANSWERS, type Reason } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
+import { createInputRedactor, type InputRedactor } from './redact-input.js';
 
 export interface DecisionRecorders {
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Redacts the policy input the debug log shows; without one, the default names are redacted. */
+  redactInput?: InputRedactor;
 }
+
+const DEFAULT_REDACTOR = createInputRedactor();
 
 /** After the answer is sent: the metrics and the decision log line. */
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
@@ -21,6 +26,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
     else if (tokens.svidRejected !== undefined) dependencies.metrics.tokenVerified('jwt_svid', tokens.svidRejected);
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
+  logPolicyInput(dependencies, outcome);
 }
 
 /** The fields of the decision log line, in their order on the line. */
@@ -73,7 +79,11 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
   if (outcome.identityProblems !== undefined) {
     logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems.map(clipForLog) }, 'identity material ignored');
   }
-  if (outcome.inputJson !== undefined && logger.isLevelEnabled('debug')) {
-    logger.debug({ decision_id: outcome.decisionId, input: JSON.parse(outcome.inputJson) as unknown }, 'policy input');
-  }
+}
+
+/** At debug level, the input the policy saw, with secrets redacted (redact-input.ts says which). */
+function logPolicyInput(dependencies: DecisionRecorders, outcome: CheckOutcome): void {
+  if (outcome.inputJson === undefined || !dependencies.logger.isLevelEnabled('debug')) return;
+  const redact = dependencies.redactInput ?? DEFAULT_REDACTOR;
+  dependencies.logger.debug({ decision_id: outcome.decisionId, input: redact(JSON.parse(outcome.inputJson) as unknown) }, 'policy input');
 }

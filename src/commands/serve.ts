@@ -1,8 +1,7 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
+import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
@@ -12,6 +11,7 @@ import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createDecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
+import { watchSettledFile, type FileWatch } from './watch-file.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -22,8 +22,11 @@ export interface Serving {
   http: HttpService | undefined;
   policies: PolicyStore;
   logger: Logger;
-  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
-  reload(): Promise<boolean>;
+  /**
+   * Reloads the policy (from `rulesText`, a rules file's content as already read, when given); a failure is
+   * logged and the policy in force keeps serving.
+   */
+  reload(rulesText?: string): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
   /**
@@ -46,7 +49,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const policy = policies.current!;
   const metrics = createDecisionMetrics();
   metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact) });
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
     address: config.grpcAddr,
@@ -83,7 +86,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     throw error;
   }
   server.setServing(true);
-  let watcher: FSWatcher | undefined;
+  let watcher: FileWatch | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
@@ -95,6 +98,21 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     'serving',
   );
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
+    try {
+      const loadText = plan.loadText;
+      const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
+      metrics.policyLoaded('success', next.revision);
+      log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+      return true;
+    } catch (error) {
+      metrics.policyLoaded('failure');
+      const current = policies.current;
+      log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+      return false;
+    }
+  };
   const serving: Serving = {
     config,
     server,
@@ -102,18 +120,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     http,
     policies,
     logger: log,
-    async reload(): Promise<boolean> {
-      try {
-        const next = await policies.load(plan.load);
-        metrics.policyLoaded('success', next.revision);
-        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
-        return true;
-      } catch (error) {
-        metrics.policyLoaded('failure');
-        const current = policies.current;
-        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
-        return false;
-      }
+    reload(rulesText?: string): Promise<boolean> {
+      // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
+      const result = reloads.then(() => reloadNow(rulesText));
+      reloads = result;
+      return result;
     },
     reloadKeyFiles(): boolean {
       const tokens = runtime.identity.tokens;
@@ -137,30 +148,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
-  return serving;
-}
-
-/**
- * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
- * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
- */
-function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
-  const name = basename(path);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(path), (_event, file) => {
-      if (file !== null && file !== name && file !== '..data') return;
-      clearTimeout(timer);
-      timer = setTimeout(changed, 100);
-    });
-    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
-    watcher.unref();
-    return watcher;
-  } catch (error) {
-    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
-    return undefined;
+  if (rulesFile !== undefined && plan.watch) {
+    // A read that failed twice alike is reloaded from the file, so the failure is logged as any reload's is.
+    watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
   }
+  return serving;
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */

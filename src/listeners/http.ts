@@ -63,12 +63,13 @@ export function httpDenyStatus(status: number): number {
 
 /** Envoy's HTTP check request → CheckRequest attributes, as Envoy would have sent them over gRPC. */
 export function attributesFromHttp(request: IncomingMessage, body: Buffer, pathPrefix: string, received: Date, xfcc: boolean): Attributes {
-  const headers: Record<string, string> = {};
+  // Prototype-less, so `constructor` is not found before it is sent and `__proto__` is a header like any other.
+  const headers = Object.create(null) as Record<string, string>;
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const key = request.rawHeaders[i]!.toLowerCase();
     const value = request.rawHeaders[i + 1]!;
     // Envoy joins repeated headers with a comma in the gRPC header map (E-6).
-    headers[key] = key in headers ? `${headers[key]},${value}` : value;
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]},${value}` : value;
   }
   const url = request.url ?? '/';
   const path = pathPrefix !== '' && url.startsWith(pathPrefix) ? url.slice(pathPrefix.length) || '/' : url;

@@ -8,7 +8,8 @@ import type { TrustDomains } from '../identity/spiffe.js';
 import { PACKAGE_ROOT } from '../package-paths.js';
 import { compileRules, toDataDocument } from './compile.js';
 import { createRulesInputWriter, rulesInputNamesOf, type RulesInputNames } from './input.js';
-import { readRulesFile } from './parse.js';
+import { parseRules, readRulesFile } from './parse.js';
+import type { RulesFile } from './types.js';
 
 /** The rules library, served with a rules file's compiled document as its data. */
 export const RULES_POLICY_BUNDLE = join(PACKAGE_ROOT, 'policies', 'build', 'rules.tar.gz');
@@ -29,7 +30,19 @@ export interface CompiledRulesFile {
 
 /** Reads and compiles a rules file; throws ConfigError naming the rule and line. */
 export function compileRulesFile(path: string, trustDomains: TrustDomains): CompiledRulesFile {
-  const compiled = compileRules(readRulesFile(path), trustDomains);
+  return compileParsedRules(readRulesFile(path), trustDomains);
+}
+
+/**
+ * Compiles rules from text already read (the watcher hands over the content it saw settle, so the file is not
+ * read a third time, when it could have changed again); `source` names the file in messages.
+ */
+export function compileRulesText(text: string, source: string, trustDomains: TrustDomains): CompiledRulesFile {
+  return compileParsedRules(parseRules(text, source), trustDomains);
+}
+
+function compileParsedRules(rules: RulesFile, trustDomains: TrustDomains): CompiledRulesFile {
+  const compiled = compileRules(rules, trustDomains);
   const names = rulesInputNamesOf(compiled);
   return { dataJson: JSON.stringify(toDataDocument(compiled)), names, writer: createRulesInputWriter(names) };
 }

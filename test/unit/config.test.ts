@@ -15,6 +15,7 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8388608,
   maxPathBytes: 65536,
   maxHeaderBytes: 1048576,
@@ -27,6 +28,7 @@ const DEFAULTS: ServeConfig = {
   idleTimeoutMs: 300000,
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
+  rulesSettleMs: 1000,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
@@ -82,6 +84,7 @@ describe('parseServeConfig', () => {
     ['MESHWARDEN_SHUTDOWN_GRACE_MS', { MESHWARDEN_SHUTDOWN_GRACE_MS: '2500' }, { shutdownGraceMs: 2500 }],
     ['MESHWARDEN_DRAIN_MS', { MESHWARDEN_DRAIN_MS: '250' }, { drainMs: 250 }],
     ['MESHWARDEN_CALL_TIMEOUT_MS', { MESHWARDEN_CALL_TIMEOUT_MS: '750' }, { callTimeoutMs: 750 }],
+    ['MESHWARDEN_RULES_SETTLE_MS', { MESHWARDEN_RULES_SETTLE_MS: '3000' }, { rulesSettleMs: 3000 }],
   ])('reads %s', (_name, env, expected) => {
     expect(parseServeConfig([], env)).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -115,6 +118,8 @@ describe('parseServeConfig', () => {
     ['--idle-timeout-ms', ['--idle-timeout-ms', '60000'], { idleTimeoutMs: 60000 }],
     ['--max-connections', ['--max-connections', '10'], { maxConnections: 10 }],
     ['--max-streams-per-connection', ['--max-streams-per-connection', '8'], { maxStreamsPerConnection: 8 }],
+    ['--rules-settle-ms', ['--rules-settle-ms', '250'], { rulesSettleMs: 250 }],
+    ['--log-redact', ['--log-redact', 'x-tenant-key, ssn'], { logRedact: ['x-tenant-key', 'ssn'] }],
   ])('reads %s', (_name, argv, expected) => {
     expect(parseServeConfig(argv, {})).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -249,6 +254,11 @@ describe('parseServeConfig', () => {
     ['--max-connections', '0'],
     ['--max-streams-per-connection', '0'],
     ['--max-streams-per-connection', '2147483648'],
+    ['--rules-settle-ms', '9'],
+    ['--log-redact', ','],
+    ['--log-redact', 'a b'],
+    ['--rules-settle-ms', '600001'],
+    ['--rules-settle-ms', '1s'],
     ['--log-level', 'verbose'],
     ['--log-level', 'INFO'],
     ['--log-level', ''],
