@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
-import { trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
+import { isSpiffeIdError, parseSpiffeId, trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
 import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
 
@@ -63,6 +63,15 @@ export interface ServeConfig {
   federatedTrustDomains: string[];
   /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
   xfcc: boolean;
+  /** TLS on every listener: the server's certificate chain and key (PEM files, watched and reloaded). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** mTLS: the CA bundle client certificates must chain to; set = a client certificate is required. */
+  tlsClientCa: string | undefined;
+  /** mTLS: the SPIFFE IDs allowed to call (each client certificate's one URI SAN); empty = any the CA signed. */
+  tlsAllowedSpiffeIds: string[];
+  /** OpenTelemetry: the OTLP/HTTP traces endpoint a span per Check is sent to; undefined = tracing off. */
+  otlpTracesEndpoint: string | undefined;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
   /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
@@ -91,10 +100,10 @@ interface OptionSpec {
 }
 
 export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
-  grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
-  httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
+  grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on; :PORT means every IPv4 interface (0.0.0.0), [::]:PORT every interface (default 0.0.0.0:9191)' },
+  httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service, :PORT as for --grpc-addr (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
-  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, or off (default 0.0.0.0:9090)' },
+  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, :PORT as for --grpc-addr, or off (default 0.0.0.0:9090)' },
   rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes (default: the embedded default rules)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'serve this policy bundle (.tar.gz) or .wasm from opa build -t wasm instead of rules (default: none)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
@@ -119,6 +128,11 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
   xfcc: { flag: 'xfcc', env: 'MESHWARDEN_XFCC', kind: 'boolean', help: 'without an mTLS principal, use the last x-forwarded-client-cert element (off: clients can forge it)' },
+  tlsCert: { flag: 'tls-cert', env: 'MESHWARDEN_TLS_CERT', kind: 'string', help: 'PEM certificate chain: every listener (gRPC, HTTP, admin) serves TLS; watched, a new pair is used for new connections' },
+  tlsKey: { flag: 'tls-key', env: 'MESHWARDEN_TLS_KEY', kind: 'string', help: 'PEM private key of --tls-cert' },
+  tlsClientCa: { flag: 'tls-client-ca', env: 'MESHWARDEN_TLS_CLIENT_CA', kind: 'string', help: 'PEM CA bundle: mutual TLS, a client certificate signed by it is required (watched)' },
+  tlsAllowedSpiffeIds: { flag: 'tls-allowed-spiffe-ids', env: 'MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS', kind: 'list', help: 'comma-separated SPIFFE IDs allowed to call (the client certificate\'s one URI SAN); default: any the CA signed' },
+  otlpTracesEndpoint: { flag: 'otlp-traces-endpoint', env: 'MESHWARDEN_OTLP_TRACES_ENDPOINT', kind: 'string', help: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): one span per Check (default: tracing off)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
 };
 
@@ -140,6 +154,11 @@ const DEFAULTS: ServeConfig = {
   maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  tlsAllowedSpiffeIds: [],
+  otlpTracesEndpoint: undefined,
   shutdownGraceMs: 10_000,
   drainMs: 5_000,
   callTimeoutMs: 2_000,
@@ -282,6 +301,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       problems.push(`jwt-svid: federated-bundles: ${trustDomain} is not one of the federated trust domains (--federated-trust-domains)`);
     }
   }
+  readTlsSettings(raw, config, problems);
+  const otlp = raw.get('otlpTracesEndpoint');
+  if (otlp !== undefined) {
+    if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(otlp.value)) config.otlpTracesEndpoint = otlp.value;
+    else problems.push(`${otlp.origin}: "${otlp.value}" is not an http:// or https:// URL`);
+  }
   if (config.rules !== undefined && (config.bundle !== undefined || config.decision !== undefined)) {
     problems.push('--rules serves the built-in rules library: leave out --bundle and --decision');
   }
@@ -300,11 +325,32 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
     logRedact: Object.freeze(config.logRedact) as string[],
+    tlsAllowedSpiffeIds: Object.freeze(config.tlsAllowedSpiffeIds) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),
   });
   return { config: frozen, problems };
+}
+
+/** The TLS files and the SPIFFE allow-list: a key goes with a certificate, an allow-list needs a client CA. */
+function readTlsSettings(raw: Map<FlagKey, { value: string; origin: string }>, config: ServeConfig, problems: string[]): void {
+  for (const key of ['tlsCert', 'tlsKey', 'tlsClientCa'] as const) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    if (value.value === '') problems.push(`${value.origin}: must not be empty`);
+    else config[key] = value.value;
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) problems.push('--tls-cert and --tls-key go together: give both, or neither');
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) problems.push('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  const allowed = raw.get('tlsAllowedSpiffeIds');
+  if (allowed === undefined) return;
+  config.tlsAllowedSpiffeIds = splitList(allowed.value);
+  if (config.tlsClientCa === undefined) problems.push(`${allowed.origin}: an allow-list of SPIFFE IDs needs --tls-client-ca (only client certificates carry them)`);
+  for (const id of config.tlsAllowedSpiffeIds) {
+    const parsed = parseSpiffeId(id);
+    if (isSpiffeIdError(parsed)) problems.push(`${allowed.origin}: "${id}" is not a SPIFFE ID: ${parsed.message}`);
+  }
 }
 
 interface StructuredValue {

@@ -15,6 +15,11 @@ export interface Policy {
   readonly revision: string;
   /** Set when the policy reads a smaller document than the full one, which it writes itself (the rules library). */
   readonly inputWriter?: InputWriter;
+  /**
+   * The rule names a rules file declares (and the library's `default`): the only values the per-rule metric
+   * takes, so its series stay bounded by the operator's file. Undefined for a Rego bundle.
+   */
+  readonly ruleNames?: ReadonlySet<string>;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
@@ -27,6 +32,8 @@ export interface PolicyOptions {
   dataJson?: string;
   /** The writer of the smaller document the policy reads (check/input.ts InputWriter). */
   inputWriter?: InputWriter;
+  /** The rule names a rules file declares (Policy.ruleNames). */
+  ruleNames?: ReadonlySet<string>;
 }
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
@@ -70,6 +77,7 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
     // The revision covers the data in force: a rules file's compiled document changes it.
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
+    ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
   });

@@ -12,6 +12,9 @@ import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createDecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
 import { watchSettledFile, type FileWatch } from './watch-file.js';
+import { startTls } from './tls.js';
+import { createCheckTracer, type CheckTracer } from '../tracing/check-tracer.js';
+import { PACKAGE_VERSION } from '../package-paths.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -47,9 +50,12 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
   const policy = policies.current!;
-  const metrics = createDecisionMetrics();
-  metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact) });
+  const metrics = createDecisionMetrics({ processMetrics: true });
+  metrics.policyLoaded('success', policy.revision, policy.ruleNames);
+  const tracing: CheckTracer | undefined =
+    config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact), tracing });
+  const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
     address: config.grpcAddr,
@@ -58,6 +64,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     ...limits,
     logger: log,
     answer,
+    tls,
   });
   let draining = false;
   let admin: AdminServer | undefined;
@@ -65,7 +72,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready: () => !draining && policies.current !== undefined }));
     http =
       config.httpAddr &&
       (await startHttpService({
@@ -79,10 +86,12 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         ...limits,
         answer,
         logger: log,
+        tls,
       }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
+    tls?.close();
     throw error;
   }
   server.setServing(true);
@@ -103,7 +112,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     try {
       const loadText = plan.loadText;
       const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
-      metrics.policyLoaded('success', next.revision);
+      metrics.policyLoaded('success', next.revision, next.ruleNames);
       log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
       return true;
     } catch (error) {
@@ -127,6 +136,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       return result;
     },
     reloadKeyFiles(): boolean {
+      tls?.reload();
       const tokens = runtime.identity.tokens;
       if (tokens === undefined) return true;
       const problems = tokens.reloadKeyFiles();
@@ -136,6 +146,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
+      tls?.close();
       // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
       server.setServing(false);
@@ -144,6 +155,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
       await admin?.close();
+      // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
+      await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
       log.info('stopped');
       await flushLogger(log);
     },

@@ -131,7 +131,7 @@ async function main(run) {
   const cases = [
     { id: 'noop', name: 'noop grpc-js (allowed req)', address: noopAddress, dataFile: requests.allowedFile, server: noop },
     { id: 'meshwarden-allow', name: 'meshwarden allowed req', address: meshwardenAddress, dataFile: requests.allowedFile, server: meshwarden, expectedReason: 'allowed' },
-    { id: 'meshwarden-deny', name: 'meshwarden denied req', address: meshwardenAddress, dataFile: requests.deniedFile, server: meshwarden, expectedReason: 'policy_denied' },
+    { id: 'meshwarden-deny', name: 'meshwarden denied req', address: meshwardenAddress, dataFile: requests.deniedFile, server: meshwarden, expectedReason: 'no_allow_rule_matched' },
   ];
   const context = { dir, log, servers };
 

@@ -65,3 +65,56 @@ export async function envoyCertificate(options: LeafOptions): Promise<string> {
 export async function caPem(): Promise<string> {
   return (await ca()).cert.toString('pem');
 }
+
+/** A certificate authority of its own, for TLS listeners and their clients. */
+export interface TestCa {
+  cert: x509.X509Certificate;
+  keys: KeyPair;
+  pem: string;
+}
+
+export async function createCa(name: string): Promise<TestCa> {
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as KeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Math.floor(Math.random() * 1e9).toString(16).padStart(8, '0'),
+    name: `CN=${name}, O=meshwarden tests`,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 24 * 3600_000),
+    keys,
+    signingAlgorithm: ALGORITHM,
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+  });
+  return { cert, keys, pem: cert.toString('pem') };
+}
+
+export interface IssuedPair {
+  cert: string;
+  key: string;
+  serial: string;
+}
+
+/** A leaf certificate and its PKCS#8 key (PEM), signed by `ca`, valid from `notBefore` to `notAfter`. */
+export async function issuePair(ca: TestCa, options: LeafOptions & { notBefore?: Date; notAfter?: Date }): Promise<IssuedPair> {
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as KeyPair;
+  const names = [...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })), ...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value }))];
+  const serial = Math.floor(Math.random() * 1e12).toString(16).padStart(10, '0');
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial,
+    subject: options.subject ?? 'CN=meshwarden test leaf',
+    issuer: ca.cert.subject,
+    notBefore: options.notBefore ?? new Date(Date.now() - 3600_000),
+    notAfter: options.notAfter ?? new Date(Date.now() + 3600_000),
+    signingKey: ca.keys.privateKey,
+    publicKey: keys.publicKey,
+    signingAlgorithm: ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
+    ],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem'), key, serial };
+}
