@@ -52,6 +52,8 @@ export interface CheckOutcome {
   shadowRules?: string[];
   /** The bearer token verifications this Check waited for, for the metrics. */
   tokens?: TokenFindings;
+  /** Whether the policy's result cache answered (set only for a policy that has one). */
+  cache?: 'hit' | 'miss';
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -75,7 +77,15 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
     const input = inputFor(attributes, context, policy.inputWriter, tokens, outcome);
     outcome.inputJson = input.json;
-    const decided = decidedFor(context, policy, policy.evaluateText(input.json));
+    const cache = policy.resultCache;
+    const cached = cache?.get(input.json);
+    const resultText = cached ?? policy.evaluateText(input.json);
+    // A result that is not a valid decision throws here, before it could be kept: no failure is cached.
+    const decided = decidedFor(context, policy, resultText);
+    if (cache !== undefined) {
+      outcome.cache = cached === undefined ? 'miss' : 'hit';
+      if (cached === undefined) cache.set(input.json, resultText);
+    }
     outcome.resultSet = decided.resultSet;
     outcome.decision = decided.decision;
     outcome.template = decided.template;

@@ -6,9 +6,16 @@ import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
 import { createInputRedactor, type InputRedactor } from './redact-input.js';
 
+/** Where each decision goes besides the log line: the decision log upload (src/management/). Must not throw. */
+export interface DecisionEventSink {
+  record(outcome: CheckOutcome): void;
+}
+
 export interface DecisionRecorders {
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Set when decision logs are uploaded (the OPA config file's decision_logs). */
+  events?: DecisionEventSink | undefined;
   /** Redacts the policy input the debug log shows; without one, the default names are redacted. */
   redactInput?: InputRedactor;
 }
@@ -20,6 +27,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
   if (outcome.ruleLabel !== undefined) dependencies.metrics.ruleDecided(outcome.ruleLabel, outcome.allowed);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
+  if (outcome.cache !== undefined) dependencies.metrics.resultCacheLookup(outcome.cache);
   const tokens = outcome.tokens;
   if (tokens !== undefined) {
     if (tokens.jwt !== undefined) dependencies.metrics.tokenVerified('jwt', tokens.jwt.valid ? 'valid' : tokens.jwt.reason);
@@ -28,6 +36,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
   logPolicyInput(dependencies, outcome);
+  dependencies.events?.record(outcome);
 }
 
 /** The fields of the decision log line, in their order on the line. */

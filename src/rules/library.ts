@@ -50,7 +50,18 @@ function compileParsedRules(file: RulesFile, trustDomains: TrustDomains): Compil
   return { dataJson: JSON.stringify(toDataDocument(compiled)), names, writer: createRulesInputWriter(names), ruleNames };
 }
 
+/**
+ * The rules library's results, kept by input: its Rego (policies/rules/authz.rego) calls no non-deterministic
+ * builtin, its data is the rules file's fixed document, and its input is exactly the projection the writer
+ * produces, so the same projection always has the same result (test/unit/rules/result-cache.test.ts proves it
+ * over random rules and requests). 10,000 inputs of about 1 KB at most, within 32 MiB.
+ */
+export const RULES_RESULT_CACHE = Object.freeze({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 });
+
 /** A fresh instance of the rules library at `entrypoint`, deciding with the compiled rules file. */
 export function loadRulesLibrary(rules: CompiledRulesFile, entrypoint: string = RULES_DECISION): Promise<Policy> {
-  return loadPolicy({ path: RULES_POLICY_BUNDLE, decision: entrypoint }, { dataJson: rules.dataJson, inputWriter: rules.writer, ruleNames: rules.ruleNames });
+  return loadPolicy(
+    { path: RULES_POLICY_BUNDLE, decision: entrypoint },
+    { dataJson: rules.dataJson, inputWriter: rules.writer, ruleNames: rules.ruleNames, resultCache: RULES_RESULT_CACHE },
+  );
 }

@@ -35,7 +35,13 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'tls/': ['identity/spiffe.ts', 'errors.ts'],
   // One span per Check: the entrance's tracing interface and the Envoy types; nothing decides here.
   'tracing/': ['check/answer.ts', 'envoy/'],
-  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts'],
+  // The management plane (OPA's config file, bundles from a service, their signatures): it builds policies
+  // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/
+  // and config.ts (the config file's reader) use it.
+  'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
+  // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it.
+  'workers/': ['commands/serve.ts', 'commands/watch-file.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
   'cli.ts': ['*'],
@@ -45,7 +51,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 export const ONLY_IN: Readonly<Record<string, readonly string[]>> = {
   pino: ['logger.ts'],
   'prom-client': ['metrics.ts'],
-  jose: ['identity/'],
+  // identity/ verifies bearer tokens; management/signatures.ts verifies the JWS of a signed bundle.
+  jose: ['identity/', 'management/signatures.ts'],
   // envoy/reflection.ts registers the reflection service on the server: the type of a grpc-js server only.
   '@grpc/grpc-js': ['listeners/', 'envoy/reflection.ts'],
   '@open-policy-agent/opa-wasm': ['check/policy.ts'],
