@@ -1,20 +1,25 @@
 #!/usr/bin/env node
 // Installs the pinned Go tools (opa, grpcurl, ghz) into .tools/bin with `go install`, unless the same
 // version is already there or on PATH, and builds the reference opa-envoy-plugin from ../shared (its own
-// build script; the module proxy does not serve it). Prints nothing when everything is in place.
-// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin ...]   (no names = all)
+// build script; the module proxy does not serve it), and Debian's nginx (the real HTTP server the bundle tests
+// download from) with apt-get when it is absent. Prints nothing when everything is in place.
+// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin|nginx ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-export const TOOLS_BIN = join(root, '.tools', 'bin');
+// MESHWARDEN_TOOLS_BIN puts the tools elsewhere (a checkout that shares its .tools/bin with another one).
+export const TOOLS_BIN = process.env.MESHWARDEN_TOOLS_BIN ?? join(root, '.tools', 'bin');
 
 export const TOOLS = {
   opa: { module: 'github.com/open-policy-agent/opa', path: 'github.com/open-policy-agent/opa', version: 'v1.22.2' },
   grpcurl: { module: 'github.com/fullstorydev/grpcurl', path: 'github.com/fullstorydev/grpcurl/cmd/grpcurl', version: 'v1.9.4' },
   ghz: { module: 'github.com/bojand/ghz', path: 'github.com/bojand/ghz/cmd/ghz', version: 'v0.120.0' },
+  // Jaeger all-in-one: the OTLP collector the tracing tests read spans back from (installed on request only).
+  // Its go.mod has replace directives, which `go install pkg@version` refuses: it is built inside its module instead.
+  jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true, buildInModule: './cmd/jaeger' },
 };
 
 /**
@@ -41,6 +46,10 @@ export function ensureOpaEnvoyPlugin() {
     process.stderr.write(`!!! opa-envoy-plugin NOT BUILT: ${script} is absent, so the differential suite (test/conformance/oep) will be skipped\n`);
     return undefined;
   }
+  if (onPath('go') === undefined) {
+    process.stderr.write('!!! opa-envoy-plugin NOT BUILT: Go is not installed, so the differential suite (test/conformance/oep) will be skipped\n');
+    return undefined;
+  }
   mkdirSync(TOOLS_BIN, { recursive: true });
   process.stderr.write(`building opa-envoy-plugin ${OPA_ENVOY_PLUGIN.version} with ${script} (once, about 2 minutes)...\n`);
   execFileSync('bash', [script, local], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -62,26 +71,82 @@ function onPath(name) {
   return run.status === 0 ? run.stdout.trim() : undefined;
 }
 
+/** Where Debian's nginx package puts the binary (root's PATH has /usr/sbin; a user's may not). */
+const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx'];
+
+/**
+ * Path of Debian's nginx, installed with apt-get when absent and running as root; undefined (one loud line)
+ * when it cannot be installed, so that the bundle-server tests say why they are skipped.
+ */
+export function ensureNginx() {
+  const found = onPath('nginx') ?? NGINX_PATHS.find((path) => existsSync(path));
+  if (found) return found;
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    process.stderr.write('!!! nginx NOT INSTALLED (needs root and apt-get: apt-get install -y nginx), so the bundle-server tests (test/integration/bundle-server*.test.ts) will be skipped\n');
+    return undefined;
+  }
+  process.stderr.write('installing nginx with apt-get (once)...\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  // A fresh image has no package lists yet: update once and try again.
+  if (install().status !== 0) {
+    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+    if (install().status !== 0) throw new Error('apt-get install nginx failed');
+  }
+  const installed = onPath('nginx') ?? NGINX_PATHS.find((path) => existsSync(path));
+  if (!installed) throw new Error('nginx was installed but is not found in /usr/sbin');
+  return installed;
+}
+
+/** The one thing to do when Go is missing, as one line (npm test prints it instead of a stack trace). */
+export class GoMissing extends Error {
+  constructor(name) {
+    super(
+      `${name} ${TOOLS[name].version} is needed and Go is not installed: install Go 1.22 or later (https://go.dev/dl/, or apt-get install golang-go) ` +
+        `and run again; the pinned opa, grpcurl and ghz then go into .tools/bin`,
+    );
+    this.name = 'GoMissing';
+  }
+}
+
 /** Path of a pinned tool, installing it first if needed. */
 export function ensureTool(name) {
   if (name === 'opa-envoy-plugin') return ensureOpaEnvoyPlugin();
+  if (name === 'nginx') return ensureNginx();
   const tool = TOOLS[name];
   if (!tool) throw new Error(`unknown tool ${name}`);
   const local = join(TOOLS_BIN, name);
+  const haveGo = onPath('go') !== undefined;
+  // Without Go nothing can be verified or installed; a binary this script put in .tools/bin before is used as it is.
+  if (!haveGo) {
+    if (existsSync(local)) return local;
+    throw new GoMissing(name);
+  }
   if (existsSync(local) && versionMatches(local, tool)) return local;
   const fromPath = onPath(name);
   if (fromPath && versionMatches(fromPath, tool)) return fromPath;
   mkdirSync(TOOLS_BIN, { recursive: true });
-  process.stderr.write(`installing ${name} ${tool.version} with go install (once)...\n`);
-  execFileSync('go', ['install', `${tool.path}@${tool.version}`], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' },
-  });
+  const env = { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false', GOWORK: 'off' };
+  if (tool.buildInModule !== undefined) {
+    process.stderr.write(`building ${name} ${tool.version} in its module (once, several minutes)...\n`);
+    const { Dir } = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `${tool.module}@${tool.version}`], { encoding: 'utf8', env }));
+    execFileSync('go', ['build', '-o', local, tool.buildInModule], { cwd: Dir, stdio: ['ignore', 'inherit', 'inherit'], env });
+  } else {
+    process.stderr.write(`installing ${name} ${tool.version} with go install (once)...\n`);
+    execFileSync('go', ['install', `${tool.path}@${tool.version}`], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  }
   if (!versionMatches(local, tool)) throw new Error(`${local} does not report version ${tool.version}`);
   return local;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
-  for (const name of names.length > 0 ? names : [...Object.keys(TOOLS), 'opa-envoy-plugin']) ensureTool(name);
+  try {
+    const everyday = Object.keys(TOOLS).filter((name) => !TOOLS[name].onRequest);
+    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin', 'nginx']) ensureTool(name);
+  } catch (error) {
+    if (!(error instanceof GoMissing)) throw error;
+    process.stderr.write(`meshwarden: ${error.message}\n`);
+    process.exit(1);
+  }
 }

@@ -5,9 +5,10 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
-import { trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
+import { isSpiffeIdError, parseSpiffeId, trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
 import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
+import { PLUGIN_DEFAULTS, readOpaConfigFile, type OpaConfig } from './management/config-file.js';
 
 
 export interface ServeConfig {
@@ -65,8 +66,23 @@ export interface ServeConfig {
   federatedTrustDomains: string[];
   /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
   xfcc: boolean;
+  /** TLS on every listener: the server's certificate chain and key (PEM files, watched and reloaded). */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** mTLS: the CA bundle client certificates must chain to; set = a client certificate is required. */
+  tlsClientCa: string | undefined;
+  /** mTLS: the SPIFFE IDs allowed to call (each client certificate's one URI SAN); empty = any the CA signed. */
+  tlsAllowedSpiffeIds: string[];
+  /** OpenTelemetry: the OTLP/HTTP traces endpoint a span per Check is sent to; undefined = tracing off. */
+  otlpTracesEndpoint: string | undefined;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
+  /** opa-envoy-plugin's config file (OPA's format), if any: its plugin section sets the values above it does not override. */
+  configFile: string | undefined;
+  /** That file's services, bundles, keys and labels (the management plane, src/management/). */
+  opa: OpaConfig | undefined;
+  /** Serve gRPC server reflection (on unless an OPA config file says enable-reflection: false or leaves it out). */
+  reflection: boolean;
   /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
   origins: Readonly<Partial<Record<'protoDescriptor', string>>>;
   /** End-user JWT issuers (config file only: `jwt-issuers`); input.jwt is set when a bearer token is sent. */
@@ -77,7 +93,7 @@ export interface ServeConfig {
 
 /** Settings that are structured, so they come only from the config file, never from flags or variables. */
 type StructuredKey = 'jwtIssuers' | 'jwtSvid';
-type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins'>;
+type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins' | 'opa' | 'reflection'>;
 const STRUCTURED_SETTINGS: ReadonlyMap<string, StructuredKey> = new Map([
   ['jwt-issuers', 'jwtIssuers'],
   ['jwt-svid', 'jwtSvid'],
@@ -93,10 +109,10 @@ interface OptionSpec {
 }
 
 export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
-  grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on (default 0.0.0.0:9191)' },
-  httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service (default off)" },
+  grpcAddr: { flag: 'grpc-addr', env: 'MESHWARDEN_GRPC_ADDR', kind: 'string', help: 'HOST:PORT to serve gRPC on; :PORT means every IPv4 interface (0.0.0.0), [::]:PORT every interface (default 0.0.0.0:9191)' },
+  httpAddr: { flag: 'http-addr', env: 'MESHWARDEN_HTTP_ADDR', kind: 'string', help: "HOST:PORT for Envoy's HTTP ext_authz service, :PORT as for --grpc-addr (default off)" },
   httpPathPrefix: { flag: 'http-path-prefix', env: 'MESHWARDEN_HTTP_PATH_PREFIX', kind: 'string', help: "the provider's pathPrefix to strip from HTTP check requests, e.g. /check" },
-  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, or off (default 0.0.0.0:9090)' },
+  adminAddr: { flag: 'admin-addr', env: 'MESHWARDEN_ADMIN_ADDR', kind: 'string', help: 'HOST:PORT for /healthz, /readyz, /metrics, /debug/memory, :PORT as for --grpc-addr, or off (default 0.0.0.0:9090)' },
   rules: { flag: 'rules', env: 'MESHWARDEN_RULES', kind: 'string', help: 'serve this rules file (YAML/JSON) with the built-in rules library; reloaded when it changes (default: the embedded default rules)' },
   bundle: { flag: 'bundle', env: 'MESHWARDEN_BUNDLE', kind: 'string', help: 'serve this policy bundle (.tar.gz) or .wasm from opa build -t wasm instead of rules (default: none)' },
   data: { flag: 'data', env: 'MESHWARDEN_DATA', kind: 'string', help: 'JSON data file for a bare .wasm policy' },
@@ -122,7 +138,13 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
   xfcc: { flag: 'xfcc', env: 'MESHWARDEN_XFCC', kind: 'boolean', help: 'without an mTLS principal, use the last x-forwarded-client-cert element (off: clients can forge it)' },
+  tlsCert: { flag: 'tls-cert', env: 'MESHWARDEN_TLS_CERT', kind: 'string', help: 'PEM certificate chain: every listener (gRPC, HTTP, admin) serves TLS; watched, a new pair is used for new connections' },
+  tlsKey: { flag: 'tls-key', env: 'MESHWARDEN_TLS_KEY', kind: 'string', help: 'PEM private key of --tls-cert' },
+  tlsClientCa: { flag: 'tls-client-ca', env: 'MESHWARDEN_TLS_CLIENT_CA', kind: 'string', help: 'PEM CA bundle: mutual TLS, a client certificate signed by it is required (watched)' },
+  tlsAllowedSpiffeIds: { flag: 'tls-allowed-spiffe-ids', env: 'MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS', kind: 'list', help: 'comma-separated SPIFFE IDs allowed to call (the client certificate\'s one URI SAN); default: any the CA signed' },
+  otlpTracesEndpoint: { flag: 'otlp-traces-endpoint', env: 'MESHWARDEN_OTLP_TRACES_ENDPOINT', kind: 'string', help: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): one span per Check (default: tracing off)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
+  configFile: { flag: 'config-file', env: 'MESHWARDEN_OPA_CONFIG', kind: 'string', help: "opa-envoy-plugin's config file (OPA's format: services, bundles, keys, labels, plugins.envoy_ext_authz_grpc)" },
 };
 
 /** More worker processes than this is a typo, not a deployment. */
@@ -146,6 +168,11 @@ const DEFAULTS: ServeConfig = {
   maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  tlsAllowedSpiffeIds: [],
+  otlpTracesEndpoint: undefined,
   shutdownGraceMs: 10_000,
   drainMs: 5_000,
   callTimeoutMs: 2_000,
@@ -159,6 +186,9 @@ const DEFAULTS: ServeConfig = {
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  configFile: undefined,
+  opa: undefined,
+  reflection: true,
   origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
@@ -200,7 +230,16 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (configFile !== undefined) {
     for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems, structured)) if (!raw.has(key)) raw.set(key, value);
   }
-  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value };
+  const opaFile = raw.get('configFile');
+  let opa: OpaConfig | undefined;
+  if (opaFile !== undefined) {
+    const read = readOpaConfigFile(opaFile.value, env);
+    problems.push(...read.problems);
+    opa = read.config;
+    if (opa !== undefined) for (const [key, value] of pluginValues(opa)) if (!raw.has(key)) raw.set(key, value);
+  }
+  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value, configFile: opaFile?.value, opa };
+  if (opa !== undefined) config.reflection = opa.plugin.enableReflection ?? PLUGIN_DEFAULTS.enableReflection;
 
   const addr = raw.get('grpcAddr');
   if (addr !== undefined) {
@@ -295,13 +334,24 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       problems.push(`jwt-svid: federated-bundles: ${trustDomain} is not one of the federated trust domains (--federated-trust-domains)`);
     }
   }
+  if (opaFile !== undefined) {
+    if (config.rules !== undefined) problems.push(`${opaFile.origin}: the OPA config file serves a Rego bundle: leave out --rules`);
+    if (opa !== undefined && opa.bundles.length > 0 && config.bundle !== undefined) problems.push(`${opaFile.origin}: the OPA config file lists bundles to download: leave out --bundle`);
+    if (opa !== undefined && opa.bundles.length === 0 && config.bundle === undefined) problems.push(`${opaFile.value}: bundles: no bundle to serve; list one under bundles (or give a local one with --bundle)`);
+  }
+  readTlsSettings(raw, config, problems);
+  const otlp = raw.get('otlpTracesEndpoint');
+  if (otlp !== undefined) {
+    if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(otlp.value)) config.otlpTracesEndpoint = otlp.value;
+    else problems.push(`${otlp.origin}: "${otlp.value}" is not an http:// or https:// URL`);
+  }
   if (config.rules !== undefined && (config.bundle !== undefined || config.decision !== undefined)) {
     problems.push('--rules serves the built-in rules library: leave out --bundle and --decision');
   }
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }
-  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined) {
+  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined && config.opa === undefined && opaFile === undefined) {
     problems.push('--decision names an entrypoint of --bundle: without --bundle the embedded default rules are served with the built-in rules library');
   }
 
@@ -313,11 +363,47 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
     logRedact: Object.freeze(config.logRedact) as string[],
+    tlsAllowedSpiffeIds: Object.freeze(config.tlsAllowedSpiffeIds) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),
   });
   return { config: frozen, problems };
+}
+
+/** The plugin section as flag values (lower than flags and variables), with opa-envoy-plugin's defaults. */
+function pluginValues(opa: OpaConfig): Map<FlagKey, RawValue> {
+  const where = `${opa.file}: plugins.envoy_ext_authz_grpc.`;
+  const { plugin } = opa;
+  const values = new Map<FlagKey, RawValue>([
+    ['grpcAddr', { value: plugin.addr ?? PLUGIN_DEFAULTS.addr, origin: `${where}addr` }],
+    ['decision', { value: plugin.path ?? PLUGIN_DEFAULTS.path, origin: `${where}path` }],
+    ['maxRequestBytes', { value: String(plugin.grpcMaxRecvMsgSize ?? PLUGIN_DEFAULTS.grpcMaxRecvMsgSize), origin: `${where}grpc-max-recv-msg-size` }],
+  ]);
+  if (plugin.dryRun !== undefined) values.set('shadow', { value: String(plugin.dryRun), origin: `${where}dry-run` });
+  if (plugin.skipRequestBodyParse !== undefined) values.set('skipBodyParse', { value: String(plugin.skipRequestBodyParse), origin: `${where}skip-request-body-parse` });
+  if (plugin.protoDescriptor !== undefined) values.set('protoDescriptor', { value: plugin.protoDescriptor, origin: `${where}proto-descriptor` });
+  return values;
+}
+
+/** The TLS files and the SPIFFE allow-list: a key goes with a certificate, an allow-list needs a client CA. */
+function readTlsSettings(raw: Map<FlagKey, { value: string; origin: string }>, config: ServeConfig, problems: string[]): void {
+  for (const key of ['tlsCert', 'tlsKey', 'tlsClientCa'] as const) {
+    const value = raw.get(key);
+    if (value === undefined) continue;
+    if (value.value === '') problems.push(`${value.origin}: must not be empty`);
+    else config[key] = value.value;
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) problems.push('--tls-cert and --tls-key go together: give both, or neither');
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) problems.push('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  const allowed = raw.get('tlsAllowedSpiffeIds');
+  if (allowed === undefined) return;
+  config.tlsAllowedSpiffeIds = splitList(allowed.value);
+  if (config.tlsClientCa === undefined) problems.push(`${allowed.origin}: an allow-list of SPIFFE IDs needs --tls-client-ca (only client certificates carry them)`);
+  for (const id of config.tlsAllowedSpiffeIds) {
+    const parsed = parseSpiffeId(id);
+    if (isSpiffeIdError(parsed)) problems.push(`${allowed.origin}: "${id}" is not a SPIFFE ID: ${parsed.message}`);
+  }
 }
 
 interface StructuredValue {

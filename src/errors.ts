@@ -17,8 +17,16 @@ export type FailureReason =
   | 'call_timeout'
   | 'internal_error';
 
+/**
+ * The rules library's deny reasons (its dynamic_metadata.reason, the x-ext-authz-reason header), kept apart in the
+ * log and the metrics; a policy deny with any other reason, or none, is `policy_denied`. A fixed list, so the
+ * metric's label set stays bounded whatever a policy writes.
+ */
+export const POLICY_DENY_REASONS = ['denied_by_rule', 'no_allow_rule_matched', 'default_deny'] as const;
+export type PolicyDenyReason = (typeof POLICY_DENY_REASONS)[number];
+
 /** Every reason a decision log line can carry. */
-export type Reason = 'allowed' | 'policy_denied' | 'shadow_denied' | FailureReason;
+export type Reason = 'allowed' | 'policy_denied' | PolicyDenyReason | 'shadow_denied' | FailureReason;
 
 export interface FailureAnswer {
   /**

@@ -1,5 +1,5 @@
 // Where the package's own files are, whether running from src/ (tests) or dist/src/ (built).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,3 +17,6 @@ export const PACKAGE_ROOT = packageRoot();
 
 /** The embedded default rules file (the regulated-data case), served with the rules library when neither --rules nor --bundle is given. */
 export const DEFAULT_RULES_FILE = join(PACKAGE_ROOT, 'policies', 'default', 'rules.yaml');
+
+/** The package's version (package.json), for the build-info metric and --version. */
+export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

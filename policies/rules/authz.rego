@@ -94,7 +94,107 @@ explain := {
 	"path_ambiguous": path_ambiguous_flag,
 	"matched": sort({name | some [name, _] in (matched_allows | matched_denies)}),
 	"rules": sort(rule_reports), # by action, then matched, then name
+	"why": {rule.name: rule_why(rule, kind) | some [rule, kind] in explained_rules},
 }
+
+explained_rules contains [rule, "allow"] if some rule in allow_candidates
+
+explained_rules contains [rule, "deny"] if some rule in deny_candidates
+
+# --- Why a rule did not match, in words: the request's value and the rule's list, field by field ------------
+
+rule_why(rule, kind) := sort({message |
+	some part in ["ambiguous_path", "from", "operations", "when"]
+	not part_holds(rule, kind, part)
+	some message in part_why(rule, kind, part)
+})
+
+part_why(_, _, "ambiguous_path") := {"the path is ambiguous (dot segments, encoded or doubled slashes, backslashes): no ALLOW rule matches it"}
+
+part_why(rule, kind, "from") := identity_why | {message |
+	some i, entry in rule.from
+	some field in source_fields(entry)
+	not field_matches(field.positive, field.negative, field.value, kind)
+	message := field_why(sprintf("from[%d]", [i]), field)
+}
+
+part_why(rule, kind, "operations") := {message |
+	some i, operation in rule.operations
+	some message in operation_why(sprintf("operations[%d]", [i]), operation, kind)
+}
+
+part_why(rule, kind, "when") := {message |
+	some i, condition in rule.when
+	not condition_holds(condition, kind)
+	message := sprintf("when[%d]: %s[%s] is not one of %s%s", [i, condition.key, condition.name, list_text(condition.values), excluded_text(condition.not_values)])
+}
+
+# A caller whose SPIFFE ID is not accepted, or who has none, is unauthenticated: every identity field fails.
+identity_why := {sprintf("trust domain %s not accepted (neither the local trust domain, an alias nor a federated one): the caller %s is unauthenticated", [input.source.trust_domain, input.source.spiffe_id])} if {
+	not source_authenticated
+	is_string(input.source.spiffe_id)
+	is_string(input.source.trust_domain)
+} else := {"the caller has no identity (no mTLS principal: a plaintext connection?)"} if {
+	not source_authenticated
+} else := set()
+
+source_fields(entry) := [
+	{"name": "principal", "positive": entry.principals, "negative": entry.not_principals, "value": source_principal},
+	{"name": "trust domain", "positive": entry.trust_domains, "negative": entry.not_trust_domains, "value": source_trust_domain},
+	{"name": "namespace", "positive": entry.namespaces, "negative": entry.not_namespaces, "value": source_namespace},
+	{"name": "service account", "positive": entry.service_accounts, "negative": entry.not_service_accounts, "value": source_service_account},
+]
+
+operation_why(where, operation, kind) := ({message |
+	some field in [
+		{"name": "method", "positive": operation.methods, "negative": operation.not_methods, "value": request_method},
+		{"name": "port", "positive": operation.ports, "negative": operation.not_ports, "value": request_port},
+	]
+	not field_matches(field.positive, field.negative, field.value, kind)
+	message := field_why(where, field)
+} | {sprintf("%s: host %s not in %s%s", [where, value_text(explained_host), matchers_text(operation.hosts), excluded_matchers_text(operation.not_hosts)]) |
+	not hosts_match(operation.hosts, operation.not_hosts, kind)
+}) | {sprintf("%s: path %s not in %s%s", [where, value_text(explained_path), matchers_text(operation.paths), excluded_matchers_text(operation.not_paths)]) |
+	not paths_match(operation.paths, operation.not_paths, kind)
+}
+
+default explained_host := null
+
+explained_host := request_host
+
+default explained_path := null
+
+explained_path := raw_path
+
+field_why(where, field) := sprintf("%s: %s %s is excluded by %s", [where, field.name, value_text(field.value), list_text(field.negative)]) if {
+	field.value in field.negative
+} else := sprintf("%s: %s %s not in %s", [where, field.name, value_text(field.value), list_text(field.positive)])
+
+value_text(null) := "(none)"
+
+value_text(value) := sprintf("%v", [value]) if value != null
+
+list_text(list) := sprintf("[%s]", [concat(", ", [sprintf("%v", [item]) | some item in list])])
+
+excluded_text(list) := "" if count(list) == 0
+
+else := sprintf(" or is one of the excluded %s", [list_text(list)])
+
+matchers_text(list) := "[any]" if count(list) == 0
+
+else := sprintf("[%s]", [concat(", ", [matcher_text(matcher) | some matcher in list])])
+
+excluded_matchers_text(list) := "" if count(list) == 0
+
+else := sprintf(" or is excluded by [%s]", [concat(", ", [matcher_text(matcher) | some matcher in list])])
+
+matcher_text(matcher) := matcher.exact if is_string(matcher.exact)
+
+matcher_text(matcher) := concat("", [matcher.prefix, "*"]) if is_string(matcher.prefix)
+
+matcher_text(matcher) := concat("", ["*", matcher.suffix]) if is_string(matcher.suffix)
+
+matcher_text(matcher) := "*" if matcher.any == true
 
 path_ambiguous_flag if path_ambiguous
 

@@ -926,3 +926,18 @@ test_explain_without_rules_for_the_destination if {
 	e.matched == []
 	e.rules == [{"name": "no-debug", "action": "DENY", "shadow": true, "matched": false, "not_matched": ["when"]}]
 }
+
+test_explain_says_why_in_words if {
+	e := explain_of(explained_doc, with_http("spiffe://cluster.local/ns/frontend/sa/web", "POST", "/api/v1/admin", {}))
+	e.why["analytics-gets"] == [
+		"from[0]: namespace frontend not in [analytics]",
+		"operations[0]: method POST not in [GET]",
+	]
+	e.why["no-debug"] == ["when[0]: request.headers[x-debug] is not one of [1]"]
+}
+
+test_explain_names_a_trust_domain_not_accepted if {
+	e := explain_of(explained_doc, request("spiffe://evil.example/ns/analytics/sa/analytics", "GET", "/api/v1/data"))
+	some message in e.why["analytics-reads-data"]
+	message == "trust domain evil.example not accepted (neither the local trust domain, an alias nor a federated one): the caller spiffe://evil.example/ns/analytics/sa/analytics is unauthenticated"
+}

@@ -4,9 +4,6 @@
  * A bundle that calls one of these is refused when it is loaded (see unprovidedBuiltins), naming the builtin,
  * rather than failing or going undefined on every evaluation.
  */
-const X509_STRUCTS =
-  "returns Go's crypto/x509 (tls, rsa, ecdsa) structs as encoding/json writes them, field by field as the Go release defines them; not reproduced faithfully yet, so refused rather than approximated";
-
 export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze({
   'http.send':
     'network I/O: opa-wasm calls builtins synchronously from inside wasm, so a request would block the event loop for every check',
@@ -28,10 +25,4 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
   'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
   'regex.globs_match': 'intersection of two regular-expression languages (glob-intersection, Go); no JavaScript equivalent',
-  'crypto.x509.parse_certificates': X509_STRUCTS,
-  'crypto.x509.parse_and_verify_certificates': X509_STRUCTS,
-  'crypto.x509.parse_and_verify_certificates_with_options': X509_STRUCTS,
-  'crypto.x509.parse_certificate_request': X509_STRUCTS,
-  'crypto.x509.parse_keypair': X509_STRUCTS,
-  'crypto.parse_private_keys': X509_STRUCTS,
 });

@@ -9,7 +9,7 @@ import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
-import { recordDecision } from './decision-log.js';
+import { recordDecision, type DecisionEventSink } from './decision-log.js';
 import type { InputRedactor } from './redact-input.js';
 import { toFailureResponse } from './response.js';
 
@@ -19,8 +19,21 @@ export interface AnswerDependencies {
   context: CheckContext;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** The decision log upload, when configured. */
+  events?: DecisionEventSink | undefined;
   /** Redacts the policy input the debug log shows (the default names when left out). */
   redactInput?: InputRedactor;
+  /** Tracing of each Check (tracing/), when an OTLP endpoint is configured. */
+  tracing?: CheckTracing | undefined;
+}
+
+/** A span per Check: started when the request arrives, ended with what was sent. Implemented in tracing/. */
+export interface CheckTracing {
+  start(request: DecodedCheckRequest): CheckSpan;
+}
+
+export interface CheckSpan {
+  end(outcome: CheckOutcome): void;
 }
 
 /**
@@ -46,26 +59,38 @@ export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {
   const { context, logger } = dependencies;
   return (request, deadline, send) => {
     const started = performance.now();
+    const span = startSpan(dependencies, request);
     // Without token verification configured, the budget is never read: no clock on the fast path.
     const budgetMs = context.identity.tokens === undefined ? DEFAULT_VERIFY_BUDGET_MS : verificationBudgetMs(deadline);
     const result = startCheck(request, context, budgetMs);
     if (!(result instanceof Promise)) {
-      deliver(dependencies, request, result, send, started);
+      deliver(dependencies, request, result, send, started, span);
       return;
     }
     // startCheck's promise never rejects; should it, the call still gets its deny.
     result.then(
-      (outcome) => deliver(dependencies, request, outcome, send, started),
+      (outcome) => deliver(dependencies, request, outcome, send, started, span),
       (error: unknown) => {
         logger.error({ error: describeError(error) }, 'a Check failed outside its stages');
-        deliver(dependencies, request, failed({ decisionId: '', reason: 'internal_error', allowed: false, response: internalErrorResponse('') }, error), send, started);
+        deliver(dependencies, request, failed({ decisionId: '', reason: 'internal_error', allowed: false, response: internalErrorResponse('') }, error), send, started, span);
       },
     );
   };
 }
 
 /** Sends the outcome, or the fail-closed deny when that throws, then records what was really sent. */
-function deliver(dependencies: AnswerDependencies, request: DecodedCheckRequest, outcome: CheckOutcome, send: SendAnswer, started: number): void {
+/** The Check's span, if tracing is on; tracing that throws is logged and leaves the Check untraced. */
+function startSpan(dependencies: AnswerDependencies, request: DecodedCheckRequest): CheckSpan | undefined {
+  if (dependencies.tracing === undefined) return undefined;
+  try {
+    return dependencies.tracing.start(request);
+  } catch (error) {
+    dependencies.logger.error({ error: describeError(error) }, 'starting a trace span failed');
+    return undefined;
+  }
+}
+
+function deliver(dependencies: AnswerDependencies, request: DecodedCheckRequest, outcome: CheckOutcome, send: SendAnswer, started: number, span?: CheckSpan): void {
   let sent = outcome;
   try {
     send(outcome);
@@ -82,6 +107,13 @@ function deliver(dependencies: AnswerDependencies, request: DecodedCheckRequest,
     recordDecision(dependencies, request, sent, performance.now() - started);
   } catch (error) {
     dependencies.logger.error({ decision_id: outcome.decisionId, error: describeError(error) }, 'recording a decision failed');
+  }
+  if (span !== undefined) {
+    try {
+      span.end(sent);
+    } catch (error) {
+      dependencies.logger.error({ decision_id: outcome.decisionId, error: describeError(error) }, 'ending a trace span failed');
+    }
   }
 }
 

@@ -46,6 +46,8 @@ export interface CheckOutcome {
   sourcePrincipal?: string;
   /** The rule that decided, when the policy names it (dynamic_metadata.rule, as the rules library does). */
   rule?: string;
+  /** The rule as a bounded metric label (a name the rules file declares, else `other`). */
+  ruleLabel?: string;
   /** Shadow rules that would have denied this allowed request (dynamic_metadata.shadow_denies). */
   shadowRules?: string[];
   /** The bearer token verifications this Check waited for, for the metrics. */
@@ -91,6 +93,7 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     outcome.allowed = decided.allowed;
     outcome.reason = decided.reason;
     if (decided.rule !== undefined) outcome.rule = decided.rule;
+    if (decided.ruleLabel !== undefined) outcome.ruleLabel = decided.ruleLabel;
     if (decided.shadowRules !== undefined) outcome.shadowRules = decided.shadowRules;
   } catch (error) {
     const reason = toReason(error);

@@ -2,7 +2,7 @@
 // distinct result is parsed, validated and turned into a response once, per context and policy in force.
 import { BoundedCache, stringBytes, type CacheLimits } from '../bounded-cache.js';
 import type { CheckResponse } from '../envoy/types.js';
-import type { Reason } from '../errors.js';
+import { POLICY_DENY_REASONS, type PolicyDenyReason, type Reason } from '../errors.js';
 import { parseDecision, type Decision } from './decision.js';
 import type { Policy } from './policy.js';
 import { responseTemplate } from './response.js';
@@ -23,10 +23,14 @@ interface Decided {
   allowed: boolean;
   reason: Reason;
   rule?: string;
+  /** The rule as a metric label: a name the loaded rules file declares, else `other` (Policy.ruleNames). */
+  ruleLabel?: string;
   shadowRules?: string[];
 }
 
-function decide(resultSet: unknown, context: DecisionSettings): Decided {
+const POLICY_DENY_REASON_SET: ReadonlySet<string> = new Set(POLICY_DENY_REASONS);
+
+function decide(resultSet: unknown, context: DecisionSettings, ruleNames: ReadonlySet<string> | undefined): Decided {
   const decision = parseDecision(resultSet, context.validStatuses);
   const decided: Decided = {
     resultSet,
@@ -37,7 +41,13 @@ function decide(resultSet: unknown, context: DecisionSettings): Decided {
   };
   const metadata = decision.dynamicMetadata;
   if (metadata !== undefined) {
-    if (typeof metadata['rule'] === 'string') decided.rule = metadata['rule'];
+    const rule = metadata['rule'];
+    if (typeof rule === 'string') {
+      decided.rule = rule;
+      decided.ruleLabel = ruleNames?.has(rule) === true ? rule : 'other';
+    }
+    const reason = metadata['reason'];
+    if (decided.reason === 'policy_denied' && typeof reason === 'string' && POLICY_DENY_REASON_SET.has(reason)) decided.reason = reason as PolicyDenyReason;
     const shadowDenies = metadata['shadow_denies'];
     if (decision.allowed && Array.isArray(shadowDenies) && shadowDenies.length > 0) {
       decided.shadowRules = shadowDenies.filter((name): name is string => typeof name === 'string');
@@ -65,7 +75,7 @@ export function decidedFor(context: DecisionSettings, policy: Policy, resultText
   let decided = cache.results.get(resultText);
   if (decided === undefined) {
     // A result that is not a valid decision throws here and is not kept.
-    decided = decide(JSON.parse(resultText) as unknown, context);
+    decided = decide(JSON.parse(resultText) as unknown, context, policy.ruleNames);
     cache.results.set(resultText, decided);
   }
   return decided;

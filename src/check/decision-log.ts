@@ -6,9 +6,16 @@ import type { DecisionMetrics } from '../metrics.js';
 import type { CheckOutcome } from './check.js';
 import { createInputRedactor, type InputRedactor } from './redact-input.js';
 
+/** Where each decision goes besides the log line: the decision log upload (src/management/). Must not throw. */
+export interface DecisionEventSink {
+  record(outcome: CheckOutcome): void;
+}
+
 export interface DecisionRecorders {
   logger: Logger;
   metrics: DecisionMetrics;
+  /** Set when decision logs are uploaded (the OPA config file's decision_logs). */
+  events?: DecisionEventSink | undefined;
   /** Redacts the policy input the debug log shows; without one, the default names are redacted. */
   redactInput?: InputRedactor;
 }
@@ -18,6 +25,7 @@ const DEFAULT_REDACTOR = createInputRedactor();
 /** After the answer is sent: the metrics and the decision log line. */
 export function recordDecision(dependencies: DecisionRecorders, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
   dependencies.metrics.observe(outcome.reason, elapsedMs / 1000);
+  if (outcome.ruleLabel !== undefined) dependencies.metrics.ruleDecided(outcome.ruleLabel, outcome.allowed);
   if (outcome.shadowRules !== undefined) for (const rule of outcome.shadowRules) dependencies.metrics.shadowRule(rule);
   if (outcome.cache !== undefined) dependencies.metrics.resultCacheLookup(outcome.cache);
   const tokens = outcome.tokens;
@@ -28,6 +36,7 @@ export function recordDecision(dependencies: DecisionRecorders, request: Decoded
   }
   logDecision(dependencies.logger, request, outcome, elapsedMs);
   logPolicyInput(dependencies, outcome);
+  dependencies.events?.record(outcome);
 }
 
 /** The fields of the decision log line, in their order on the line. */
@@ -36,9 +45,14 @@ interface DecisionLine {
   allowed: boolean;
   reason: Reason;
   source_principal: string;
+  /** The workload called (Envoy's destination principal), so one service's decisions can be picked out. */
+  destination_principal: string;
+  host: string;
   method: string;
   path: string;
   duration_us: number;
+  /** Envoy's x-request-id: the same value the sidecar's access log carries, to join the two. */
+  request_id?: string;
   rule?: string;
   shadow_rules?: string[];
   error?: string;
@@ -55,7 +69,8 @@ export function clipForLog(text: string): string {
 }
 
 function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: CheckOutcome, elapsedMs: number): void {
-  const http = request.kind === 'request' ? request.attributes?.request?.http : undefined;
+  const attributes = request.kind === 'request' ? request.attributes : undefined;
+  const http = attributes?.request?.http;
   const path = http?.path;
   const queryAt = path === undefined ? -1 : path.indexOf('?');
   // One object literal in one shape, optional keys assigned after (same key order as the line always had).
@@ -63,11 +78,15 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     decision_id: outcome.decisionId,
     allowed: outcome.allowed,
     reason: outcome.reason,
-    source_principal: clipForLog(outcome.sourcePrincipal ?? (request.kind === 'request' ? (request.attributes?.source?.principal ?? '') : '')),
+    source_principal: clipForLog(outcome.sourcePrincipal ?? attributes?.source?.principal ?? ''),
+    destination_principal: clipForLog(attributes?.destination?.principal ?? ''),
+    host: clipForLog(http?.host ?? ''),
     method: clipForLog(http?.method ?? ''),
     path: path === undefined ? '' : clipForLog(queryAt === -1 ? path : path.slice(0, queryAt)),
     duration_us: Math.round(elapsedMs * 1000),
   };
+  const requestId = http?.headers?.['x-request-id'];
+  if (typeof requestId === 'string') line.request_id = clipForLog(requestId);
   if (outcome.rule !== undefined) line.rule = outcome.rule;
   if (outcome.shadowRules !== undefined) line.shadow_rules = outcome.shadowRules;
   if (outcome.error === undefined) {

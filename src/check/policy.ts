@@ -2,7 +2,7 @@
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuiltins } from '../builtins/index.js';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
+import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
 import { ResultCache, type ResultCacheLimits } from './result-cache.js';
 
@@ -17,6 +17,11 @@ export interface Policy {
   /** Set when the policy reads a smaller document than the full one, which it writes itself (the rules library). */
   readonly inputWriter?: InputWriter;
   /**
+   * The rule names a rules file declares (and the library's `default`): the only values the per-rule metric
+   * takes, so its series stay bounded by the operator's file. Undefined for a Rego bundle.
+   */
+  readonly ruleNames?: ReadonlySet<string>;
+  /**
    * The results by input text, when the policy is a pure function of its input (PolicyOptions.resultCache);
    * new and empty with every load, so a reload empties it at the moment it takes over.
    */
@@ -25,6 +30,10 @@ export interface Policy {
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
   evaluateText(inputJson: string): string;
+  /** Whether the module has this entrypoint (`system/log/mask`): the decision log's mask and drop policies. */
+  hasEntrypoint(entrypoint: string): boolean;
+  /** Evaluates another entrypoint of the module (off the Check path: slower, opa-wasm's own evaluate); throws if it fails. */
+  evaluateAt(entrypoint: string, input: unknown): unknown;
 }
 
 
@@ -33,6 +42,8 @@ export interface PolicyOptions {
   dataJson?: string;
   /** The writer of the smaller document the policy reads (check/input.ts InputWriter). */
   inputWriter?: InputWriter;
+  /** The rule names a rules file declares (Policy.ruleNames). */
+  ruleNames?: ReadonlySet<string>;
   /**
    * Keep results by input text. Only for a policy known to be a pure function of the input it is given,
    * with no non-deterministic builtin (time, random, http.send): the rules library is (rules/library.ts).
@@ -42,7 +53,11 @@ export interface PolicyOptions {
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
 export async function loadPolicy(source: PolicySource, options: PolicyOptions = {}): Promise<Policy> {
-  const files = readPolicyFiles(source);
+  return instantiatePolicy(source, readPolicyFiles(source), options);
+}
+
+/** Compiles and checks policy files already read (a downloaded bundle) into a fresh wasm instance; `source.path` names them in messages. */
+export async function instantiatePolicy(source: PolicySource, files: PolicyFiles, options: PolicyOptions = {}): Promise<Policy> {
   const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
   // The builtins OPA's wasm target leaves to the host, one set per policy (time.now_ns is fixed per evaluation).
@@ -81,9 +96,17 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
     // The revision covers the data in force: a rules file's compiled document changes it.
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
+    ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
     ...(options.resultCache === undefined ? {} : { resultCache: new ResultCache(options.resultCache) }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
+    hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),
+    evaluateAt(entrypoint: string, input: unknown): unknown {
+      const id = (loaded.entrypoints as Record<string, number>)[normaliseDecision(entrypoint)];
+      if (id === undefined) throw new Error(`the policy has no entrypoint ${entrypoint}`);
+      host.beginEvaluation();
+      return loaded.evaluate(input, id);
+    },
   });
 }
 
@@ -231,6 +254,11 @@ export class PolicyStore {
 
   get current(): Policy | undefined {
     return this.#current;
+  }
+
+  /** Swaps in a policy loaded and checked already (a downloaded bundle's). */
+  replace(next: Policy): void {
+    this.#current = next;
   }
 
   /** Loads the next policy and swaps it in; on failure the policy in force stays and the error is thrown. */

@@ -22,6 +22,25 @@ export const RULES_USAGE = `  meshwarden rules validate FILE [flags]   check a r
                                            ambiguous_path) of the others that did not
       rules flags: --trust-domain, --trust-domain-aliases, --federated-trust-domains, --config (as for serve)`;
 
+/** Each subcommand's own usage (`meshwarden rules SUBCOMMAND --help`). */
+export const RULES_SUBCOMMAND_USAGE: Readonly<Record<'validate' | 'compile' | 'explain', string>> = {
+  validate: `Usage: meshwarden rules validate FILE [--trust-domain TD] [--trust-domain-aliases TD,…] [--federated-trust-domains TD,…] [--config FILE]
+
+Checks a rules file (YAML or JSON). Every error is listed at once, each with its line and column, and the exit
+code is 2; a valid file prints "FILE: N rules valid" and a warning for each rule that widens access (exit 0).
+`,
+  compile: `Usage: meshwarden rules compile FILE [--trust-domain TD] [--trust-domain-aliases TD,…] [--federated-trust-domains TD,…] [--config FILE]
+
+Prints the data document the rules compile to ({"meshwarden":{"rules":…}}), as the rules library reads it.
+`,
+  explain: `Usage: meshwarden rules explain [--rules FILE] --request FILE [serve settings: --trust-domain…, --xfcc, --config]
+
+Decides one CheckRequest (proto JSON, as in examples/requests/) with the rules library and the rules file
+(default: the embedded default rules), printed as by eval, plus "explanation": every rule of the destination,
+which matched, and for the others the values that did not (method POST not in [GET], trust domain not accepted…).
+`,
+};
+
 /** Splits the FILE operand from the serve settings and builds the trust domains from those settings. */
 function readOperands(argv: readonly string[]): { file: string; trustDomains: TrustDomains } {
   const problems: string[] = [];
@@ -39,6 +58,8 @@ interface Explanation {
   rules: Array<{ name: string; action: string; shadow: boolean; matched: boolean; not_matched: string[] }>;
   destination_keys: string[];
   path_ambiguous: boolean;
+  /** By rule name: why each part that did not match failed, naming the request's value and the rule's list. */
+  why: Record<string, string[]>;
 }
 
 /** The explanation with its keys in reading order (wasm objects come out in hash order), rules by name. */
@@ -50,7 +71,7 @@ function ordered(explanation: Explanation): unknown {
     shadow_denies,
     matched: explanation.matched,
     rules: explanation.rules
-      .map(({ name, action, shadow, matched, not_matched }) => ({ name, action, shadow, matched, not_matched }))
+      .map(({ name, action, shadow, matched, not_matched }) => ({ name, action, shadow, matched, not_matched, why: explanation.why[name] ?? [] }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     destination_keys: explanation.destination_keys,
     path_ambiguous: explanation.path_ambiguous,

@@ -1,4 +1,5 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
+import { randomUUID } from 'node:crypto';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
 import { createInputRedactor } from '../check/redact-input.js';
@@ -9,9 +10,16 @@ import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
+import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
+import { createBundleSet } from '../management/bundle-set.js';
+import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
+import { createStatusReporter, type StatusReporter } from '../management/status.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
-import { createRuntime } from '../runtime.js';
+import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
 import { watchSettledFile, type FileWatch } from './watch-file.js';
+import { startTls } from './tls.js';
+import { createCheckTracer, type CheckTracer } from '../tracing/check-tracer.js';
+import { PACKAGE_VERSION } from '../package-paths.js';
 
 export interface Serving {
   config: ServeConfig;
@@ -21,6 +29,10 @@ export interface Serving {
   /** The HTTP ext_authz service, when --http-addr is set. */
   http: HttpService | undefined;
   policies: PolicyStore;
+  /** The downloaders of the OPA config file's bundles (none without --config-file bundles). */
+  bundles: readonly BundleDownloader[];
+  /** The decision log upload, when the OPA config file has decision_logs. */
+  decisionLogs: DecisionLogUploader | undefined;
   logger: Logger;
   /** This process's decision metrics (a worker shares them with its primary's /metrics). */
   metrics: DecisionMetrics;
@@ -54,10 +66,18 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const log = logger ?? createLogger(config.logLevel);
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
-  const policy = policies.current!;
-  const metrics = createDecisionMetrics();
-  metrics.policyLoaded('success', policy.revision);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, redactInput: createInputRedactor(config.logRedact) });
+  const policy = policies.current;
+  const metrics = createDecisionMetrics({ processMetrics: true });
+  if (policy !== undefined) metrics.policyLoaded('success', policy.revision, policy.ruleNames);
+  const tracing: CheckTracer | undefined =
+    config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
+  const labels = labelsOf(config.opa?.labels ?? {});
+  let bundles: BundleDownloader[] = [];
+  let status: StatusReporter | undefined;
+  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
+  status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing });
+  const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
     address: config.grpcAddr,
@@ -66,14 +86,22 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     ...limits,
     logger: log,
     answer,
+    reflection: config.reflection,
+    tls,
   });
   let draining = false;
+  // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
+  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
+    server.setServing(!draining && bundles.every((bundle) => bundle.loaded));
+    status?.changed();
+  });
+  const ready = (): boolean => !draining && policies.current !== undefined && bundles.every((bundle) => bundle.loaded);
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, ready: () => !draining && policies.current !== undefined }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready }));
     http =
       config.httpAddr &&
       (await startHttpService({
@@ -87,31 +115,35 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         ...limits,
         answer,
         logger: log,
+        tls,
       }));
   } catch (error) {
     await server.shutdown(0);
     await admin?.close();
+    tls?.close();
     throw error;
   }
-  server.setServing(true);
+  server.setServing(ready());
   let watcher: FileWatch | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
-      policy: policy.source,
+      ...(policy === undefined ? {} : { policy: policy.source, decision: policy.decision, revision: policy.revision }),
       ...(rulesFile === undefined ? {} : { rules: rulesFile }),
-      decision: policy.decision,
-      revision: policy.revision,
+      ...(plan.remote === undefined ? {} : { bundles: plan.remote.bundles.map((bundle) => plan.remote!.clients.get(bundle.service.name)!.urlOf(bundle.resource)), decision: plan.remote.decision }),
       shadow: config.shadow,
     },
-    'serving',
+    plan.remote === undefined ? 'serving' : 'serving; not ready until every bundle is activated',
   );
+  for (const bundle of bundles) bundle.start();
+  uploader?.start();
+  status?.changed();
   let reloads: Promise<unknown> = Promise.resolve();
   const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
     try {
       const loadText = plan.loadText;
       const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
-      metrics.policyLoaded('success', next.revision);
+      metrics.policyLoaded('success', next.revision, next.ruleNames);
       log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
       return true;
     } catch (error) {
@@ -127,15 +159,23 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     admin,
     http,
     policies,
+    bundles,
+    decisionLogs: uploader,
     logger: log,
     metrics,
     reload(rulesText?: string): Promise<boolean> {
+      // Downloaded bundles are reloaded by asking their servers now.
+      if (bundles.length > 0) {
+        for (const bundle of bundles) bundle.pollNow();
+        return Promise.resolve(true);
+      }
       // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
       const result = reloads.then(() => reloadNow(rulesText));
       reloads = result;
       return result;
     },
     reloadKeyFiles(): boolean {
+      tls?.reload();
       const tokens = runtime.identity.tokens;
       if (tokens === undefined) return true;
       const problems = tokens.reloadKeyFiles();
@@ -145,14 +185,23 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     },
     async stop(): Promise<void> {
       watcher?.close();
+      tls?.close();
       // Kubernetes takes a while to remove the endpoint; until Envoy stops sending, its checks are answered.
       draining = true;
       server.setServing(false);
       log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
       await new Promise((resolve) => setTimeout(resolve, config.drainMs));
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Bundles stay as they are from here on; the calls still in flight decide with the policy in force.
+      for (const bundle of bundles) bundle.stop();
+      status?.stop();
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
+      // After the last decision: one last upload of what is buffered, bounded so shutdown cannot hang on it.
+      await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
+      for (const client of runtime.serviceClients.values()) client.close();
       await admin?.close();
+      // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
+      await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
       log.info('stopped');
       await flushLogger(log);
     },
@@ -162,6 +211,80 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
   }
   return serving;
+}
+
+const DECISION_LOG_SHUTDOWN_MS = 5000;
+
+/** OPA's labels: `id` (this process) and `version` beside the configured ones, which cannot replace them. */
+function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${PACKAGE_VERSION}` });
+}
+
+function decisionLogUploaderOf(
+  runtime: Runtime,
+  labels: Readonly<Record<string, string>>,
+  bundles: () => readonly BundleDownloader[],
+  metrics: DecisionMetrics,
+  log: Logger,
+  onStateChange: () => void,
+): DecisionLogUploader | undefined {
+  const setting = runtime.config.opa?.decisionLogs;
+  if (setting === undefined) return undefined;
+  metrics.decisionLogsConfigured();
+  return createDecisionLogUploader({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    decisionPath: runtime.config.decision ?? runtime.policies.current?.decision ?? '',
+    bundles: () => Object.fromEntries(bundles().map((bundle) => [bundle.name, { revision: bundle.state.activeRevision }])),
+    policy: () => runtime.policies.current,
+    logger: log,
+    metrics,
+    onStateChange,
+  });
+}
+
+function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, string>>, bundles: () => readonly BundleDownloader[], uploader: DecisionLogUploader | undefined, log: Logger): StatusReporter | undefined {
+  const setting = runtime.config.opa?.status;
+  if (setting === undefined) return undefined;
+  return createStatusReporter({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    bundles: () => bundles().map((bundle) => bundle.state),
+    ...(uploader === undefined ? {} : { decisionLogs: () => uploader.state }),
+    logger: log,
+  });
+}
+
+/** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */
+function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics: DecisionMetrics, log: Logger, readinessChanged: () => void): BundleDownloader[] {
+  const bundleSet = createBundleSet(
+    remote.bundles.map((bundle) => bundle.name),
+    { decision: remote.decision, optionalEntrypoints: remote.optionalEntrypoints },
+  );
+  return remote.bundles.map((setting) => {
+    metrics.bundleConfigured(setting.name);
+    const downloader: BundleDownloader = createBundleDownloader({
+      setting,
+      client: remote.clients.get(setting.service.name)!,
+      bundleSet,
+      persistenceDirectory: remote.persistenceDirectory,
+      logger: log,
+      onActivated(bundle) {
+        // The policy is checked completely already: the swap itself cannot fail.
+        if (bundle.policy === undefined) return;
+        policies.replace(bundle.policy);
+        metrics.policyLoaded('success', bundle.policy.revision);
+      },
+      onPoll(result) {
+        metrics.bundlePolled(setting.name, result, downloader.loaded);
+        if (result === 'rejected') metrics.policyLoaded('failure');
+        readinessChanged();
+      },
+    });
+    return downloader;
+  });
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */

@@ -1,6 +1,8 @@
 // The admin HTTP endpoint on its own port: /healthz (alive), /readyz (policy loaded, not draining), /metrics,
 // and /debug/memory (the process's memory figures; after a full GC when node runs with --expose-gc).
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import type { TlsSource } from '../tls/source.js';
+import { createListenerServer } from './http-server.js';
 import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
 import { capConnections } from './connection-cap.js';
@@ -18,6 +20,8 @@ export interface AdminOptions {
   /** True while a policy is loaded and the server is not draining. */
   ready(): boolean;
   logger: Logger;
+  /** TLS (and mutual TLS) from --tls-*: only the allowed callers (a monitoring identity among them) scrape. */
+  tls?: TlsSource | undefined;
 }
 
 // Probes and scrapes send small requests on a schedule: tight fixed bounds leave a slow or stalled client
@@ -32,7 +36,7 @@ const ADMIN_LIMITS = {
 
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
   const { maxConnections, ...timeouts } = ADMIN_LIMITS;
-  const server: Server = createServer(timeouts, (request, response) => {
+  const server: Server = createListenerServer(timeouts, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -68,9 +72,9 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       default:
         response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  }, options.tls, options.logger, 'admin');
   capConnections(server, maxConnections, 'admin', options.logger);
-  const port = await listen(server, options.address);
+  const port = await listen(server, options.address, 'the admin endpoint');
   options.logger.info({ address: formatAddress({ ...options.address, port }) }, 'admin endpoint listening');
   return {
     port,

@@ -10,15 +10,21 @@ import { addReflection } from '../envoy/reflection.js';
 import type { CheckResponse, TemplatedResponse } from '../envoy/types.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { TlsSource } from '../tls/source.js';
 import { listen, type Address } from './address.js';
 import { callTimeBound } from './call-time-bound.js';
 import { capConnections } from './connection-cap.js';
+import { serverCredentialsFor } from './grpc-tls.js';
 
 export interface ServerOptions {
   address: Address;
   maxRequestBytes: number;
   answer: AnswerCheck;
   logger: Logger;
+  /** Register gRPC server reflection (opa-envoy-plugin's enable-reflection); on unless turned off. */
+  reflection?: boolean;
+  /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plaintext when undefined. */
+  tls?: TlsSource | undefined;
   /** Connections beyond this many are closed as they arrive. */
   maxConnections: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls one connection may have open at once. */
@@ -103,12 +109,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   health.addToServer(server);
-  addReflection(server, api.packageDefinition);
+  if (options.reflection !== false) addReflection(server, api.packageDefinition);
 
+  routeGrpcLogs(options.logger);
   // We accept connections ourselves and hand them to grpc-js (its documented connection injector): so
   // the listener can refuse connections beyond the cap (net.Server.maxConnections), and shutdown can
   // destroy every socket, whatever grpc-js still waits for.
-  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const credentials = options.tls === undefined ? grpc.ServerCredentials.createInsecure() : serverCredentialsFor(options.tls, options.logger);
+  // With TLS the injected sockets are plain TCP: grpc-js's secure HTTP/2 server does the handshake on them.
+  const injector = server.createConnectionInjector(credentials);
   const sockets = new Set<Socket>();
   const listener = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
@@ -116,7 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     injector.injectConnection(socket);
   });
   capConnections(listener, options.maxConnections, 'grpc', options.logger);
-  const port = await listen(listener, options.address);
+  const port = await listen(listener, options.address, 'gRPC');
 
   const setServing = (serving: boolean): void => {
     for (const name of HEALTH_SERVICES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
@@ -137,6 +146,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.forceShutdown();
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors to stderr (a failed bind adds "E No address added out of total 1 resolved" before
+ * meshwarden's one line). They go to the structured log at debug level instead; what matters reaches the
+ * caller as our own error or log line.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const write = (...args: unknown[]): void => logger.debug({ grpc_js: args.map((arg) => (typeof arg === 'string' ? arg : describeError(arg))).join(' ') }, 'grpc-js');
+  grpc.setLogger({ error: write, warn: write, info: write, debug: write } as unknown as Partial<Console>);
 }
 
 type AnswerBody = CheckResponse | TemplatedResponse;

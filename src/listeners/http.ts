@@ -1,7 +1,7 @@
 // Envoy's HTTP ext_authz service (envoyExtAuthzHttp): the same input, policy and fail-closed answers as the
 // gRPC Check, over plain HTTP. Envoy forwards the request's method, path (after its path_prefix), headers and,
 // when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AnswerCheck } from '../check/answer.js';
 import type { DecodedCheckRequest } from '../envoy/codec.js';
@@ -9,8 +9,10 @@ import type { Attributes, CheckResponse, HeaderValueOption } from '../envoy/type
 import type { FailureReason } from '../errors.js';
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
+import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listen, type Address } from './address.js';
 import { capConnections } from './connection-cap.js';
+import { createListenerServer } from './http-server.js';
 
 export interface HttpServiceOptions {
   address: Address;
@@ -21,6 +23,8 @@ export interface HttpServiceOptions {
   /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
   pathPrefix: string;
   maxRequestBytes: number;
+  /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plain HTTP when undefined. */
+  tls?: TlsSource | undefined;
   /** Connections beyond this many are closed as they arrive. */
   maxConnections: number;
   /** The whole request (headers and body) must arrive within this; then node answers 408 and closes. */
@@ -150,6 +154,8 @@ export function headSizeLimit(options: Pick<HttpServiceOptions, 'maxPathBytes' |
 // node:http's answers to a request it cannot read (its own choices, with our reason header added).
 const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason: FailureReason }>> = {
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'headers_too_large' },
+  // headersTimeout or requestTimeout (the call time bound) passed before the request was whole.
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'call_timeout' },
 };
 const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_request' as FailureReason };
 
@@ -173,7 +179,7 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
     maxHeaderSize: headSizeLimit(options),
   };
-  const server: Server = createServer(limits, (request, response) => {
+  const server: Server = createListenerServer(limits, (request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -196,12 +202,12 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       // Envoy's HTTP check carries no deadline (its default timeout is 200 ms): verification gets the default budget.
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
-  });
+  }, options.tls, options.logger, 'HTTP ext_authz');
   capConnections(server, options.maxConnections, 'http', options.logger);
   // node:http drops header lines past maxHeadersCount without a word (2,000 fields by default).
   server.maxHeadersCount = options.maxHeaderCount + 1;
   server.on('clientError', answerUnreadable);
-  const port = await listen(server, options.address);
+  const port = await listen(server, options.address, 'HTTP ext_authz');
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,

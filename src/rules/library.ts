@@ -26,6 +26,8 @@ export interface CompiledRulesFile {
   names: RulesInputNames;
   /** Writes the library's smaller input document from those. */
   writer: InputWriter;
+  /** The rule names the file declares, and `default` (the library's name when no rule decided). */
+  ruleNames: ReadonlySet<string>;
 }
 
 /** Reads and compiles a rules file; throws ConfigError naming the rule and line. */
@@ -41,10 +43,11 @@ export function compileRulesText(text: string, source: string, trustDomains: Tru
   return compileParsedRules(parseRules(text, source), trustDomains);
 }
 
-function compileParsedRules(rules: RulesFile, trustDomains: TrustDomains): CompiledRulesFile {
-  const compiled = compileRules(rules, trustDomains);
+function compileParsedRules(file: RulesFile, trustDomains: TrustDomains): CompiledRulesFile {
+  const compiled = compileRules(file, trustDomains);
   const names = rulesInputNamesOf(compiled);
-  return { dataJson: JSON.stringify(toDataDocument(compiled)), names, writer: createRulesInputWriter(names) };
+  const ruleNames = new Set(['default', ...file.rules.map((rule) => rule.name)]);
+  return { dataJson: JSON.stringify(toDataDocument(compiled)), names, writer: createRulesInputWriter(names), ruleNames };
 }
 
 /**
@@ -57,5 +60,8 @@ export const RULES_RESULT_CACHE = Object.freeze({ maxEntries: 10_000, maxBytes: 
 
 /** A fresh instance of the rules library at `entrypoint`, deciding with the compiled rules file. */
 export function loadRulesLibrary(rules: CompiledRulesFile, entrypoint: string = RULES_DECISION): Promise<Policy> {
-  return loadPolicy({ path: RULES_POLICY_BUNDLE, decision: entrypoint }, { dataJson: rules.dataJson, inputWriter: rules.writer, resultCache: RULES_RESULT_CACHE });
+  return loadPolicy(
+    { path: RULES_POLICY_BUNDLE, decision: entrypoint },
+    { dataJson: rules.dataJson, inputWriter: rules.writer, ruleNames: rules.ruleNames, resultCache: RULES_RESULT_CACHE },
+  );
 }

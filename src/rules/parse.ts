@@ -78,6 +78,21 @@ class Reporter {
   }
 }
 
+/**
+ * A YAML syntax error as `FILE:LINE:COLUMN: message`, then the line itself with a caret under the column. The
+ * yaml parser points some errors (mapping items out of line) at the indentation before the token at fault:
+ * the caret goes to that token, the first thing on the line the reader has to change.
+ */
+function yamlProblem(source: string, text: string, message: string, at: { line: number; col: number }): { line: number; text: string } {
+  const lineText = text.split(/\r?\n/)[at.line - 1] ?? '';
+  const firstToken = lineText.search(/[^ ]/);
+  const column = firstToken !== -1 && at.col - 1 < firstToken ? firstToken + 1 : at.col;
+  // The parser's message repeats the place ("… at line 4, column 1:") and adds its own excerpt: both are ours now.
+  const what = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  const caretIndent = lineText.slice(0, column - 1).replace(/[^\t]/g, ' ');
+  return { line: at.line, text: `${source}:${at.line}:${column}: not valid YAML or JSON: ${what}\n      ${lineText}\n      ${caretIndent}^` };
+}
+
 /** Reads and validates a rules file; throws ConfigError listing every problem. */
 export function readRulesFile(path: string): RulesFile {
   let text: string;
@@ -97,12 +112,16 @@ export function parseRules(text: string, source: string): RulesFile {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, keepSourceTokens: true, prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      document.errors.map((error) => {
-        const line = error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line;
-        return `${source}:${line}: not valid YAML or JSON: ${error.message.split('\n')[0]}`;
-      }),
-    );
+    // One problem per line: the yaml parser reports the knock-on errors of one mistake on its line too.
+    const seen = new Set<number>();
+    const problems: string[] = [];
+    for (const error of document.errors) {
+      const problem = yamlProblem(source, text, error.message, error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]));
+      if (seen.has(problem.line)) continue;
+      seen.add(problem.line);
+      problems.push(problem.text);
+    }
+    throw new ConfigError(problems);
   }
   const reporter = new Reporter(source, lineCounter);
   const parsed = new FileParser(document, reporter, source).parseFile();

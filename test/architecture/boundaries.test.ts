@@ -19,8 +19,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'package-paths.ts': [],
   // Bounded caches, for whoever keeps what callers send (identity parses, policy results).
   'bounded-cache.ts': [],
-  // The metric labels are the reason vocabularies of the decision and of token verification.
-  'metrics.ts': ['errors.ts', 'identity/jwt.ts'],
+  // The metric labels are the reason vocabularies of the decision and of token verification; build info names the version.
+  'metrics.ts': ['errors.ts', 'identity/jwt.ts', 'package-paths.ts'],
   'envoy/': ['errors.ts'],
   'request/': ['envoy/', 'errors.ts'],
   'identity/': ['envoy/', 'errors.ts', 'bounded-cache.ts'],
@@ -30,8 +30,16 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'rules/': ['check/input.ts', 'check/policy.ts', 'identity/spiffe.ts', 'envoy/types.ts', 'errors.ts', 'package-paths.ts'],
   // The HTTP listener rebuilds the attributes Envoy would have sent over gRPC, the destination principal
   // from the XFCC element the local proxy appended among them: a pure parse of a header.
-  'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
-  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts'],
+  'listeners/': ['check/answer.ts', 'envoy/', 'identity/xfcc.ts', 'tls/', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  // TLS material, its rotation and who may call: node:tls and the strict SPIFFE parser, nothing of the Check path.
+  'tls/': ['identity/spiffe.ts', 'errors.ts'],
+  // One span per Check: the entrance's tracing interface and the Envoy types; nothing decides here.
+  'tracing/': ['check/answer.ts', 'envoy/'],
+  // The management plane (OPA's config file, bundles from a service, their signatures): it builds policies
+  // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/
+  // and config.ts (the config file's reader) use it.
+  'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
   // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it.
   'workers/': ['commands/serve.ts', 'commands/watch-file.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'runtime.ts': ['*'],
@@ -43,10 +51,14 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 export const ONLY_IN: Readonly<Record<string, readonly string[]>> = {
   pino: ['logger.ts'],
   'prom-client': ['metrics.ts'],
-  jose: ['identity/'],
+  // identity/ verifies bearer tokens; management/signatures.ts verifies the JWS of a signed bundle.
+  jose: ['identity/', 'management/signatures.ts'],
   // envoy/reflection.ts registers the reflection service on the server: the type of a grpc-js server only.
   '@grpc/grpc-js': ['listeners/', 'envoy/reflection.ts'],
   '@open-policy-agent/opa-wasm': ['check/policy.ts'],
+  '@opentelemetry/api': ['tracing/'],
+  '@opentelemetry/sdk-trace-base': ['tracing/'],
+  '@opentelemetry/exporter-trace-otlp-http': ['tracing/'],
   protobufjs: ['envoy/', 'request/grpc-body.ts'],
 };
 
@@ -126,7 +138,7 @@ describe('the boundaries of src/', () => {
         'envoy/codec.ts -> check/response.ts (envoy/ may import only errors.ts)',
         'envoy/codec.ts -> listeners/grpc.ts (envoy/ may import only errors.ts)',
         'listeners/grpc.ts -> pino (only logger.ts may import it)',
-        'listeners/grpc.ts -> check/check.ts (listeners/ may import only check/answer.ts, envoy/, identity/xfcc.ts, errors.ts, logger.ts, metrics.ts)',
+        'listeners/grpc.ts -> check/check.ts (listeners/ may import only check/answer.ts, envoy/, identity/xfcc.ts, tls/, errors.ts, logger.ts, metrics.ts)',
         'rules/library.ts -> commands/serve.ts (rules/ may import only check/input.ts, check/policy.ts, identity/spiffe.ts, envoy/types.ts, errors.ts, package-paths.ts)',
       ].sort(),
     );

@@ -1,11 +1,11 @@
 // test/fixtures/book.proto compiled with protobufjs into a binary FileDescriptorSet (what
 // `protoc --descriptor_set_out FILE --include_imports` writes), plus gRPC framing for test bodies.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
+import { makeTempDir } from './temp.js';
 
 export const BOOK_PROTO = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'book.proto');
 
@@ -25,7 +25,7 @@ let written: string | undefined;
 /** Writes the descriptor set to a temporary file (once per test file) and returns its path. */
 export function writeBookDescriptor(): string {
   if (written === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-grpc-'));
+    const dir = makeTempDir('meshwarden-grpc-');
     written = join(dir, 'book.pb');
     writeFileSync(written, bookDescriptorSet());
   }

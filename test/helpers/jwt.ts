@@ -1,10 +1,10 @@
 // Real signed tokens for tests (jose SignJWT, generateKeyPair), JWKS / SPIFFE bundle files, and a local JWKS
 // server on 127.0.0.1:0 that can answer, refuse, or accept connections and never answer.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import { makeTempDir } from './temp.js';
 
 export interface SigningKey {
   kid: string;
@@ -27,7 +27,7 @@ export function spiffeBundleOf(...keys: SigningKey[]): Record<string, unknown> {
   return { spiffe_sequence: 1, spiffe_refresh_hint: 300, keys: keys.map((key) => ({ ...key.publicJwk, use: 'jwt-svid' })) };
 }
 
-const FILES = mkdtempSync(join(tmpdir(), 'meshwarden-jwt-'));
+const FILES = makeTempDir('meshwarden-jwt-');
 let fileCount = 0;
 
 export function writeJsonFile(document: unknown, name = `keys-${++fileCount}.json`): string {

@@ -5,8 +5,11 @@ import { execFileSync } from 'node:child_process';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
-export function toolPath(name: 'opa' | 'grpcurl' | 'ghz'): string {
-  const local = join(ROOT, '.tools', 'bin', name);
+/** Where scripts/tools.mjs installs (MESHWARDEN_TOOLS_BIN overrides it, as there). */
+export const TOOLS_BIN = process.env['MESHWARDEN_TOOLS_BIN'] ?? join(ROOT, '.tools', 'bin');
+
+export function toolPath(name: 'opa' | 'grpcurl' | 'ghz' | 'jaeger'): string {
+  const local = join(TOOLS_BIN, name);
   if (!existsSync(local)) {
     execFileSync(process.execPath, [join(ROOT, 'scripts', 'tools.mjs'), name], { stdio: 'inherit' });
   }

@@ -2,12 +2,12 @@
 // outside the project, then its verify and smoke steps. Checked here again, independently of the script:
 // the runtime layout, production packages only, no build tools, and the tree deciding on its own.
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLICIES } from '../../scripts/build-policies.mjs';
+import { makeTempDir } from '../helpers/temp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(ROOT, 'scripts', 'build-image.mjs');
@@ -41,7 +41,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
   let run: Run;
 
   beforeAll(async () => {
-    out = mkdtempSync(join(tmpdir(), 'meshwarden-image-'));
+    out = makeTempDir('meshwarden-image-');
     run = await runScript(['--out', out]);
   }, BUILD_TIMEOUT_MS);
 
@@ -108,7 +108,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
     expect(allowed.response.dynamicMetadata).toMatchObject({ rule: 'analytics-reads-data', reason: 'allowed_by_rule' });
     const denied = evaluate('analytics-post-data.json');
     expect(denied.allowed).toBe(false);
-    expect(denied.reason).toBe('policy_denied');
+    expect(denied.reason).toBe('no_allow_rule_matched');
     expect(denied.response.dynamicMetadata).toMatchObject({ rule: 'default', reason: 'no_allow_rule_matched' });
   });
 });
@@ -116,7 +116,7 @@ describe('scripts/build-image.mjs: the image build without Docker', () => {
 describe('scripts/build-image.mjs verify', () => {
   it('rejects a runtime tree with a dev dependency, a missing production package or extra files', async () => {
     const script = (await import(pathToFileURL(SCRIPT).href)) as { verifyRuntimeTree(out: string): string[] };
-    const fake = mkdtempSync(join(tmpdir(), 'meshwarden-image-fake-'));
+    const fake = makeTempDir('meshwarden-image-fake-');
     try {
       cpSync(join(ROOT, 'package.json'), join(fake, 'package.json'));
       mkdirSync(join(fake, 'dist', 'src'), { recursive: true });

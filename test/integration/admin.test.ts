@@ -1,17 +1,17 @@
 // The admin endpoint of a running server: probes and Prometheus metrics.
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 let server: TestServer;
 let base: string;
 let bundle: string;
 
 beforeAll(async () => {
-  bundle = join(mkdtempSync(join(tmpdir(), 'meshwarden-admin-')), 'policy.tar.gz');
+  bundle = join(makeTempDir('meshwarden-admin-'), 'policy.tar.gz');
   // A policy file of its own, so that the test can break it: GET is allowed, anything else denied.
   copyFileSync(compileRego('package envoy.authz\ndefault allow := false\nallow if input.attributes.request.http.method == "GET"\n'), bundle);
   server = await startTestServer(['--shadow', '--bundle', bundle]);

@@ -1,7 +1,6 @@
 // The built command: eval, configuration errors, serve with signals (SIGHUP reload, SIGTERM drain and exit 0).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { createSigningKey, signToken, spiffeBundleOf, writeJsonFile, writeTextFi
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
@@ -104,7 +104,7 @@ describe('meshwarden eval', () => {
     const { code, stdout } = await runCli(['eval', '--request', join(ROOT, 'examples/requests/analytics-post-data.json')]);
     expect(code).toBe(0);
     const printed = JSON.parse(stdout);
-    expect(printed).toMatchObject({ allowed: false, reason: 'policy_denied', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
+    expect(printed).toMatchObject({ allowed: false, reason: 'no_allow_rule_matched', response: { status: { code: 7 }, deniedResponse: { status: { code: 'Forbidden' } } } });
     expect(printed.result[0].result.dynamic_metadata).toEqual({ rule: 'default', reason: 'no_allow_rule_matched', shadow_denies: [] });
     expect(printed.response.deniedResponse.headers).toEqual(expect.arrayContaining([expect.objectContaining({ header: { key: 'x-ext-authz-reason', value: 'no_allow_rule_matched' } })]));
     expect(printed.input).toEqual({ attributes: expect.any(Object), parsed_query: {}, source: expect.any(Object), destination: expect.any(Object) });
@@ -130,11 +130,11 @@ describe('meshwarden eval', () => {
     const { code, stdout } = await runCli(['eval', '--trust-domain', 'prod.example', '--request', join(ROOT, 'examples/requests/analytics-get-data.json')]);
     expect(code).toBe(0);
     // The example request's identities are in cluster.local, now a foreign trust domain: no rule applies.
-    expect(JSON.parse(stdout)).toMatchObject({ allowed: false, reason: 'policy_denied', response: { dynamicMetadata: { rule: 'default', reason: 'default_deny' } } });
+    expect(JSON.parse(stdout)).toMatchObject({ allowed: false, reason: 'default_deny', response: { dynamicMetadata: { rule: 'default', reason: 'default_deny' } } });
   });
 
   it('rejects a request file that is not a CheckRequest, naming the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-eval-'));
+    const dir = makeTempDir('meshwarden-eval-');
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ attributes: { sauce: {} } }));
     const { code, stderr } = await runCli(['eval', '--request', join(dir, 'bad.json')]);
     expect(code).toBe(2);
@@ -155,7 +155,7 @@ describe('configuration errors', () => {
   });
 
   it('rejects a policy file that is not a policy with a clear message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bad-'));
+    const dir = makeTempDir('meshwarden-bad-');
     writeFileSync(join(dir, 'policy.tar.gz'), 'not a bundle');
     const { code, stderr } = await runCli(['serve', '--grpc-addr', '127.0.0.1:0', '--bundle', join(dir, 'policy.tar.gz')]);
     expect(code).toBe(2);
@@ -230,7 +230,7 @@ describe('meshwarden serve as a process', () => {
   });
 
   it('reloads on SIGHUP, keeps the last good policy when the new file is bad, and exits 0 on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-reload-'));
+    const dir = makeTempDir('meshwarden-reload-');
     const bundle = join(dir, 'policy.tar.gz');
     copyFileSync(compileRego('package envoy.authz\nallow := false\n'), bundle);
     const { child, address, lines } = await startServe(['--bundle', bundle]);

@@ -101,18 +101,40 @@ describe('embedded default: data service readable only by analytics with GET /ap
     }
   });
 
-  it('logs one line per decision, naming the rule, without credentials', async () => {
+  it('logs one line per decision, naming the rule, the request id, both principals and the host, without credentials', async () => {
     const before = server.logs.length;
     await server.client.check(
-      httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data?token=abc', headers: { authorization: 'Bearer secret-token', cookie: 'session=secret-cookie' } }),
+      httpCheckRequest({
+        source: ANALYTICS,
+        destination: DATA_SERVICE,
+        path: '/api/v1/data?token=abc',
+        headers: { authorization: 'Bearer secret-token', cookie: 'session=secret-cookie', 'x-request-id': '7f3c9a52-1b1e-4d2b-9a51-2f7e8c0d4e11' },
+      }),
     );
-    await server.client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, method: 'POST', path: '/api/v1/data' }));
+    await server.client.check(httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, method: 'POST', path: '/api/v1/data', headers: { 'x-request-id': 'x'.repeat(5000) } }));
+    await server.client.check(httpCheckRequest({ source: ANALYTICS, destination: 'spiffe://cluster.local/ns/other/sa/other', path: '/api/v1/data' }));
     const lines = server.logs.slice(before).filter((line) => line.msg === 'decision');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ allowed: true, reason: 'allowed', rule: 'analytics-reads-data', source_principal: ANALYTICS, method: 'GET', path: '/api/v1/data', level: 'info' });
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatchObject({
+      allowed: true,
+      reason: 'allowed',
+      rule: 'analytics-reads-data',
+      source_principal: ANALYTICS,
+      destination_principal: DATA_SERVICE,
+      host: 'data.data.svc.cluster.local:8080',
+      request_id: '7f3c9a52-1b1e-4d2b-9a51-2f7e8c0d4e11',
+      method: 'GET',
+      path: '/api/v1/data',
+      level: 'info',
+    });
     expect(lines[0]!.decision_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof lines[0]!.duration_us).toBe('number');
-    expect(lines[1]).toMatchObject({ allowed: false, reason: 'policy_denied', rule: 'default', method: 'POST' });
+    // The reason is the response's (x-ext-authz-reason): no rule of the destination allowed it, or no rule names it.
+    expect(lines[1]).toMatchObject({ allowed: false, reason: 'no_allow_rule_matched', rule: 'default', method: 'POST' });
+    // A caller's x-request-id is cut to a bounded length, marked as cut.
+    expect(lines[1]!.request_id).toBe('x'.repeat(1024) + '…(+3976 characters)');
+    expect(lines[2]).toMatchObject({ allowed: false, reason: 'default_deny', rule: 'default', destination_principal: 'spiffe://cluster.local/ns/other/sa/other' });
+    expect(lines[2]).not.toHaveProperty('request_id');
     const raw = JSON.stringify(server.logs.slice(before));
     expect(raw).not.toContain('secret-token');
     expect(raw).not.toContain('secret-cookie');

@@ -1,7 +1,6 @@
 // gRPC bodies through the real server: --proto-descriptor with a FileDescriptorSet compiled from
 // test/fixtures/book.proto, an echo policy, and the Check answer's dynamic metadata (§1.5, §4.1 item 14).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServeConfig } from '../../src/config.js';
@@ -12,6 +11,7 @@ import { bookFrame, writeBookDescriptor } from '../helpers/grpc-descriptor.js';
 import { compileRego } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
 import { structToJson } from '../helpers/struct.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const ECHO = 'package envoy.authz\n\nallow := {"allowed": true, "dynamic_metadata": {"body": input.parsed_body, "truncated": input.truncated_body}}\n';
 const GRPC = { 'content-type': 'application/grpc' };
@@ -78,7 +78,7 @@ describe('--proto-descriptor (served)', () => {
 
 describe('--proto-descriptor configuration', () => {
   it('a missing or non-descriptor file is a ConfigError naming the setting and the file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bad-descriptor-'));
+    const dir = makeTempDir('meshwarden-bad-descriptor-');
     const text = join(dir, 'book.proto.txt');
     writeFileSync(text, 'syntax = "proto3";\n');
     const error = await serve(['--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--proto-descriptor', text], {}).catch((caught: unknown) => caught);
@@ -89,7 +89,7 @@ describe('--proto-descriptor configuration', () => {
   });
 
   it('is read from the config file as proto-descriptor', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-descriptor-config-'));
+    const dir = makeTempDir('meshwarden-descriptor-config-');
     const config = join(dir, 'meshwarden.yaml');
     writeFileSync(config, `proto-descriptor: ${writeBookDescriptor()}\n`);
     expect(parseServeConfig(['--config', config], {}).protoDescriptor).toBe(writeBookDescriptor());

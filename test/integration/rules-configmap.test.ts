@@ -2,12 +2,12 @@
 // never rewrites the file in place. It writes each version into a new timestamped directory and swaps the
 // `..data` symlink to it with a rename; `rules.yaml` is a symlink through `..data` (kubelet AtomicWriter).
 // meshwarden serves DIR/rules.yaml and must see every swap on its own, without SIGHUP or a restart.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const servers: TestServer[] = [];
 afterAll(async () => {
@@ -18,7 +18,7 @@ const KEY = 'rules.yaml';
 
 /** A ConfigMap volume as the kubelet lays it out, updated the way the kubelet updates it. */
 class ConfigMapVolume {
-  readonly dir = mkdtempSync(join(tmpdir(), 'meshwarden-configmap-'));
+  readonly dir = makeTempDir('meshwarden-configmap-');
   private version = 0;
   private current: string | undefined;
 

@@ -1,11 +1,11 @@
 // Service-to-service rules through the real server (`serve --rules`): every scenario of reference
 // scenarios.md, shadow rules named in the log and metrics, and live reload without a failed request.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const servers: TestServer[] = [];
 afterAll(async () => {
@@ -93,7 +93,7 @@ describe('scenario 4: authentication required', () => {
 
 describe('negative conditions and missing identities (T-02)', () => {
   it('an ALLOW with notNamespaces never admits a plaintext caller; a DENY with notNamespaces or notPrincipals "*" stops one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-negative-'));
+    const dir = makeTempDir('meshwarden-negative-');
     const file = join(dir, 'rules.yaml');
     writeFileSync(
       file,
@@ -136,7 +136,7 @@ rules:
 
 describe('scenario 5: rolling out a new rule in shadow mode, then enforcing it without a restart', () => {
   it('a shadow DENY lets the request pass, names the rule in the log and metrics; enforcing it is a live reload', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
+    const dir = makeTempDir('meshwarden-rules-');
     const file = join(dir, 'rules.yaml');
     copyFileSync(example('shadow-rollout.yaml'), file);
     const server = await serveRules(file);
@@ -156,7 +156,7 @@ describe('scenario 5: rolling out a new rule in shadow mode, then enforcing it w
 
 describe('live reload', () => {
   it('an invalid rules file is rejected with the rule and line named, and the last good rules keep serving', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
+    const dir = makeTempDir('meshwarden-rules-');
     const file = join(dir, 'rules.yaml');
     copyFileSync(example('regulated-data.yaml'), file);
     const server = await serveRules(file);
@@ -169,7 +169,7 @@ describe('live reload', () => {
   });
 
   it('swaps rules under load with no failed or mis-decided request', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
+    const dir = makeTempDir('meshwarden-rules-');
     const file = join(dir, 'rules.yaml');
     copyFileSync(example('regulated-data.yaml'), file);
     const server = await serveRules(file);

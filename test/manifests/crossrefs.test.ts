@@ -616,3 +616,60 @@ describe('patches ↔ ConfigMaps ↔ the guide’s commands', () => {
     expect(configMapFiles(elsewhere).files).toEqual([]);
   });
 });
+
+describe('the admin port: scraped by Prometheus, reached by the monitoring identity only (admin-metrics.yaml)', () => {
+  const deployment = () => the(CENTRAL, 'Deployment', 'meshwarden');
+  const policy = () => the('istio/admin-metrics.yaml', 'AuthorizationPolicy');
+  const adminPort = (d: K8sObject): number => meshwardenContainer(d).ports.find((p: { name: string }) => p.name === 'http-admin').containerPort;
+
+  /** What breaks the scrape or the lock: each problem names the object and field. */
+  function adminProblems(d: K8sObject, p: K8sObject): string[] {
+    const problems: string[] = [];
+    const annotations: Record<string, string> = d['spec'].template.metadata.annotations ?? {};
+    const port = adminPort(d);
+    const env = meshwardenContainer(d).env.find((e: { name: string }) => e.name === 'MESHWARDEN_ADMIN_ADDR')?.value;
+    if (env === undefined || parseServeConfig([], { MESHWARDEN_ADMIN_ADDR: env }).adminAddr?.port !== port) problems.push(`MESHWARDEN_ADMIN_ADDR ${env} is not port ${port}`);
+    if (annotations['prometheus.io/scrape'] !== 'true') problems.push('pod template: prometheus.io/scrape is not "true"');
+    if (annotations['prometheus.io/port'] !== String(port)) problems.push(`pod template: prometheus.io/port is not the admin port ${port}`);
+    if (annotations['prometheus.io/path'] !== '/metrics') problems.push('pod template: prometheus.io/path is not /metrics');
+    // With merging on, istio-agent scrapes the page itself and serves it on 15020, where no policy applies.
+    if (annotations['prometheus.istio.io/merge-metrics'] !== 'false') problems.push('pod template: Istio metrics merging is not off');
+    if (!selects(p['spec'].selector, podLabels(d))) problems.push('AuthorizationPolicy: does not select the meshwarden pods');
+    if (p.metadata.namespace !== d.metadata.namespace) problems.push('AuthorizationPolicy: not in the meshwarden namespace');
+    // An ALLOW policy would turn every Check call it does not name into a 403.
+    if (p['spec'].action !== 'DENY') problems.push(`AuthorizationPolicy: action ${p['spec'].action}, not DENY`);
+    const rules: any[] = p['spec'].rules ?? [];
+    const locked = rules.some(
+      (rule) =>
+        (rule.to ?? []).some((to: any) => (to.operation?.ports ?? []).includes(String(port)) && Object.keys(to.operation).length === 1) &&
+        (rule.from ?? []).length === 1 &&
+        Object.keys(rule.from[0].source ?? {}).join() === 'notPrincipals' &&
+        rule.from[0].source.notPrincipals.length > 0 &&
+        rule.when === undefined,
+    );
+    if (!locked) problems.push(`AuthorizationPolicy: no rule denies port ${port} to every principal but the monitoring identities`);
+    if (rules.some((rule) => (rule.to ?? []).some((to: any) => (to.operation?.ports ?? []).some((p2: string) => p2 !== String(port))))) problems.push('AuthorizationPolicy: touches a port other than the admin port');
+    return problems;
+  }
+
+  it('the scrape annotations name the admin port, merging is off, and the DENY policy locks that port alone', () => {
+    expect(adminProblems(deployment(), policy())).toEqual([]);
+    expect(policy()['spec'].rules[0].from[0].source.notPrincipals).toEqual(['cluster.local/ns/monitoring/sa/prometheus']);
+  });
+
+  it('the checks catch a wrong port, merging left on, an ALLOW policy and a policy that opens to anyone', () => {
+    const problems = (change: (d: K8sObject, p: K8sObject) => void): string[] => {
+      const [d, p] = [clone(deployment()), clone(policy())];
+      change(d, p);
+      return adminProblems(d, p);
+    };
+    expect(problems((d) => (d['spec'].template.metadata.annotations['prometheus.io/port'] = '9191'))).toEqual(['pod template: prometheus.io/port is not the admin port 9090']);
+    expect(problems((d) => delete d['spec'].template.metadata.annotations['prometheus.istio.io/merge-metrics'])).toEqual(['pod template: Istio metrics merging is not off']);
+    expect(problems((_d, p) => (p['spec'].action = 'ALLOW'))).toEqual(['AuthorizationPolicy: action ALLOW, not DENY']);
+    expect(problems((_d, p) => (p['spec'].rules[0].from[0].source = { principals: ['cluster.local/ns/monitoring/sa/prometheus'] }))).toEqual([
+      'AuthorizationPolicy: no rule denies port 9090 to every principal but the monitoring identities',
+    ]);
+    expect(problems((_d, p) => p['spec'].rules[0].to[0].operation.ports.push('9191'))).toEqual(['AuthorizationPolicy: touches a port other than the admin port']);
+    expect(problems((_d, p) => (p['spec'].selector = { matchLabels: { app: 'data' } }))).toEqual(['AuthorizationPolicy: does not select the meshwarden pods']);
+  });
+});

@@ -12,6 +12,7 @@ const CONFIG = 'examples/envoy/envoy.yaml';
 const EXT_AUTHZ = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const HTTP_OPTIONS = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
@@ -96,6 +97,18 @@ function semanticProblems(config: Record<string, any>): string[] {
   const meshwarden = clusters.find((c) => c.name === 'meshwarden');
   const options = meshwarden?.typed_extension_protocol_options?.['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
   need(options?.['@type'] === HTTP_OPTIONS && options?.explicit_http_config?.http2_protocol_options, 'the meshwarden cluster does not speak HTTP/2');
+  // The check itself over mutual TLS: Envoy's client certificate, meshwarden's checked by its exact SPIFFE ID.
+  const upstream = meshwarden?.transport_socket?.typed_config;
+  need(upstream?.['@type'] === UPSTREAM_TLS, 'the meshwarden cluster is not TLS (UpstreamTlsContext)');
+  const upstreamContext = upstream?.common_tls_context;
+  need((upstreamContext?.tls_certificates ?? []).length === 1, 'Envoy presents no client certificate to meshwarden');
+  need(upstreamContext?.validation_context?.trusted_ca?.filename, 'no trusted CA for meshwarden\'s certificate');
+  const upstreamSans: any[] = upstreamContext?.validation_context?.match_typed_subject_alt_names ?? [];
+  need(
+    upstreamSans.length === 1 && upstreamSans[0].san_type === 'URI' && /^spiffe:\/\/cluster\.local\/ns\/[^/]+\/sa\/[^/]+$/.test(upstreamSans[0].matcher?.exact ?? ''),
+    'meshwarden\'s certificate is not checked for one exact SPIFFE ID (URI SAN)',
+  );
+  need((upstreamContext?.alpn_protocols ?? []).includes('h2'), 'the TLS connection to meshwarden does not offer h2');
   const endpoint = (cluster: any) => cluster?.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
   need(endpoint(meshwarden)?.address === '127.0.0.1' && endpoint(meshwarden)?.port_value === 9191, 'meshwarden is not at 127.0.0.1:9191');
   const app = clusters.find((c) => c.name === 'app');
@@ -106,7 +119,7 @@ function semanticProblems(config: Record<string, any>): string[] {
 describe(`${CONFIG} is a valid Envoy v3 bootstrap`, () => {
   it('reads strictly as envoy.config.bootstrap.v3.Bootstrap, every typed_config included', () => {
     const { anyTypes, deprecated } = readBootstrap(source());
-    expect(new Set(anyTypes)).toEqual(new Set([TLS, HCM, EXT_AUTHZ, ROUTER, HTTP_OPTIONS]));
+    expect(new Set(anyTypes)).toEqual(new Set([TLS, HCM, EXT_AUTHZ, ROUTER, HTTP_OPTIONS, UPSTREAM_TLS]));
     expect(deprecated).toEqual([]);
   });
 
@@ -209,6 +222,16 @@ describe('broken copies of the config are rejected', () => {
       'the SAN prefix is not exactly the trust domain spiffe://cluster.local/',
     ]);
     expect(problems((c) => hcm(c).http_filters.reverse())).toEqual(['ext_authz is not the first HTTP filter', 'the router is not the last HTTP filter']);
+    expect(problems((c) => delete c['static_resources'].clusters[0].transport_socket)).toEqual([
+      'the meshwarden cluster is not TLS (UpstreamTlsContext)',
+      'Envoy presents no client certificate to meshwarden',
+      'no trusted CA for meshwarden\'s certificate',
+      'meshwarden\'s certificate is not checked for one exact SPIFFE ID (URI SAN)',
+      'the TLS connection to meshwarden does not offer h2',
+    ]);
+    expect(problems((c) => (c['static_resources'].clusters[0].transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher = { prefix: 'spiffe://cluster.local/' }))).toEqual([
+      'meshwarden\'s certificate is not checked for one exact SPIFFE ID (URI SAN)',
+    ]);
     expect(problems((c) => (extAuthz(c).grpc_service.envoy_grpc.cluster_name = 'authz'))).toEqual([
       'ext_authz calls cluster authz, not meshwarden',
       'ext_authz cluster authz is not defined',

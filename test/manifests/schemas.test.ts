@@ -36,6 +36,7 @@ describe('manifest inventory', () => {
       'HorizontalPodAutoscaler/meshwarden',
     ]);
     expect(kinds('istio/data-authz.yaml')).toEqual(['AuthorizationPolicy/data-meshwarden', 'PeerAuthentication/default']);
+    expect(kinds('istio/admin-metrics.yaml')).toEqual(['AuthorizationPolicy/meshwarden-admin']);
     expect(kinds('istio/in-pod/mesh-config.yaml')).toEqual(['IstioOperator/meshwarden-providers']);
     expect(kinds('istio/in-pod/data.yaml')).toEqual(['ServiceAccount/data', 'Service/data', 'Deployment/data']);
     expect(kinds('istio/in-pod/service-entry.yaml')).toEqual(['ServiceEntry/meshwarden-local']);

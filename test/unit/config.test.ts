@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAddress, parseAddress } from '../../src/listeners/address.js';
 import { parseServeConfig, type ServeConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
@@ -22,6 +23,11 @@ const DEFAULTS: ServeConfig = {
   maxHeaderCount: 10000,
   skipBodyParse: false,
   protoDescriptor: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsClientCa: undefined,
+  tlsAllowedSpiffeIds: [],
+  otlpTracesEndpoint: undefined,
   shutdownGraceMs: 10000,
   drainMs: 5000,
   callTimeoutMs: 2000,
@@ -35,6 +41,9 @@ const DEFAULTS: ServeConfig = {
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  configFile: undefined,
+  opa: undefined,
+  reflection: true,
   origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
@@ -350,10 +359,9 @@ describe('parseAddress / formatAddress', () => {
 
 describe('identity settings and the config file', () => {
   it('reads the trust domain, its aliases, federated trust domains and xfcc from flags, variables and a file', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const file = join(dir, 'meshwarden.yaml');
     writeFileSync(file, 'trust-domain: prod.example\ntrust-domain-aliases: [old.example, cluster.local]\nxfcc: true\nlog-level: debug\n');
     const fromFile = parseServeConfig(['--config', file], {});
@@ -368,10 +376,9 @@ describe('identity settings and the config file', () => {
   });
 
   it('lists bad trust domains, unknown file keys and wrong value types with the rest', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    const file = join(makeTempDir('meshwarden-config-'), 'bad.yaml');
     writeFileSync(file, 'trust-domain-aliases: [Old.Example]\nfrobnicate: 1\nbundle: [a, b]\n');
     const problems = problemsOf(['--config', file, '--trust-domain', 'spiffe://cluster.local', '--federated-trust-domains', 'cluster.local'], {});
     expect(problems.join('\n')).toContain('frobnicate: unknown setting');
@@ -391,10 +398,9 @@ describe('identity settings and the config file', () => {
 
 describe('JWT settings (config file only)', () => {
   it('reads jwt-issuers and jwt-svid into structured settings', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const jwks = join(dir, 'jwks.json');
     writeFileSync(jwks, JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', kid: 'a', x: 'WKn-ZIGevcwGIyyrzFoZNBdaq9_TsqzGl96oc0CWuis', y: 'y77t-RvAHRKTsSGdIYUfweuOvwrvDD-Q3Hv5J0fSKbE' }] }));
     const file = join(dir, 'meshwarden.yaml');
@@ -413,10 +419,9 @@ describe('JWT settings (config file only)', () => {
   });
 
   it('reads a bundle per federated trust domain for JWT-SVIDs, and lists every problem with them', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-config-'));
+    const dir = makeTempDir('meshwarden-config-');
     const good = join(dir, 'good.yaml');
     writeFileSync(
       good,
@@ -444,14 +449,38 @@ describe('JWT settings (config file only)', () => {
   it('are not flags or variables, and plain http is refused outside 127.0.0.1 and localhost', async () => {
     expect(problemsOf(['--jwt-issuers=x'])).toEqual(['--jwt-issuers: unknown flag']);
     expect(problemsOf([], { MESHWARDEN_JWT_SVID: 'x' })).toEqual(['MESHWARDEN_JWT_SVID: unknown setting']);
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-config-')), 'bad.yaml');
+    const file = join(makeTempDir('meshwarden-config-'), 'bad.yaml');
     writeFileSync(file, 'jwt-issuers: {issuer: x}\njwt-svid:\n  audience: a\n  bundle-uri: http://spire.example/bundle\n');
     const problems = problemsOf(['--config', file]);
     expect(problems).toHaveLength(2);
     expect(problems[0]).toContain('jwt-issuers: expected a list');
     expect(problems[1]).toContain('bundle-uri must be an https URL');
+  });
+});
+
+describe('TLS settings', () => {
+  it('reads the files and the SPIFFE allow-list from flags and variables', () => {
+    expect(
+      parseServeConfig(['--tls-cert', '/certs/tls.crt', '--tls-key', '/certs/tls.key', '--tls-client-ca', '/certs/ca.crt'], {
+        MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway, spiffe://cluster.local/ns/envoy/sa/envoy',
+      }),
+    ).toMatchObject({
+      tlsCert: '/certs/tls.crt',
+      tlsKey: '/certs/tls.key',
+      tlsClientCa: '/certs/ca.crt',
+      tlsAllowedSpiffeIds: ['spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway', 'spiffe://cluster.local/ns/envoy/sa/envoy'],
+    });
+  });
+
+  it('refuses a key without a certificate, a client CA without TLS, an allow-list without a client CA and IDs the strict parser rejects', () => {
+    expect(problemsOf(['--tls-key', 'k'])).toEqual(['--tls-cert and --tls-key go together: give both, or neither']);
+    expect(problemsOf(['--tls-client-ca', 'ca'])).toEqual(['--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)']);
+    const problems = problemsOf(['--tls-cert', 'c', '--tls-key', 'k', '--tls-allowed-spiffe-ids', 'spiffe://cluster.local/ns/a/sa/a,spiffe://Bad/x,https://x']);
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toContain('needs --tls-client-ca');
+    expect(problems[1]).toContain('"spiffe://Bad/x" is not a SPIFFE ID');
+    expect(problems[2]).toContain('"https://x" is not a SPIFFE ID');
   });
 });

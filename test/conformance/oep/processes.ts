@@ -2,10 +2,10 @@
 // with Rego files, and meshwarden with the same Rego compiled to a wasm bundle.
 import { freePort } from '../../helpers/ports.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { meshwardenServeArgs } from './meshwarden.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 export interface RunningServer {
   readonly name: string;
@@ -54,7 +54,7 @@ async function startProcess(name: string, command: string, args: string[], ready
  * GET /health?plugins is 200 (it has no grpc.health.v1).
  */
 export async function startOpaEnvoyPlugin(binary: string, modules: Record<string, string>, path: string): Promise<RunningServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'meshwarden-oep-'));
+  const dir = makeTempDir('meshwarden-oep-');
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const config = join(dir, 'config.yaml');
   writeFileSync(config, ['plugins:', '  envoy_ext_authz_grpc:', `    addr: 127.0.0.1:${grpcPort}`, `    path: ${path}`, ''].join('\n'));

@@ -10,7 +10,7 @@ import { ROOT } from './meshwarden.js';
 const NOT_OBSERVED_BY_THE_SUITE: Record<string, string> = {
   'dry-run': 'a flag of each server (--shadow is tested in test/integration/fail-closed.test.ts)',
   'header values a decision sets': 'tested in both modes in test/integration/http-mode.test.ts',
-  'a builtin meshwarden does not provide (`http.send`, `net.lookup_ip_addr`, the `crypto.x509.*` parsers…, see "Builtins")':
+  'a builtin meshwarden does not provide (`http.send`, `net.lookup_ip_addr`, `graphql.*`…, see "Builtins")':
     'a refused bundle never serves: tested in test/integration/builtins.test.ts and test/unit/check/policy.test.ts',
 };
 

@@ -9,6 +9,7 @@ export const OBJECT_FILES = [
   'istio/mesh-config.yaml',
   'istio/meshwarden.yaml',
   'istio/data-authz.yaml',
+  'istio/admin-metrics.yaml',
   'istio/in-pod/mesh-config.yaml',
   'istio/in-pod/data.yaml',
   'istio/in-pod/service-entry.yaml',

@@ -21,6 +21,8 @@ const ALLOWING: Policy = {
   revision: 'r1',
   evaluate: () => [{ result: true }],
   evaluateText: () => '[{"result":true}]',
+  hasEntrypoint: () => false,
+  evaluateAt: () => undefined,
 };
 
 const request: DecodedCheckRequest = {

@@ -1,10 +1,10 @@
 // `meshwarden rules validate|compile` through the built command (build with `npx tsc -p tsconfig.json` first).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers/tools.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
@@ -19,7 +19,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
 let dir: string;
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build with npx tsc -p tsconfig.json`);
-  dir = mkdtempSync(join(tmpdir(), 'meshwarden-rules-'));
+  dir = makeTempDir('meshwarden-rules-');
 });
 
 function write(name: string, text: string): string {
@@ -80,8 +80,8 @@ describe('meshwarden rules validate', () => {
   });
 
   it('reports usage errors and bad settings with exit 2', async () => {
-    expect(await runCli(['rules', 'validate'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: a rules FILE is required\n' });
-    expect(await runCli(['rules', 'validate', 'a.yaml', 'b.yaml'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: one rules FILE at a time (got a.yaml, b.yaml)\n' });
+    expect(await runCli(['rules', 'validate'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: a rules FILE is required\n(meshwarden rules validate --help shows the usage)\n' });
+    expect(await runCli(['rules', 'validate', 'a.yaml', 'b.yaml'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: one rules FILE at a time (got a.yaml, b.yaml)\n(meshwarden rules validate --help shows the usage)\n' });
     const bad = await runCli(['rules', 'validate', 'examples/rules/regulated-data.yaml', '--trust-domain', 'Bad', '--nope']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--nope: unknown flag');
@@ -120,7 +120,7 @@ describe('meshwarden rules explain', () => {
       reason: 'allowed_by_rule',
       shadow_denies: [],
       matched: ['analytics-reads-data'],
-      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] }],
+      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [], why: [] }],
       destination_keys: ['namespace:data', 'principal:spiffe://cluster.local/ns/data/sa/data', 'service_account:data/data'],
       path_ambiguous: false,
     });
@@ -169,9 +169,17 @@ describe('meshwarden rules explain', () => {
       rules: [
         { name: 'analytics-namespace-gets', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
         { name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: true, not_matched: [] },
-        { name: 'frontend-never', action: 'DENY', shadow: false, matched: false, not_matched: ['from'] },
-        { name: 'no-debug-header', action: 'DENY', shadow: true, matched: false, not_matched: ['when'] },
-        { name: 'writers-post', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from', 'operations'] },
+        { name: 'frontend-never', action: 'DENY', shadow: false, matched: false, not_matched: ['from'], why: ['from[0]: namespace analytics not in [frontend]'] },
+        { name: 'no-debug-header', action: 'DENY', shadow: true, matched: false, not_matched: ['when'], why: ['when[0]: request.headers[x-debug] is not one of [1]'] },
+        {
+          name: 'writers-post',
+          action: 'ALLOW',
+          shadow: false,
+          matched: false,
+          not_matched: ['from', 'operations'],
+          // the value that failed and the list it is not in, field by field
+          why: ['from[0]: namespace analytics not in [writers]', 'operations[0]: method GET not in [POST]'],
+        },
       ],
       path_ambiguous: false,
     });
@@ -204,6 +212,22 @@ describe('meshwarden rules explain', () => {
     });
   });
 
+  it.each([
+    ['analytics-post-data.json', ['operations[0]: method POST not in [GET]']],
+    [
+      'foreign-trust-domain.json',
+      [
+        'from[0]: principal (none) not in [spiffe://cluster.local/ns/analytics/sa/analytics]',
+        'trust domain evil.example not accepted (neither the local trust domain, an alias nor a federated one): the caller spiffe://evil.example/ns/analytics/sa/analytics is unauthenticated',
+      ],
+    ],
+    ['plaintext-spoofed-identity.json', ['from[0]: principal (none) not in [spiffe://cluster.local/ns/analytics/sa/analytics]', 'the caller has no identity (no mTLS principal: a plaintext connection?)']],
+  ])('says in words why %s did not match: the value and the list', async (request, why) => {
+    const result = await runCli(['rules', 'explain', '--request', `examples/requests/${request}`]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).explanation.rules).toEqual([expect.objectContaining({ name: 'analytics-reads-data', why })]);
+  });
+
   it('explains with the embedded default rules without --rules; an empty --rules is an error', async () => {
     const result = await runCli(['rules', 'explain', '--request', 'examples/requests/default-sa-get-data.json']);
     expect(result.code).toBe(0);
@@ -211,8 +235,17 @@ describe('meshwarden rules explain', () => {
       decided_by: 'default',
       reason: 'no_allow_rule_matched',
       matched: [],
-      rules: [{ name: 'analytics-reads-data', action: 'ALLOW', shadow: false, matched: false, not_matched: ['from'] }],
+      rules: [
+        {
+          name: 'analytics-reads-data',
+          action: 'ALLOW',
+          shadow: false,
+          matched: false,
+          not_matched: ['from'],
+          why: ['from[0]: principal spiffe://cluster.local/ns/analytics/sa/default not in [spiffe://cluster.local/ns/analytics/sa/analytics]'],
+        },
+      ],
     });
-    expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n' });
+    expect(await runCli(['rules', 'explain', '--rules=', '--request', 'examples/requests/analytics-get-data.json'])).toMatchObject({ code: 2, stderr: 'meshwarden rules: --rules needs a FILE\n(meshwarden rules explain --help shows the usage)\n' });
   });
 });

@@ -3,8 +3,7 @@
 // its rules name. These tests hold that projection to the full document: every `input.` reference of the
 // Rego finds the same value in both, and the real wasm library decides and explains every request alike
 // with either document.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES_DECISION, RULES_EXPLAIN } from '../../../src/rules/library.js';
@@ -18,6 +17,7 @@ import { compileRulesFile, loadRulesLibrary, type CompiledRulesFile } from '../.
 import { createTrustDomains } from '../../../src/identity/spiffe.js';
 import { ROOT } from '../../helpers/tools.js';
 import { failureOf } from '../helpers.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const trustDomains = createTrustDomains({ local: 'cluster.local', aliases: ['old.example'], federated: ['partner.example'] });
 const identityOptions = { trustDomains, xfcc: false };
@@ -171,7 +171,7 @@ describe("the rules library's input document", () => {
   let decide: Policy;
   let explain: Policy;
   beforeAll(async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'meshwarden-rules-input-')), 'rules.yaml');
+    const file = join(makeTempDir('meshwarden-rules-input-'), 'rules.yaml');
     writeFileSync(file, RULES);
     compiled = compileRulesFile(file, trustDomains);
     decide = await loadRulesLibrary(compiled, RULES_DECISION);

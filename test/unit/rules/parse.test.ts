@@ -271,10 +271,25 @@ rules:
   });
 
   it('reports YAML syntax errors and duplicate keys with their lines', () => {
-    expect(problemsOf('rules:\n  - name: a\n    name: b\n')).toEqual([expect.stringMatching(/^rules\.yaml:3: not valid YAML or JSON: Map keys must be unique/)]);
+    expect(problemsOf('rules:\n  - name: a\n    name: b\n')).toEqual([expect.stringMatching(/^rules\.yaml:3:5: not valid YAML or JSON: Map keys must be unique/)]);
     expect(problemsOf('{"rules": [\n  {"name": "a",}\n')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^rules\.yaml:\d+: not valid YAML or JSON: /)]),
+      expect.arrayContaining([expect.stringMatching(/^rules\.yaml:\d+:\d+: not valid YAML or JSON: /)]),
     );
+  });
+
+  it.each([
+    // [what, text, line:column, the line shown, the caret under the token at fault]
+    ['a duplicate key', 'rules:\n  - name: a\n    name: b\n', '3:5', '    name: b', '    ^'],
+    ['a mapping item out of line (the parser points at the indentation; the caret goes to the key)', 'rules:\n  - name: a\n    action: ALLOW\n  name: b\n   x: 1\n', '4:3', '  name: b', '  ^'],
+    ['a tab as indentation', 'rules:\n  - name: a\n\taction: ALLOW\n', '3:1', '\taction: ALLOW', '^'],
+    ['an unclosed flow sequence, where the parser notices it', 'rules:\n  - name: a\n    from: [{principals: [x]}\n    to: {}\n', '4:5', '    to: {}', '    ^'],
+  ])('shows %s at its line and column, with the line and a caret', (_what, text, place, shown, caret) => {
+    const problems = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    const [first, line, marker] = problems[0]!.split('\n');
+    expect(first).toMatch(new RegExp(`^rules\\.yaml:${place}: not valid YAML or JSON: [A-Z][^:]*[a-z\\]]$`));
+    expect(line).toBe(`      ${shown}`);
+    expect(marker).toBe(`      ${caret}`);
   });
 });
 

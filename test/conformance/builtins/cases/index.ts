@@ -4,6 +4,7 @@ import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases
 import { jwtCases } from './jwt.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
 import { timeCases } from './time.js';
+import { x509Cases } from './x509.js';
 
 const INPUT = { number: 1, numbers: [1], object_with_number: { a: 1 }, empty: [], string: 'now', berlin: [1719835230000000000, 'Europe/Berlin'] };
 
@@ -24,4 +25,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   sprintf: { cases: sprintfCases, input: INPUT },
   url: { cases: urlCases, input: INPUT },
   keys: { cases: async () => keysCases(), input: INPUT },
+  x509: { cases: x509Cases, input: INPUT },
 };
