@@ -97,7 +97,7 @@ function logDecision(logger: Logger, request: DecodedCheckRequest, outcome: Chec
     logger[level](line, 'decision');
   }
   if (outcome.identityProblems !== undefined) {
-    logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems }, 'identity material ignored');
+    logger.warn({ decision_id: outcome.decisionId, problems: outcome.identityProblems.map(clipForLog) }, 'identity material ignored');
   }
 }
 

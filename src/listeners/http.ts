@@ -23,6 +23,10 @@ export interface HttpServiceOptions {
   /** Istio's pathPrefix (Envoy's path_prefix): stripped to recover the original path. */
   pathPrefix: string;
   maxRequestBytes: number;
+  /** The Check path's limits (check/limits.ts): the listener reads at least this much of every request head. */
+  maxPathBytes: number;
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
   /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plain HTTP when undefined. */
   tls?: TlsSource | undefined;
   /** Connections beyond this many are closed as they arrive. */
@@ -31,10 +35,6 @@ export interface HttpServiceOptions {
   callTimeoutMs: number;
   /** A keep-alive connection without a request for this long is closed. */
   idleTimeoutMs: number;
-  /** The Check path's limits (check/limits.ts): the listener reads at least this much of every request head. */
-  maxPathBytes: number;
-  maxHeaderBytes: number;
-  maxHeaderCount: number;
 }
 
 /**
@@ -138,11 +138,6 @@ export function writeCheckResponse(response: ServerResponse, check: CheckRespons
   response.writeHead(httpDenyStatus(denied?.status.code ?? DENY_FALLBACK_STATUS)).end(denied?.body ?? '');
 }
 
-/** node:http checks its header and request timeouts only this often (30 s by default, far past ours). */
-export function timeoutCheckIntervalMs(timeoutMs: number): number {
-  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
-}
-
 /**
  * How much of a request head node:http reads: everything the Check path's limits allow (the request line, each
  * header line's `: ` and CRLF), so a request within them is read whole and one beyond them is denied.
@@ -154,6 +149,7 @@ export function headSizeLimit(options: Pick<HttpServiceOptions, 'maxPathBytes' |
 // node:http's answers to a request it cannot read (its own choices, with our reason header added).
 const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason: FailureReason }>> = {
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'headers_too_large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, text: 'Payload Too Large', reason: 'request_too_large' },
   // headersTimeout or requestTimeout (the call time bound) passed before the request was whole.
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'call_timeout' },
 };
@@ -161,12 +157,19 @@ const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_reques
 
 /** A request node:http could not read is a deny with a reason (as node:http would answer, plus the reason header). */
 function answerUnreadable(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+  // As node:http's own handler: nothing is written over a response already under way (its bytes would be mixed).
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent === true) {
     socket.destroy();
     return;
   }
   const { status, text, reason } = UNREADABLE_STATUS[error.code ?? ''] ?? UNPARSABLE;
   socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\nx-ext-authz-reason: ${reason}\r\ncontent-length: ${reason.length}\r\n\r\n${reason}`);
+}
+
+/** node:http checks its header and request timeouts only this often (30 s by default, far past ours). */
+export function timeoutCheckIntervalMs(timeoutMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
 }
 
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {

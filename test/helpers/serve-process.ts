@@ -24,9 +24,12 @@ function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
-/** Starts `serve` with `args` (after 127.0.0.1:0 listeners) and resolves once it logs "serving". */
+/**
+ * Starts `serve` as one process (`--workers 1`: the limits and memory these tests read are a process's) with
+ * `args` (after 127.0.0.1:0 listeners) and resolves once it logs "serving".
+ */
 export async function startServeProcess(args: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', '127.0.0.1:0', '--workers', '1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -144,6 +144,14 @@ describe('HTTP mode reads every header line or denies (issue 13 item 9)', () => 
     expect(answer.headers['x-ext-authz-reason']).toBe('headers_too_large');
   });
 
+  it('a request node:http cannot parse: 400 malformed_request (a space in a header name, a bad request line)', async () => {
+    const port = rulesServer.serving.http!.port;
+    for (const head of ['GET /api HTTP/1.1\r\nhost: x\r\nbad name: v\r\n\r\n', 'NOT A REQUEST LINE\r\n\r\n']) {
+      const answer = await rawHttp(port, head);
+      expect([answer.status, answer.headers['x-ext-authz-reason']]).toEqual([400, 'malformed_request']);
+    }
+  });
+
   it('a path over --max-path-bytes: 414 path_too_long; just under it, the rules decide', async () => {
     const port = rulesServer.serving.http!.port;
     const long = await rawHttp(port, headWith('/api/' + 'a'.repeat(64 * 1024), []));
@@ -168,3 +176,4 @@ describe('path and header limits over gRPC (issue 13 item 4)', () => {
     expect(fine['status']?.code ?? 0).toBe(0);
   });
 });
+

@@ -36,6 +36,8 @@ afterEach(async () => {
   server = undefined;
 });
 
+type Phase = 'before' | 'writing' | 'after';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function decisionOf(response: CheckResponseObject): { allowed: boolean; rule: string } {
@@ -62,38 +64,46 @@ describe('a rules file written slowly, in chunks', () => {
     const reporting = httpCheckRequest({ source: id('reporting'), destination: DATA, path: '/api/v1/data' });
     const analytics = httpCheckRequest({ source: id('analytics'), destination: DATA, path: '/api/v1/data' });
 
-    let writing = true;
-    const seen: { duringWrite: boolean; reporting: { allowed: boolean; rule: string }; analytics: { allowed: boolean; rule: string } }[] = [];
+    // Where the writer is; a cast, so that the closures below are not narrowed to the first value.
+    let phase = 'before' as Phase;
+    let warmedUp!: () => void;
+    const warm = new Promise<void>((resolve) => (warmedUp = resolve));
+    const seen: { phase: Phase; reporting: { allowed: boolean; rule: string }; analytics: { allowed: boolean; rule: string } }[] = [];
     const load = (async () => {
       // Bounded: at most 2,000 pairs, every 10 ms, until the write is over and the final file is served.
-      for (let i = 0; i < 2000 && (writing || !running.logs.some((line) => line.msg === 'policy reloaded')); i++) {
-        const duringWrite = writing;
+      for (let i = 0; i < 2000 && (phase !== 'after' || !running.logs.some((line) => line.msg === 'policy reloaded')); i++) {
+        const at = phase;
         const [r, a] = await Promise.all([running.client.check(reporting), running.client.check(analytics)]);
-        seen.push({ duringWrite, reporting: decisionOf(r), analytics: decisionOf(a) });
+        seen.push({ phase: at, reporting: decisionOf(r), analytics: decisionOf(a) });
+        if (seen.length === 3) warmedUp();
         await sleep(10);
       }
     })();
 
+    // The writer starts once requests flow (the first checks of a fresh server are the slow ones).
+    await warm;
+    phase = 'writing';
     writeFileSync(file, FIRST_CHUNK);
     const pieces = pauses.length === 1 ? [SECOND_CHUNK] : SECOND_CHUNK.split('\n').filter((line) => line !== '').map((line) => line + '\n');
     for (const [index, pause] of pauses.entries()) {
       await sleep(pause);
       appendFileSync(file, pieces[index]!);
     }
-    writing = false;
+    phase = 'after';
     await waitFor(() => running.logs.some((line) => line.msg === 'policy reloaded'), 10_000);
     await load;
 
     // Reporting is denied by the old file (no ALLOW names it) and by the final one (its DENY); only the
     // partial file would let it in. Analytics is allowed by both, by the old rule or by the new one.
-    // Requests ran while the file was half-written and while it settled (counts vary with the machine's load).
-    expect(seen.filter((pair) => pair.duringWrite).length).toBeGreaterThanOrEqual(5);
-    expect(seen.filter((pair) => !pair.duringWrite).length).toBeGreaterThanOrEqual(5);
     expect(seen.filter((pair) => pair.reporting.allowed)).toEqual([]);
     for (const pair of seen) {
       expect(pair.reporting.rule).toMatch(/^(default|no-reporting)$/);
       expect(pair.analytics).toEqual({ allowed: true, rule: expect.stringMatching(/^(analytics-reads|data-namespace-readers)$/) });
     }
+    // Requests ran while the file was half-written and while it settled (how many depends on the machine's
+    // load; the single reload asserted below does not).
+    expect(seen.filter((pair) => pair.phase === 'writing').length).toBeGreaterThanOrEqual(1);
+    expect(seen.filter((pair) => pair.phase === 'after').length).toBeGreaterThanOrEqual(1);
     // The file was loaded once, whole: no reload of the partial file (nor a failed one of a torn line).
     expect(running.logs.filter((line) => line.msg === 'policy reloaded')).toHaveLength(1);
     expect(running.logs.filter((line) => line.msg.startsWith('policy reload failed'))).toEqual([]);

@@ -181,7 +181,7 @@ describe('serve --workers 2', () => {
     await expectCleanExit(served);
   });
 
-  it('replaces a killed worker while the port keeps answering new connections, and is ready again with both', async () => {
+  it('replaces a killed worker while the port keeps answering new connections, and is ready again with both', { timeout: 120_000 }, async () => {
     const served = await startWorkers([]);
     const [victim, survivor] = workerPids(served.child);
     let stopped = false;
@@ -210,12 +210,12 @@ describe('serve --workers 2', () => {
     await waitFor(() => served.lines.some((line) => line.msg === 'a worker exited; starting another'));
     exitSeen = true;
     await waitFor(async () => workerPids(served.child).length === 2 && (await ready(served)));
-    await waitFor(() => results.filter((probe) => probe.afterExit).length >= 10);
+    await waitFor(() => results.filter((probe) => probe.afterExit).length >= 5, 60_000);
     stopped = true;
     await fresh;
     expect(results.filter((probe) => probe.afterExit && probe.result !== '0')).toEqual([]);
     expect(results.filter((probe) => !probe.afterExit && probe.result !== '0').length).toBeLessThanOrEqual(3);
-    expect(results.filter((probe) => probe.afterExit).length).toBeGreaterThan(3);
+    expect(results.filter((probe) => probe.afterExit).length).toBeGreaterThanOrEqual(5);
     const now = workerPids(served.child);
     expect(now).toContain(survivor);
     expect(now).not.toContain(victim);
