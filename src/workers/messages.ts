@@ -16,8 +16,17 @@ export interface RevisionMessage {
   reloaded: boolean;
 }
 
+/**
+ * Worker → primary: the worker could not start (a port in use, an unresolvable host): the primary reports the
+ * problems once, as a single process would, instead of every worker writing the same line.
+ */
+export interface StartFailedMessage {
+  type: 'meshwarden:start-failed';
+  problems: string[];
+}
+
 export type PrimaryMessage = ReloadMessage;
-export type WorkerMessage = RevisionMessage;
+export type WorkerMessage = RevisionMessage | StartFailedMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

@@ -10,11 +10,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { watchSettledFile, type FileWatch } from '../commands/watch-file.js';
 import type { ServeConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createClusterMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
-import { isMessage, type ReloadMessage, type RevisionMessage } from './messages.js';
+import { isMessage, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
 
 /** A worker that dies before it ever served is restarted at most this many times in a row, then the primary gives up. */
 const MAX_FAILED_STARTS = 5;
@@ -46,6 +47,8 @@ class Primary {
   readonly #workers = new Map<number, WorkerState>();
   #stopping = false;
   #failedStarts = 0;
+  /** The problems a worker could not start with (the first worker to say so). */
+  #startFailure: ConfigError | undefined;
   #convergeAttempts = 0;
   #admin: AdminServer | undefined;
   #watcher: FileWatch | undefined;
@@ -81,6 +84,8 @@ class Primary {
       this.logger.error({ workers: this.count }, 'a worker failed to start; stopping');
       await this.#stop();
       await flushLogger(this.logger);
+      // What every worker met (a port in use…) is reported once, as by a single process (exit 2).
+      if (this.#startFailure !== undefined) throw this.#startFailure;
       return 1;
     }
     try {
@@ -104,6 +109,7 @@ class Primary {
     this.#workers.set(worker.id, { worker, revision: undefined, reloading: false });
     worker.on('message', (message: unknown) => {
       if (isMessage<RevisionMessage>(message, 'meshwarden:revision')) this.#reported(worker, message);
+      else if (isMessage<StartFailedMessage>(message, 'meshwarden:start-failed')) this.#startFailure ??= new ConfigError(message.problems);
     });
   }
 

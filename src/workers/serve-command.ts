@@ -9,10 +9,12 @@ import { runWorker } from './worker.js';
 
 export async function runServeCommand(argv: readonly string[]): Promise<number> {
   if (cluster.isWorker) {
-    const code = await runWorker(argv);
-    // The IPC channel would keep the worker alive after it drained.
-    if (process.connected) process.disconnect();
-    return code;
+    try {
+      return await runWorker(argv);
+    } finally {
+      // The IPC channel would keep the worker alive after it drained, or after its start failed.
+      if (process.connected) process.disconnect();
+    }
   }
   const { config, problems } = readServeConfig(argv, process.env);
   const count = config.workers ?? usableCpus();

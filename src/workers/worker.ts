@@ -2,10 +2,10 @@
 // with the admin endpoint and the rules-file watch left to the primary, which drives every reload.
 import { serve } from '../commands/serve.js';
 import { readServeConfig } from '../config.js';
-import { describeError } from '../errors.js';
+import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { shareMetricsWithPrimary } from '../metrics.js';
-import { isMessage, type ReloadMessage, type RevisionMessage } from './messages.js';
+import { isMessage, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
 
 /** The flags a worker adds to the command line it was given: the primary alone serves /healthz, /readyz, /metrics. */
 export const WORKER_FLAGS = ['--admin-addr', 'off', '--workers', '1'] as const;
@@ -36,7 +36,16 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   process.on('disconnect', onStopSignal);
   // The primary relays SIGHUP as a reload message; a SIGHUP to the whole process group must not end a worker.
   process.on('SIGHUP', () => undefined);
-  const serving = await serve(args, process.env, logger, { watchRules: false });
+  let serving: Awaited<ReturnType<typeof serve>>;
+  try {
+    serving = await serve(args, process.env, logger, { watchRules: false });
+  } catch (error) {
+    // A start-up failure every worker would meet alike: the primary says it once and exits 2.
+    if (!(error instanceof ConfigError) || !process.connected) throw error;
+    const message: StartFailedMessage = { type: 'meshwarden:start-failed', problems: [...error.problems] };
+    process.send?.(message);
+    return 2;
+  }
   shareMetricsWithPrimary(serving.metrics);
   const report = (reloaded: boolean): void => {
     const revision = serving.policies.current?.revision;
