@@ -9,8 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-// MESHWARDEN_TOOLS_BIN puts the tools elsewhere (a checkout that shares its .tools/bin with another one).
-export const TOOLS_BIN = process.env.MESHWARDEN_TOOLS_BIN ?? join(root, '.tools', 'bin');
+// TOOLS_BIN_DIR puts the tools elsewhere (a checkout that shares its .tools/bin with another one). Not a
+// MESHWARDEN_* name: serve refuses unknown variables of its own prefix, and the tests' servers inherit the env.
+export const TOOLS_BIN = process.env.TOOLS_BIN_DIR ?? join(root, '.tools', 'bin');
 
 export const TOOLS = {
   opa: { module: 'github.com/open-policy-agent/opa', path: 'github.com/open-policy-agent/opa', version: 'v1.22.2' },

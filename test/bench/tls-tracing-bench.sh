@@ -6,7 +6,7 @@
 # meshwarden itself adds. Usage: npm run build && bash test/bench/tls-tracing-bench.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${MESHWARDEN_TOOLS_BIN:-$ROOT/.tools/bin}"
+BIN="${TOOLS_BIN_DIR:-$ROOT/.tools/bin}"
 GHZ="$BIN/ghz"
 CLI="$ROOT/dist/src/cli.js"
 REQUEST="$ROOT/examples/requests/analytics-get-data.json"
