@@ -79,7 +79,7 @@ describe('npm start', () => {
     await run(process.execPath, [join(ROOT, 'scripts', 'build-if-stale.mjs')], { cwd: ROOT });
     // A grace period no one else uses marks this server among the processes of the machine.
     const marker = String(20_000 + Math.floor(Math.random() * 10_000));
-    const started = await startServing('npm', ['start', '--silent', '--', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--shutdown-grace-ms', marker], { cwd: ROOT });
+    const started = await startServing('npm', ['start', '--silent', '--', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--drain-ms', '0', '--shutdown-grace-ms', marker], { cwd: ROOT });
     expect(started.stderr()).not.toContain('building');
     await expectAllowed(started.address);
     started.child.kill('SIGTERM');
@@ -123,7 +123,7 @@ describe('the packed tarball', () => {
   it('npx meshwarden serve starts from the installed package, answers a Check and stops on SIGTERM', async () => {
     // npx runs the command through a shell, which does not pass a signal on: it is sent to the process group,
     // as a terminal's Ctrl-C or a supervisor stopping the whole group does.
-    const started = await startServing('npx', ['--no-install', 'meshwarden', 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off'], { cwd: join(dir, 'app'), detached: true });
+    const started = await startServing('npx', ['--no-install', 'meshwarden', 'serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--drain-ms', '0'], { cwd: join(dir, 'app'), detached: true });
     expect(started.lines.find((line) => line['msg'] === 'serving')).toMatchObject({ rules: join(dir, 'app', 'node_modules', 'meshwarden', 'policies', 'default', 'rules.yaml') });
     await expectAllowed(started.address);
     process.kill(-started.child.pid!, 'SIGTERM');
@@ -135,7 +135,7 @@ describe('the packed tarball', () => {
   });
 
   it('the installed bin stops with exit 0 on SIGTERM sent to it alone', async () => {
-    const started = await startServing(join(dir, 'app', 'node_modules', '.bin', 'meshwarden'), ['serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off'], { cwd: join(dir, 'app') });
+    const started = await startServing(join(dir, 'app', 'node_modules', '.bin', 'meshwarden'), ['serve', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--drain-ms', '0'], { cwd: join(dir, 'app') });
     await expectAllowed(started.address);
     started.child.kill('SIGTERM');
     const [code] = await once(started.child, 'exit');
