@@ -50,6 +50,9 @@ WORKDIR /app
 # Owned by root and read-only to the server's user.
 COPY --from=build /out/ ./
 COPY --from=policies /out/policies/ policies/
+# The pinned opa on PATH: Rego-source bundles from a bundle server (what opa-envoy-plugin users ship) are
+# compiled to wasm with it when they are loaded (src/management/rego-compile.ts).
+COPY --from=opa /opt/opa/bin/opa /usr/local/bin/opa
 # The node image's unprivileged user, uid and gid 1000. Kubernetes' runAsNonRoot cannot check a user name:
 # pods that set it also set runAsUser: 1000, as the istio/ manifests do.
 USER node

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs the pinned Go tools (opa, grpcurl, ghz) into .tools/bin with `go install`, unless the same
 // version is already there or on PATH, and builds the reference opa-envoy-plugin from ../shared (its own
-// build script; the module proxy does not serve it). Prints nothing when everything is in place.
-// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin ...]   (no names = all)
+// build script; the module proxy does not serve it), and Debian's nginx (the real HTTP server the bundle tests
+// download from) with apt-get when it is absent. Prints nothing when everything is in place.
+// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin|nginx ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -73,6 +74,33 @@ function onPath(name) {
   return run.status === 0 ? run.stdout.trim() : undefined;
 }
 
+/** Where Debian's nginx package puts the binary (root's PATH has /usr/sbin; a user's may not). */
+const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx'];
+
+/**
+ * Path of Debian's nginx, installed with apt-get when absent and running as root; undefined (one loud line)
+ * when it cannot be installed, so that the bundle-server tests say why they are skipped.
+ */
+export function ensureNginx() {
+  const found = onPath('nginx') ?? NGINX_PATHS.find((path) => existsSync(path));
+  if (found) return found;
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    process.stderr.write('!!! nginx NOT INSTALLED (needs root and apt-get: apt-get install -y nginx), so the bundle-server tests (test/integration/bundle-server*.test.ts) will be skipped\n');
+    return undefined;
+  }
+  process.stderr.write('installing nginx with apt-get (once)...\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  // A fresh image has no package lists yet: update once and try again.
+  if (install().status !== 0) {
+    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+    if (install().status !== 0) throw new Error('apt-get install nginx failed');
+  }
+  const installed = onPath('nginx') ?? NGINX_PATHS.find((path) => existsSync(path));
+  if (!installed) throw new Error('nginx was installed but is not found in /usr/sbin');
+  return installed;
+}
+
 /** The one thing to do when Go is missing, as one line (npm test prints it instead of a stack trace). */
 export class GoMissing extends Error {
   constructor(name) {
@@ -87,6 +115,7 @@ export class GoMissing extends Error {
 /** Path of a pinned tool, installing it first if needed. */
 export function ensureTool(name) {
   if (name === 'opa-envoy-plugin') return ensureOpaEnvoyPlugin();
+  if (name === 'nginx') return ensureNginx();
   const tool = TOOLS[name];
   if (!tool) throw new Error(`unknown tool ${name}`);
   const local = join(TOOLS_BIN, name);
@@ -118,7 +147,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
   try {
     const everyday = Object.keys(TOOLS).filter((name) => !TOOLS[name].onRequest);
-    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin']) ensureTool(name);
+    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin', 'nginx']) ensureTool(name);
   } catch (error) {
     if (!(error instanceof GoMissing)) throw error;
     process.stderr.write(`meshwarden: ${error.message}\n`);

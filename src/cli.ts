@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { runEval, EVAL_USAGE } from './commands/eval.js';
 import { RULES_SUBCOMMAND_USAGE, RULES_USAGE, runRulesCommand } from './commands/rules.js';
-import { runServe } from './commands/serve.js';
 import { SERVE_OPTIONS } from './config.js';
 import { ConfigError, describeError } from './errors.js';
 import { DEFAULT_RULES_FILE, PACKAGE_ROOT } from './package-paths.js';
+import { runServeCommand } from './workers/serve-command.js';
 
 const SERVE_FLAGS = formatOptions(Object.values(SERVE_OPTIONS));
 
@@ -100,7 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        return await runServe(rest);
+        return await runServeCommand(rest);
       case 'eval':
         return await runEval(rest);
       case 'rules':

@@ -8,6 +8,7 @@ import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySo
 import { isSpiffeIdError, parseSpiffeId, trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
 import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
+import { PLUGIN_DEFAULTS, readOpaConfigFile, type OpaConfig } from './management/config-file.js';
 
 
 export interface ServeConfig {
@@ -28,8 +29,16 @@ export interface ServeConfig {
   decision: string | undefined;
   shadow: boolean;
   logLevel: Level;
+  /** Names (parts of names) whose values the debug log redacts, besides the default list (check/redact-input.ts). */
+  logRedact: string[];
   /** CheckRequests larger than this are denied with request_too_large. */
   maxRequestBytes: number;
+  /** Requests whose path (with its query) is longer are denied with path_too_long. */
+  maxPathBytes: number;
+  /** Requests with more header bytes (names and values) are denied with headers_too_large. */
+  maxHeaderBytes: number;
+  /** Requests with more headers are denied with headers_too_large. */
+  maxHeaderCount: number;
   skipBodyParse: boolean;
   /** Binary FileDescriptorSet for parsing application/grpc bodies (opa-envoy-plugin's proto-descriptor). */
   protoDescriptor: string | undefined;
@@ -45,6 +54,10 @@ export interface ServeConfig {
   maxConnections: number;
   /** gRPC calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreamsPerConnection: number;
+  /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
+  rulesSettleMs: number;
+  /** Worker processes sharing the listeners (src/workers/); undefined = auto, one per CPU this process may use. */
+  workers: number | undefined;
   /** The local trust domain (Istio meshConfig.trustDomain). */
   trustDomain: string;
   /** Treated as the local trust domain (Istio meshConfig.trustDomainAliases). */
@@ -64,6 +77,12 @@ export interface ServeConfig {
   otlpTracesEndpoint: string | undefined;
   /** The YAML or JSON file the settings were read from, if any. */
   config: string | undefined;
+  /** opa-envoy-plugin's config file (OPA's format), if any: its plugin section sets the values above it does not override. */
+  configFile: string | undefined;
+  /** That file's services, bundles, keys and labels (the management plane, src/management/). */
+  opa: OpaConfig | undefined;
+  /** Serve gRPC server reflection (on unless an OPA config file says enable-reflection: false or leaves it out). */
+  reflection: boolean;
   /** Where each setting that names a file came from (a flag, a variable or the config file), for runtime.ts's messages. */
   origins: Readonly<Partial<Record<'protoDescriptor', string>>>;
   /** End-user JWT issuers (config file only: `jwt-issuers`); input.jwt is set when a bearer token is sent. */
@@ -74,7 +93,7 @@ export interface ServeConfig {
 
 /** Settings that are structured, so they come only from the config file, never from flags or variables. */
 type StructuredKey = 'jwtIssuers' | 'jwtSvid';
-type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins'>;
+type FlagKey = Exclude<keyof ServeConfig, StructuredKey | 'origins' | 'opa' | 'reflection'>;
 const STRUCTURED_SETTINGS: ReadonlyMap<string, StructuredKey> = new Map([
   ['jwt-issuers', 'jwtIssuers'],
   ['jwt-svid', 'jwtSvid'],
@@ -100,7 +119,11 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   decision: { flag: 'decision', env: 'MESHWARDEN_DECISION', kind: 'string', help: "decision path of --bundle, e.g. envoy/authz/allow (default: the bundle's single entrypoint)" },
   shadow: { flag: 'shadow', env: 'MESHWARDEN_SHADOW', kind: 'boolean', help: 'let policy denies pass; log and count them as shadow denies' },
   logLevel: { flag: 'log-level', env: 'MESHWARDEN_LOG_LEVEL', kind: 'string', help: `${LOG_LEVELS.join('|')} (default info)` },
+  logRedact: { flag: 'log-redact', env: 'MESHWARDEN_LOG_REDACT', kind: 'list', help: 'comma-separated names (parts of names, any case) whose values the debug log redacts, besides the default list' },
   maxRequestBytes: { flag: 'max-request-bytes', env: 'MESHWARDEN_MAX_REQUEST_BYTES', kind: 'string', help: 'deny CheckRequests larger than this (default 8388608)' },
+  maxPathBytes: { flag: 'max-path-bytes', env: 'MESHWARDEN_MAX_PATH_BYTES', kind: 'string', help: 'deny requests whose path (with the query) is longer (default 65536)' },
+  maxHeaderBytes: { flag: 'max-header-bytes', env: 'MESHWARDEN_MAX_HEADER_BYTES', kind: 'string', help: 'deny requests with more bytes of header names and values (default 1048576)' },
+  maxHeaderCount: { flag: 'max-header-count', env: 'MESHWARDEN_MAX_HEADER_COUNT', kind: 'string', help: 'deny requests with more headers (default 10000)' },
   skipBodyParse: { flag: 'skip-body-parse', env: 'MESHWARDEN_SKIP_BODY_PARSE', kind: 'boolean', help: 'leave parsed_body and truncated_body out of the input' },
   protoDescriptor: { flag: 'proto-descriptor', env: 'MESHWARDEN_PROTO_DESCRIPTOR', kind: 'string', help: 'binary FileDescriptorSet (protoc --descriptor_set_out --include_imports) to parse gRPC bodies' },
   shutdownGraceMs: { flag: 'shutdown-grace-ms', env: 'MESHWARDEN_SHUTDOWN_GRACE_MS', kind: 'string', help: 'after the drain, how long in-flight calls may take before every connection is closed (default 10000)' },
@@ -109,6 +132,8 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'MESHWARDEN_IDLE_TIMEOUT_MS', kind: 'string', help: 'close gRPC and HTTP connections idle this long (default 300000)' },
   maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
   maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
+  rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
+  workers: { flag: 'workers', env: 'MESHWARDEN_WORKERS', kind: 'string', help: 'worker processes sharing the listeners, or auto: one per CPU this process may use, cgroup quota included (default auto; 1 = one process)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
@@ -119,7 +144,11 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   tlsAllowedSpiffeIds: { flag: 'tls-allowed-spiffe-ids', env: 'MESHWARDEN_TLS_ALLOWED_SPIFFE_IDS', kind: 'list', help: 'comma-separated SPIFFE IDs allowed to call (the client certificate\'s one URI SAN); default: any the CA signed' },
   otlpTracesEndpoint: { flag: 'otlp-traces-endpoint', env: 'MESHWARDEN_OTLP_TRACES_ENDPOINT', kind: 'string', help: 'OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): one span per Check (default: tracing off)' },
   config: { flag: 'config', env: 'MESHWARDEN_CONFIG', kind: 'string', help: 'YAML or JSON file with these settings (keys as the flag names); flags and variables win' },
+  configFile: { flag: 'config-file', env: 'MESHWARDEN_OPA_CONFIG', kind: 'string', help: "opa-envoy-plugin's config file (OPA's format: services, bundles, keys, labels, plugins.envoy_ext_authz_grpc)" },
 };
+
+/** More worker processes than this is a typo, not a deployment. */
+const MAX_WORKERS = 256;
 
 const DEFAULTS: ServeConfig = {
   grpcAddr: { host: '0.0.0.0', port: 9191 },
@@ -132,7 +161,11 @@ const DEFAULTS: ServeConfig = {
   decision: undefined,
   shadow: false,
   logLevel: 'info',
+  logRedact: [],
   maxRequestBytes: 8 * 1024 * 1024,
+  maxPathBytes: 64 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+  maxHeaderCount: 10_000,
   skipBodyParse: false,
   protoDescriptor: undefined,
   tlsCert: undefined,
@@ -146,20 +179,28 @@ const DEFAULTS: ServeConfig = {
   idleTimeoutMs: 300_000,
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
+  rulesSettleMs: 1000,
+  workers: undefined,
   trustDomain: 'cluster.local',
   trustDomainAliases: [],
   federatedTrustDomains: [],
   xfcc: false,
   config: undefined,
+  configFile: undefined,
+  opa: undefined,
+  reflection: true,
   origins: {},
   jwtIssuers: [],
   jwtSvid: undefined,
 };
 
-type IntegerKey = 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
+type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
 
 /** Whole-number settings: unit (for the message) and the range accepted. */
 const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
+  ['maxPathBytes', 'bytes', 256, 64 * 1024 * 1024],
+  ['maxHeaderBytes', 'bytes', 1024, 64 * 1024 * 1024],
+  ['maxHeaderCount', 'headers', 16, 1_000_000],
   ['shutdownGraceMs', 'milliseconds', 0, 600_000],
   ['drainMs', 'milliseconds', 0, 600_000],
   // Above Envoy's 0.5 s ext_authz timeout by default; at least 100 ms so a check can be decided at all.
@@ -189,7 +230,16 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (configFile !== undefined) {
     for (const [key, value] of readConfigFile(configFile.value, SERVE_OPTIONS, problems, structured)) if (!raw.has(key)) raw.set(key, value);
   }
-  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value };
+  const opaFile = raw.get('configFile');
+  let opa: OpaConfig | undefined;
+  if (opaFile !== undefined) {
+    const read = readOpaConfigFile(opaFile.value, env);
+    problems.push(...read.problems);
+    opa = read.config;
+    if (opa !== undefined) for (const [key, value] of pluginValues(opa)) if (!raw.has(key)) raw.set(key, value);
+  }
+  const config: ServeConfig = { ...DEFAULTS, config: configFile?.value, configFile: opaFile?.value, opa };
+  if (opa !== undefined) config.reflection = opa.plugin.enableReflection ?? PLUGIN_DEFAULTS.enableReflection;
 
   const addr = raw.get('grpcAddr');
   if (addr !== undefined) {
@@ -230,6 +280,13 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const value = raw.get(key);
     if (value !== undefined) config[key] = splitList(value.value);
   }
+  const redact = raw.get('logRedact');
+  if (redact !== undefined) {
+    const names = splitList(redact.value);
+    const bad = names.filter((name) => !/^[!#$%&'*+.^_`|~0-9A-Za-z:-]+$/.test(name));
+    if (names.length === 0 || bad.length > 0) problems.push(`${redact.origin}: "${redact.value}" is not a comma-separated list of names (header, parameter or field names)`);
+    else config.logRedact = names;
+  }
   for (const key of ['shadow', 'skipBodyParse', 'xfcc'] as const) {
     const value = raw.get(key);
     if (value === undefined) continue;
@@ -255,6 +312,18 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not a whole number of ${unit} from ${min} to ${max}`);
     else config[key] = parsed;
   }
+  const settle = raw.get('rulesSettleMs');
+  if (settle !== undefined) {
+    const parsed = parseInteger(settle.value, 10, 600_000);
+    if (parsed === undefined) problems.push(`${settle.origin}: "${settle.value}" is not a whole number of milliseconds from 10 to 600000`);
+    else config.rulesSettleMs = parsed;
+  }
+  const workers = raw.get('workers');
+  if (workers !== undefined && workers.value !== 'auto') {
+    const parsed = parseInteger(workers.value, 1, MAX_WORKERS);
+    if (parsed === undefined) problems.push(`${workers.origin}: "${workers.value}" is not auto or a whole number of workers from 1 to ${MAX_WORKERS}`);
+    else config.workers = parsed;
+  }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');
   if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);
@@ -264,6 +333,11 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (!config.federatedTrustDomains.includes(trustDomain)) {
       problems.push(`jwt-svid: federated-bundles: ${trustDomain} is not one of the federated trust domains (--federated-trust-domains)`);
     }
+  }
+  if (opaFile !== undefined) {
+    if (config.rules !== undefined) problems.push(`${opaFile.origin}: the OPA config file serves a Rego bundle: leave out --rules`);
+    if (opa !== undefined && opa.bundles.length > 0 && config.bundle !== undefined) problems.push(`${opaFile.origin}: the OPA config file lists bundles to download: leave out --bundle`);
+    if (opa !== undefined && opa.bundles.length === 0 && config.bundle === undefined) problems.push(`${opaFile.value}: bundles: no bundle to serve; list one under bundles (or give a local one with --bundle)`);
   }
   readTlsSettings(raw, config, problems);
   const otlp = raw.get('otlpTracesEndpoint');
@@ -277,7 +351,7 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (config.data !== undefined && config.bundle === undefined) {
     problems.push('--data needs --bundle pointing at a bare .wasm policy');
   }
-  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined) {
+  if (config.decision !== undefined && config.bundle === undefined && config.rules === undefined && config.opa === undefined && opaFile === undefined) {
     problems.push('--decision names an entrypoint of --bundle: without --bundle the embedded default rules are served with the built-in rules library');
   }
 
@@ -288,12 +362,28 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     httpAddr: config.httpAddr && Object.freeze(config.httpAddr),
     trustDomainAliases: Object.freeze(config.trustDomainAliases) as string[],
     federatedTrustDomains: Object.freeze(config.federatedTrustDomains) as string[],
+    logRedact: Object.freeze(config.logRedact) as string[],
     tlsAllowedSpiffeIds: Object.freeze(config.tlsAllowedSpiffeIds) as string[],
     jwtIssuers: Object.freeze(config.jwtIssuers) as JwtIssuerSetting[],
     jwtSvid: config.jwtSvid && Object.freeze(config.jwtSvid),
     origins: Object.freeze(config.origins),
   });
   return { config: frozen, problems };
+}
+
+/** The plugin section as flag values (lower than flags and variables), with opa-envoy-plugin's defaults. */
+function pluginValues(opa: OpaConfig): Map<FlagKey, RawValue> {
+  const where = `${opa.file}: plugins.envoy_ext_authz_grpc.`;
+  const { plugin } = opa;
+  const values = new Map<FlagKey, RawValue>([
+    ['grpcAddr', { value: plugin.addr ?? PLUGIN_DEFAULTS.addr, origin: `${where}addr` }],
+    ['decision', { value: plugin.path ?? PLUGIN_DEFAULTS.path, origin: `${where}path` }],
+    ['maxRequestBytes', { value: String(plugin.grpcMaxRecvMsgSize ?? PLUGIN_DEFAULTS.grpcMaxRecvMsgSize), origin: `${where}grpc-max-recv-msg-size` }],
+  ]);
+  if (plugin.dryRun !== undefined) values.set('shadow', { value: String(plugin.dryRun), origin: `${where}dry-run` });
+  if (plugin.skipRequestBodyParse !== undefined) values.set('skipBodyParse', { value: String(plugin.skipRequestBodyParse), origin: `${where}skip-request-body-parse` });
+  if (plugin.protoDescriptor !== undefined) values.set('protoDescriptor', { value: plugin.protoDescriptor, origin: `${where}proto-descriptor` });
+  return values;
 }
 
 /** The TLS files and the SPIFFE allow-list: a key goes with a certificate, an allow-list needs a client CA. */

@@ -4,6 +4,9 @@
 export type FailureReason =
   | 'missing_attributes'
   | 'request_too_large'
+  | 'path_too_long'
+  | 'headers_too_large'
+  | 'malformed_request'
   | 'request_parse_error'
   | 'no_policy'
   | 'undefined_decision'
@@ -41,6 +44,9 @@ const PERMISSION_DENIED = 7;
 export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = Object.freeze({
   missing_attributes: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'warn' },
   request_too_large: { grpcCode: PERMISSION_DENIED, httpStatus: 413, logLevel: 'warn' },
+  path_too_long: { grpcCode: PERMISSION_DENIED, httpStatus: 414, logLevel: 'warn' },
+  headers_too_large: { grpcCode: PERMISSION_DENIED, httpStatus: 431, logLevel: 'warn' },
+  malformed_request: { grpcCode: PERMISSION_DENIED, httpStatus: 400, logLevel: 'warn' },
   request_parse_error: { grpcCode: PERMISSION_DENIED, httpStatus: 400, logLevel: 'warn' },
   no_policy: { grpcCode: PERMISSION_DENIED, httpStatus: 503, logLevel: 'error' },
   undefined_decision: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },

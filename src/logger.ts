@@ -5,7 +5,8 @@ export type { Logger, Level };
 
 export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
-// Credentials never reach the log, even at debug level where the whole input is logged.
+// A second guard for the commonest credentials; the debug input line is redacted by name before it is
+// logged (check/redact-input.ts), which covers many more places than these paths.
 const REDACTED_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
 const REDACT_PATHS = REDACTED_HEADERS.map((name) => `input.attributes.request.http.headers["${name}"]`);
 
@@ -29,9 +30,25 @@ function isoTime(): string {
   return isoTimeAt(Date.now());
 }
 
-export function createLogger(level: Level, destination?: DestinationStream): Logger {
+/**
+ * Writes to a pipe of at most this many bytes are atomic (POSIX PIPE_BUF on Linux): processes sharing one
+ * stdout (src/workers/) that write whole lines in writes no larger never split one another's lines.
+ */
+export const ATOMIC_WRITE_BYTES = 4096;
+
+export interface LoggerOptions {
+  /** Other processes write to the same stdout: every write holds whole lines and, where it can, at most ATOMIC_WRITE_BYTES. */
+  sharedStdout?: boolean;
+}
+
+export function createLogger(level: Level, destination?: DestinationStream, options: LoggerOptions = {}): Logger {
   // Asynchronous writes keep the Check path off the stdout syscall; flushLogger() drains on shutdown.
-  const stream = destination ?? new TurnBatch(pino.destination({ dest: 1, sync: false }));
+  const stream =
+    destination ??
+    (options.sharedStdout
+      ? // SonicBoom joins queued writes up to maxWrite: at the atomic size, it never joins two batches past it.
+        new TurnBatch(pino.destination({ dest: 1, sync: false, maxWrite: ATOMIC_WRITE_BYTES }), ATOMIC_WRITE_BYTES)
+      : new TurnBatch(pino.destination({ dest: 1, sync: false })));
   return pino(
     {
       name: 'meshwarden',
@@ -64,14 +81,37 @@ export class TurnBatch implements DestinationStream {
   private readonly drain = (): void => {
     this.scheduled = false;
     if (this.lines.length === 0) return;
+    if (this.writeBytes !== undefined) return this.drainInChunks(this.writeBytes);
     const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
     this.lines = [];
     this.target.write(text);
   };
 
-  constructor(private readonly target: BatchTarget) {
+  /** `writeBytes`: hand the target whole lines in writes of at most this many bytes (a longer line alone). */
+  constructor(
+    private readonly target: BatchTarget,
+    private readonly writeBytes?: number,
+  ) {
     pendingAtExit.add(this);
     if (pendingAtExit.size === 1) process.once('exit', writeOutAtExit);
+  }
+
+  private drainInChunks(limit: number): void {
+    const lines = this.lines;
+    this.lines = [];
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line);
+      if (chunkBytes > 0 && chunkBytes + bytes > limit) {
+        this.target.write(chunk);
+        chunk = '';
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += bytes;
+    }
+    if (chunkBytes > 0) this.target.write(chunk);
   }
 
   write(line: string): void {

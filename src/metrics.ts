@@ -1,13 +1,47 @@
 // Prometheus metrics: the Check path adds to plain counts (folded into the counters when scraped) and observes.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FAILURE_ANSWERS, POLICY_DENY_REASONS, type Reason } from './errors.js';
 import { JWT_REASONS, type JwtReason } from './identity/jwt.js';
 import { PACKAGE_VERSION } from './package-paths.js';
 
+/** What one poll of a bundle server came to (src/management/bundle-downloader.ts). */
+export type BundlePollResult = 'activated' | 'not_modified' | 'download_failed' | 'rejected';
+const BUNDLE_POLL_RESULTS: readonly BundlePollResult[] = ['activated', 'not_modified', 'download_failed', 'rejected'];
+
+/** What became of decision log events (src/management/decision-log-upload.ts), each counted. */
+export type DecisionLogResult =
+  | 'buffered'
+  | 'uploaded'
+  | 'retried'
+  | 'upload_failed'
+  | 'dropped_buffer_full'
+  | 'dropped_rate_limit'
+  | 'dropped_too_large'
+  | 'dropped_by_policy'
+  | 'dropped_at_shutdown'
+  | 'encoding_failed';
+const DECISION_LOG_RESULTS: readonly DecisionLogResult[] = [
+  'buffered',
+  'uploaded',
+  'retried',
+  'upload_failed',
+  'dropped_buffer_full',
+  'dropped_rate_limit',
+  'dropped_too_large',
+  'dropped_by_policy',
+  'dropped_at_shutdown',
+  'encoding_failed',
+];
+
 /** The two kinds of bearer token meshwarden verifies (metric label values). */
 export type TokenKind = 'jwt' | 'jwt_svid';
 
-export interface DecisionMetrics {
+/** What the admin endpoint's /metrics renders: one process's registry, or every worker's aggregated. */
+export interface MetricsExposition {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string };
+}
+
+export interface DecisionMetrics extends MetricsExposition {
   readonly registry: Registry;
   /** Counts one decision under its reason and records how long the Check took. */
   observe(reason: Reason, seconds: number): void;
@@ -17,6 +51,8 @@ export interface DecisionMetrics {
   shadowRule(rule: string): void;
   /** Counts one bearer token verification: an end-user JWT or a JWT-SVID, valid or why not. */
   tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void;
+  /** Counts one lookup in the policy's result cache (check/result-cache.ts). */
+  resultCacheLookup(result: 'hit' | 'miss'): void;
   /**
    * Counts a policy load or reload and, on success, records the revision in force; the rule names of a rules
    * file get their per-rule series at zero, so an alert on a rule sees zeros before its first decision.
@@ -24,6 +60,14 @@ export interface DecisionMetrics {
   policyLoaded(result: 'success' | 'failure', revision?: string, ruleNames?: ReadonlySet<string>): void;
   /** Counts a TLS certificate reload by result and, on success, records the new certificate's expiry. */
   tlsReloaded(result: 'success' | 'failure', notAfter?: Date): void;
+  /** Registers a bundle of the OPA config file, so its series exist (at zero) before its first poll. */
+  bundleConfigured(bundle: string): void;
+  /** Counts one poll of a bundle's server (or the persisted bundle's load) by its result. */
+  bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void;
+  /** Registers decision log upload, so its series exist (at zero) from the start. */
+  decisionLogsConfigured(): void;
+  /** Counts `count` decision log events by what became of them. */
+  decisionLogEvents(result: DecisionLogResult, count: number): void;
 }
 
 export interface MetricsOptions {
@@ -32,6 +76,12 @@ export interface MetricsOptions {
 }
 
 const REASONS: readonly Reason[] = ['allowed', 'policy_denied', ...POLICY_DENY_REASONS, 'shadow_denied', ...(Object.keys(FAILURE_ANSWERS) as Reason[])];
+
+// More shadow rules than a rules file has in practice; longer names than a rule name is (rules/parse.ts).
+const MAX_SHADOW_RULE_SERIES = 1000;
+const MAX_RULE_NAME_LENGTH = 256;
+/** The label that counts the shadow denies of rules past the bound. */
+export const OTHER_RULES = '(other)';
 
 // Check latency is tens of microseconds in-process; the buckets span that, Envoy's 200 ms default timeout and
 // the mesh providers' 0.5 s (istio/meshwarden.yaml), so a Check slow enough to time out lands in a bucket of its own.
@@ -126,12 +176,47 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
     registers: [registry],
   });
 
+  const bundlePolls = new Counter({
+    name: 'meshwarden_bundle_polls_total',
+    help: 'Polls of a bundle server by bundle and result: activated, not_modified (304), download_failed, rejected (a bad bundle; the last good one kept serving)',
+    labelNames: ['bundle', 'result'] as const,
+    registers: [registry],
+  });
+  const bundleLoaded = new Gauge({
+    name: 'meshwarden_bundle_loaded',
+    help: 'Whether a bundle of the OPA config file has been activated (1) or not yet (0)',
+    labelNames: ['bundle'] as const,
+    registers: [registry],
+  });
+
+  const decisionLogEvents = new Counter({
+    name: 'meshwarden_decision_log_events_total',
+    help: 'Decision log events by what became of them: buffered, uploaded, retried (uploaded after a failed upload), upload_failed (kept for a retry), dropped_* and encoding_failed (lost, and why)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
+  // Hits and misses since the last scrape, as the decisions are counted.
+  const pendingLookups = { hit: 0, miss: 0 };
+  const lookups: Counter<'result'> = new Counter({
+    name: 'meshwarden_result_cache_lookups_total',
+    help: "Lookups in the rules library's result cache, by result (hit: no evaluation; miss: evaluated)",
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      for (const result of ['hit', 'miss'] as const) {
+        lookups.labels(result).inc(pendingLookups[result]);
+        pendingLookups[result] = 0;
+      }
+    },
+  });
   const children = REASONS.map((reason) => {
     const child = decisions.labels(reason === 'allowed' || reason === 'shadow_denied' ? 'allow' : 'deny', reason);
     child.inc(0); // every series exists from the start, so rates and alerts see zeros, not gaps
     return child;
   });
   const shadowDeniedIndex = reasonIndex.get('shadow_denied');
+  const shadowRuleNames = new Set<string>();
   const loadResults = { success: loads.labels('success'), failure: loads.labels('failure') };
   loadResults.success.inc(0);
   loadResults.failure.inc(0);
@@ -149,10 +234,35 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
       ruleDecisions.labels(ruleLabel, allowed ? 'allow' : 'deny').inc();
     },
     shadowRule(rule: string): void {
+      // The names come from the policy's result, which a policy may fill from the request: past a bound (and
+      // for names longer than any sensible rule name), one series stands for the rest, so the registry cannot grow with requests.
+      const known = shadowRuleNames.has(rule);
+      if (!known && (shadowRuleNames.size >= MAX_SHADOW_RULE_SERIES || rule.length > MAX_RULE_NAME_LENGTH)) {
+        ruleShadowDenies.labels(OTHER_RULES).inc();
+        return;
+      }
+      if (!known) shadowRuleNames.add(rule);
       ruleShadowDenies.labels(rule).inc();
+    },
+    resultCacheLookup(result: 'hit' | 'miss'): void {
+      pendingLookups[result]++;
     },
     tokenVerified(kind: TokenKind, result: 'valid' | JwtReason): void {
       tokens.labels(kind, result).inc();
+    },
+    bundleConfigured(bundle: string): void {
+      for (const result of BUNDLE_POLL_RESULTS) bundlePolls.labels(bundle, result).inc(0);
+      bundleLoaded.labels(bundle).set(0);
+    },
+    bundlePolled(bundle: string, result: BundlePollResult, loaded: boolean): void {
+      bundlePolls.labels(bundle, result).inc();
+      bundleLoaded.labels(bundle).set(loaded ? 1 : 0);
+    },
+    decisionLogsConfigured(): void {
+      for (const result of DECISION_LOG_RESULTS) decisionLogEvents.labels(result).inc(0);
+    },
+    decisionLogEvents(result: DecisionLogResult, count: number): void {
+      decisionLogEvents.labels(result).inc(count);
     },
     tlsReloaded(result: 'success' | 'failure', notAfter?: Date): void {
       tlsReloads.labels(result).inc();
@@ -169,4 +279,22 @@ export function createDecisionMetrics(options: MetricsOptions = {}): DecisionMet
       }
     },
   };
+}
+
+/**
+ * In a worker process (src/workers/): answer the primary's requests for this registry's metrics
+ * (prom-client's cluster protocol over the IPC channel), so its /metrics sums every worker's.
+ */
+export function shareMetricsWithPrimary(metrics: DecisionMetrics): void {
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  new AggregatorRegistry(); // installs the worker's listener for the primary's requests
+}
+
+/**
+ * In the primary: /metrics as the aggregate of every connected worker's registry (counters and histograms
+ * summed; the revision gauge then counts the workers serving each revision).
+ */
+export function createClusterMetrics(): MetricsExposition {
+  const aggregator = new AggregatorRegistry();
+  return { registry: { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } };
 }

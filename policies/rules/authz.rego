@@ -25,14 +25,21 @@
 #   when the path ends in `/`, `/.` or `/..`); a path field of a DENY holds when one candidate satisfies its
 #   paths and not_paths together. A path with `..` and more than 64 segments is not resolved (the cost is
 #   quadratic): every DENY path field holds for it.
+# - Headers are read from `headers` or, when Envoy sends `header_map` instead (encode_raw_headers), from its
+#   entries of the name joined with `,` as Envoy joins them in `headers`.
 # - Hosts: the authority is lowercased, the port cut (`[v6]:port` keeps `[v6]`), all trailing dots removed.
+#   An authority with a `,` (several Host headers joined) never matches an ALLOW; a DENY tests the whole and
+#   each `,`-separated element.
 # - when: values compare exactly (no wildcards). A key is missing when the header, query parameter, claim or
 #   context extension is absent, there is no valid JWT, or a claim is not a string or an array of strings,
 #   or is an empty array; a missing key is an absent value (above). values and not_values in one condition
 #   must both hold.
 #   A claim array matches `values` when one element is listed and `not_values` when no element is listed.
-#   A repeated query parameter is ambiguous: for ALLOW every value must satisfy the condition, for DENY one
-#   value suffices. Header values are compared whole (Envoy joins repeated headers with `,`).
+#   Several values are ambiguous: an ALLOW never matches them, a DENY fires when one of them does. A
+#   repeated query parameter has several values. A header value with a `,` may be several headers Envoy
+#   joined with `,`: for an ALLOW it never matches; for a DENY the whole value and each `,`-separated
+#   element (optional spaces and tabs trimmed) are its values. (A DENY's not_values thus fires when any
+#   of them is not listed.)
 # - Allowed by a rule: reason "allowed_by_rule". Several matching rules: `rule` is the smallest name.
 package meshwarden.rules
 
@@ -54,7 +61,7 @@ decision := {
 	not enforced.allowed
 }
 
-# Steps 3-5 over the rules with shadow: false.
+# Steps 4-6 (README.md) over the rules with shadow: false.
 enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "denied_by_rule"} if {
 	count(enforced_deny_names) > 0
 } else := {"allowed": true, "rule": min(enforced_allow_names), "reason": "allowed_by_rule"} if {
@@ -65,7 +72,7 @@ enforced := {"allowed": false, "rule": min(enforced_deny_names), "reason": "deni
 	data.meshwarden.rules.default_allow == true
 } else := {"allowed": false, "rule": "default", "reason": "default_deny"}
 
-# Steps 3-5 over all rules, given that the enforced decision allows: the shadow rules that would deny.
+# Steps 4-6 (README.md) over all rules, given that the enforced decision allows: the shadow rules that would deny.
 shadow_denies := sort({name | some [name, true] in matched_denies}) if {
 	count(matched_denies) > 0
 } else := sort({name | some [name, true] in allow_rules}) if {
@@ -424,14 +431,16 @@ request_port := input.destination.port if {
 	is_number(input.attributes.destination.address.socketAddress.portValue)
 }
 
-# Hosts: lowercased, port and trailing dots removed (T-13).
+# Hosts: lowercased, port and trailing dots removed (T-13). An authority with a `,` is several Host headers
+# joined (the HTTP listener joins them as Envoy joins headers): an ALLOW never matches it, a DENY tests the
+# whole and each element, as for header conditions.
 hosts_match(positive, negative, kind) if {
 	count(positive) == 0
 	count(negative) == 0
 } else if {
-	is_string(request_host)
-	matchers_allow(positive, request_host, true)
-	not any_matcher(negative, request_host, true)
+	some host in request_hosts(kind)
+	matchers_allow(positive, host, true)
+	not any_matcher(negative, host, true)
 } else if {
 	kind == "deny"
 	count(positive) == 0
@@ -444,12 +453,21 @@ has_host if is_string(request_host)
 request_authority := input.attributes.request.http.host if {
 	is_string(input.attributes.request.http.host)
 	input.attributes.request.http.host != ""
-} else := input.attributes.request.http.headers[":authority"] if {
-	is_string(input.attributes.request.http.headers[":authority"])
-	input.attributes.request.http.headers[":authority"] != ""
+} else := request_header(":authority") if {
+	request_header(":authority") != ""
 }
 
-request_host := trim_right(without_port(lower(request_authority)), ".")
+request_host := host_of(request_authority)
+
+host_of(authority) := trim_right(without_port(lower(authority)), ".")
+
+request_hosts("allow") := {request_host} if {
+	not contains(request_authority, ",")
+} else := set()
+
+request_hosts("deny") := {request_host} if {
+	not contains(request_authority, ",")
+} else := {host_of(authority) | some authority in array.concat([request_authority], [trim(element, " \t") | some element in split(request_authority, ",")])}
 
 without_port(authority) := concat("", [split(authority, "]")[0], "]"]) if {
 	startswith(authority, "[")
@@ -762,16 +780,17 @@ popped(sums, i) if {
 
 # --- when conditions ----------------------------------------------------------------------------------
 
+# An ALLOW needs one unambiguous value that satisfies the condition: a header value joined from several (a
+# `,` in it) or a repeated query parameter never matches, as an ambiguous path never does.
 condition_holds(condition, "allow") if {
-	values := condition_values(condition)
-	count(values) > 0
-	every value in values {
-		value_satisfies(condition, value)
-	}
+	values := condition_values(condition, "allow")
+	count(values) == 1
+	value_satisfies(condition, values[0])
 }
 
+# A DENY fires when any of the values does (each element of a joined header, and the whole value).
 condition_holds(condition, "deny") if {
-	some value in condition_values(condition)
+	some value in condition_values(condition, "deny")
 	value_satisfies(condition, value)
 }
 
@@ -781,7 +800,7 @@ condition_holds(condition, "deny") if {
 	not condition_present(condition)
 }
 
-condition_present(condition) if count(condition_values(condition)) > 0
+condition_present(condition) if count(condition_values(condition, "deny")) > 0
 
 condition_present(condition) if {
 	condition.key == "jwt.claims"
@@ -811,11 +830,10 @@ any_listed(list, values) if {
 	value in list
 }
 
-# The values a condition tests, one array per key; undefined when the key is missing.
-condition_values(condition) := [value] if {
+# The values a condition tests, one array per key and kind; undefined when the key is missing.
+condition_values(condition, kind) := header_values(value, kind) if {
 	condition.key == "request.headers"
-	value := input.attributes.request.http.headers[lower(condition.name)]
-	is_string(value)
+	value := request_header(lower(condition.name))
 } else := values if {
 	condition.key == "request.query"
 	values := input.parsed_query[condition.name]
@@ -828,6 +846,41 @@ condition_values(condition) := [value] if {
 	value := input.attributes.contextExtensions[condition.name]
 	is_string(value)
 }
+
+# A header's value, by lowercase name: from `headers` (Envoy's default, a repeated header joined with `,`) or,
+# when Envoy sends `header_map` instead (`encode_raw_headers`), every entry of that name joined the same way
+# (there a repeated header is several entries: each must count, never only the first or last).
+request_header(name) := value if {
+	value := input.attributes.request.http.headers[name]
+	is_string(value)
+} else := concat(",", values) if {
+	values := [header_entry_value(entry) |
+		some entry in input.attributes.request.http.headerMap.headers
+		is_string(entry.key)
+		lower(entry.key) == name
+	]
+	count(values) > 0
+}
+
+# header_map entries carry `value` or, with encode_raw_headers, `raw_value` (base64 in the input).
+header_entry_value(entry) := entry.value if {
+	is_string(entry.value)
+	entry.value != ""
+} else := base64.decode(entry.rawValue) if {
+	is_string(entry.rawValue)
+} else := ""
+
+# Envoy joins a repeated header's values with `,` (so does the HTTP listener), and one value may hold a `,`
+# of its own (a date): the joined text cannot be split back with certainty. For an ALLOW the elements
+# between commas: more than one is ambiguous and never matches. For a DENY the whole value and each element
+# with its optional whitespace trimmed, so `yes,yes`, `no,yes` and `no, yes` all reach a DENY on `yes`.
+header_values(value, "allow") := [value] if {
+	not contains(value, ",")
+} else := split(value, ",")
+
+header_values(value, "deny") := [value] if {
+	not contains(value, ",")
+} else := array.concat([value], [trim(element, " \t") | some element in split(value, ",")])
 
 claim_values(name) := [claim] if {
 	input.jwt.valid == true

@@ -511,6 +511,28 @@ test_t13_host_tricks_denied_by_deny if {
 	allowed_by(doc, with_http(analytics, "GET", "/", {"host": "www.example.com"}), "default")
 }
 
+# Two Host headers arrive joined with `,` (HTTP mode joins them as Envoy joins any header).
+test_t13_joined_hosts if {
+	deny_doc := for_any([], [deny("no-admin-host", {"operations": [op({"hosts": [{"exact": "admin.example.com"}]})]})], true)
+	every host in ["www.example.com,admin.example.com", "admin.example.com,www.example.com", "www.example.com, Admin.Example.com:443"] {
+		denied_by(deny_doc, with_http(analytics, "GET", "/", {"host": host}), "no-admin-host", "denied_by_rule")
+	}
+	allowed_by(deny_doc, with_http(analytics, "GET", "/", {"host": "www.example.com,api.example.com"}), "default")
+
+	suffix := for_data([allow("suffix", {"operations": [op({"hosts": [{"suffix": ".svc.cluster.local"}]})]})], [])
+	allowed_by(suffix, with_http(analytics, "GET", "/", {"host": "data.svc.cluster.local"}), "suffix")
+	every host in ["evil.example,data.svc.cluster.local", "data.svc.cluster.local,data.svc.cluster.local"] {
+		denied_by(suffix, with_http(analytics, "GET", "/", {"host": host}), "default", "no_allow_rule_matched")
+		denied_by(admin_host, with_http(analytics, "GET", "/", {"host": host}), "default", "no_allow_rule_matched")
+	}
+	denied_by(admin_host, with_http(analytics, "GET", "/", {"host": "admin.example.com,admin.example.com"}), "default", "no_allow_rule_matched")
+
+	# A not_hosts DENY fires when any element is not excluded.
+	only_www := for_any([], [deny("only-www", {"operations": [op({"not_hosts": [{"exact": "www.example.com"}]})]})], true)
+	allowed_by(only_www, with_http(analytics, "GET", "/", {"host": "www.example.com"}), "default")
+	denied_by(only_www, with_http(analytics, "GET", "/", {"host": "www.example.com,admin.example.com"}), "only-www", "denied_by_rule")
+}
+
 test_host_matchers if {
 	doc := for_data([allow("suffix", {"operations": [op({"hosts": [{"suffix": ".svc.cluster.local"}], "not_hosts": [{"prefix": "secret."}]})]})], [])
 	allowed_by(doc, with_http(analytics, "GET", "/", {"host": "Data.Data.SVC.cluster.local:8080"}), "suffix")
@@ -598,6 +620,68 @@ test_when_request_headers if {
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 }
 
+# Envoy (and the HTTP listener) join a repeated header with `,`: `x-block: yes` sent twice arrives as `yes,yes`.
+test_when_repeated_header_reaches_a_deny if {
+	deny_doc := for_any([], [deny("blocked", {"when": [condition("request.headers", "x-block", ["yes"], [])]})], true)
+	every value in ["yes", "yes,yes", "no,yes", "yes,no", "no, yes", "no,\tyes", "a,b,  yes  ,c", ",yes"] {
+		denied_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-block": value}}), "blocked", "denied_by_rule")
+	}
+	every value in ["no", "no,no", "yesno", "no,yess", "y,es", ""] {
+		allowed_by(deny_doc, with_http(analytics, "GET", "/", {"headers": {"x-block": value}}), "default")
+	}
+
+	# A value that holds a `,` of its own is still matched whole by a DENY.
+	dated := for_any([], [deny("dated", {"when": [condition("request.headers", "x-date", ["Tue, 01 Dec 2026"], [])]})], true)
+	denied_by(dated, with_http(analytics, "GET", "/", {"headers": {"x-date": "Tue, 01 Dec 2026"}}), "dated", "denied_by_rule")
+
+	# not_values: the DENY fires when any element (or the whole value) is not listed.
+	only_blue := for_any([], [deny("only-blue", {"when": [condition("request.headers", "x-team", [], ["blue"])]})], true)
+	allowed_by(only_blue, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "default")
+	every value in ["blue,red", "red,blue", "blue, red", "blue,blue", "blue,"] {
+		denied_by(only_blue, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "only-blue", "denied_by_rule")
+	}
+}
+
+# With encode_raw_headers Envoy sends header_map (a repeated header as several entries) and no headers.
+with_header_map(entries) := json.remove(
+	object.union(request(analytics, "GET", "/"), {"attributes": {"request": {"http": {"headerMap": {"headers": entries}}}}}),
+	["attributes/request/http/headers"],
+)
+
+test_when_header_map_entries_count_each if {
+	deny_doc := for_any([], [deny("blocked", {"when": [condition("request.headers", "x-block", ["yes"], [])]})], true)
+	every entries in [
+		[{"key": "x-block", "value": "yes"}],
+		[{"key": "x-block", "value": "no"}, {"key": "x-block", "value": "yes"}],
+		[{"key": "X-Block", "rawValue": base64.encode("yes")}],
+		[{"key": "x-block", "rawValue": base64.encode("no")}, {"key": "x-block", "rawValue": base64.encode("yes")}],
+	] {
+		denied_by(deny_doc, with_header_map(entries), "blocked", "denied_by_rule")
+	}
+	allowed_by(deny_doc, with_header_map([{"key": "x-block", "value": "no"}, {"key": "x-other", "value": "yes"}]), "default")
+
+	doc := when_doc([condition("request.headers", "x-team", ["blue"], [])])
+	allowed_by(doc, with_header_map([{"key": "x-team", "value": "blue"}]), "when")
+	allowed_by(doc, with_header_map([{"key": "x-team", "rawValue": base64.encode("blue")}]), "when")
+	denied_by(doc, with_header_map([{"key": "x-team", "value": "blue"}, {"key": "x-team", "value": "blue"}]), "default", "no_allow_rule_matched")
+}
+
+test_when_joined_header_never_matches_an_allow if {
+	doc := when_doc([condition("request.headers", "x-team", ["blue"], [])])
+	every value in ["blue,blue", "blue, blue", "blue,", ",blue", "red,blue"] {
+		denied_by(doc, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "default", "no_allow_rule_matched")
+	}
+	not_red := when_doc([condition("request.headers", "x-team", [], ["red"])])
+	allowed_by(not_red, with_http(analytics, "GET", "/", {"headers": {"x-team": "blue"}}), "when")
+	every value in ["blue,red", "red,blue", "blue,blue", "red, "] {
+		denied_by(not_red, with_http(analytics, "GET", "/", {"headers": {"x-team": value}}), "default", "no_allow_rule_matched")
+	}
+
+	# A listed value with a `,` of its own can never be told apart from joined headers: it never matches.
+	dated := when_doc([condition("request.headers", "x-date", ["Tue, 01 Dec 2026"], [])])
+	denied_by(dated, with_http(analytics, "GET", "/", {"headers": {"x-date": "Tue, 01 Dec 2026"}}), "default", "no_allow_rule_matched")
+}
+
 test_when_not_values_missing_key if {
 	# An ALLOW: not_values never holds for a missing key.
 	doc := when_doc([condition("request.headers", "x-team", [], ["red"])])
@@ -647,15 +731,21 @@ test_when_request_query if {
 	denied_by(doc, object.union(request(analytics, "GET", "/?team=red"), {"parsed_query": {"team": ["red"]}}), "default", "no_allow_rule_matched")
 	denied_by(doc, request(analytics, "GET", "/"), "default", "no_allow_rule_matched")
 
-	# A repeated parameter: an ALLOW needs every value to satisfy the condition ...
+	# A repeated parameter is ambiguous: an ALLOW never matches it, even when every value would ...
 	polluted := object.union(request(analytics, "GET", "/?team=blue&team=red"), {"parsed_query": {"team": ["blue", "red"]}})
 	denied_by(doc, polluted, "default", "no_allow_rule_matched")
+	twice := object.union(request(analytics, "GET", "/?team=blue&team=blue"), {"parsed_query": {"team": ["blue", "blue"]}})
+	denied_by(doc, twice, "default", "no_allow_rule_matched")
+	denied_by(when_doc([condition("request.query", "team", [], ["red"])]), twice, "default", "no_allow_rule_matched")
 
 	# ... a DENY fires on any value.
 	deny_doc := for_any([], [deny("no-red", {"when": [condition("request.query", "team", ["red"], [])]})], true)
 	denied_by(deny_doc, polluted, "no-red", "denied_by_rule")
 	not_blue := for_any([], [deny("only-blue", {"when": [condition("request.query", "team", [], ["blue"])]})], true)
 	denied_by(not_blue, polluted, "only-blue", "denied_by_rule")
+	allowed_by(not_blue, twice, "default")
+	no_red_twice := object.union(request(analytics, "GET", "/?team=blue&team=red&team=red"), {"parsed_query": {"team": ["blue", "red", "red"]}})
+	denied_by(deny_doc, no_red_twice, "no-red", "denied_by_rule")
 
 	# A parameter with no values is missing.
 	empty := object.union(request(analytics, "GET", "/"), {"parsed_query": {"team": []}})

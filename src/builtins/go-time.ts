@@ -1,5 +1,6 @@
 // Go's time package as OPA's time.* builtins use it: civil dates, zones (via Intl), Format and Parse layouts.
 import { fail } from './builtin.js';
+import { BoundedCache } from '../bounded-cache.js';
 
 export const NS_PER_SECOND = 1_000_000_000n;
 const INT64_MIN = -(1n << 63n);
@@ -47,7 +48,9 @@ export interface Zone {
 
 const UTC: Zone = { offsetAt: () => 0, abbreviationAt: () => 'UTC' };
 
-const zones = new Map<string, Zone>();
+// The IANA database has about 600 names, but Intl accepts each in any letter case, so the names a request can
+// make us keep are bounded here (a zone's two formatters are estimated at 8 KiB).
+const zones = new BoundedCache<Zone>({ maxEntries: 1000, maxBytes: 8 * 1024 * 1024, maxKeyLength: 256 }, () => 8 * 1024);
 
 /** time.LoadLocation: "" and "UTC" are UTC, "Local" the process's zone, other names the IANA database. */
 export function loadZone(name: string): Zone {

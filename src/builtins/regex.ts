@@ -1,8 +1,12 @@
 // regex.find_n/replace/split/template_match: Go's RE2 syntax and match iteration, on re2js (a port of RE2).
 import { RE2JS } from 're2js';
+import { BoundedCache, stringBytes } from '../bounded-cache.js';
 import { fail, intArg, stringArg, type BuiltinTable } from './builtin.js';
 
-const compiled = new Map<string, RE2JS>();
+// Patterns can come from the request (a policy may match a header against a pattern in another header), so the
+// compiled ones are kept within a bound in bytes as well as entries (a compiled program is estimated at 16
+// times its pattern) and a pattern over 64 KiB is compiled every time, never kept.
+const compiled = new BoundedCache<RE2JS>({ maxEntries: 1000, maxBytes: 16 * 1024 * 1024, maxKeyLength: 64 * 1024 }, (pattern) => 16 * stringBytes(pattern));
 
 /** regexp.Compile: RE2 syntax, so the patterns Go rejects (lookarounds, backreferences) are errors here too. */
 function compile(pattern: string): RE2JS {
@@ -13,7 +17,6 @@ function compile(pattern: string): RE2JS {
     } catch (error) {
       fail(`error parsing regexp: ${(error as Error).message}`);
     }
-    if (compiled.size > 1000) compiled.clear();
     compiled.set(pattern, re);
   }
   return re;

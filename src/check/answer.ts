@@ -9,7 +9,8 @@ import { DEFAULT_VERIFY_BUDGET_MS } from '../identity/jwt.js';
 import type { Logger } from '../logger.js';
 import type { DecisionMetrics } from '../metrics.js';
 import { startCheck, type CheckContext, type CheckOutcome } from './check.js';
-import { recordDecision } from './decision-log.js';
+import { recordDecision, type DecisionEventSink } from './decision-log.js';
+import type { InputRedactor } from './redact-input.js';
 import { toFailureResponse } from './response.js';
 
 export type { CheckOutcome };
@@ -18,6 +19,10 @@ export interface AnswerDependencies {
   context: CheckContext;
   logger: Logger;
   metrics: DecisionMetrics;
+  /** The decision log upload, when configured. */
+  events?: DecisionEventSink | undefined;
+  /** Redacts the policy input the debug log shows (the default names when left out). */
+  redactInput?: InputRedactor;
   /** Tracing of each Check (tracing/), when an OTLP endpoint is configured. */
   tracing?: CheckTracing | undefined;
 }

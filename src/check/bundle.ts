@@ -55,19 +55,53 @@ export function revisionOf(wasm: Buffer, dataJson: string): string {
   return createHash('sha256').update(wasm).update(dataJson).digest('hex').slice(0, 16);
 }
 
-interface Manifest {
+/** What a bundle's .manifest may say (OPA's format); meshwarden reads the revision, the roots and the wasm modules. */
+export interface Manifest {
+  revision?: string;
+  roots?: string[];
   wasm?: { entrypoint?: string; module?: string }[];
+  metadata?: Record<string, unknown>;
 }
 
-function readBundle(path: string, content: Buffer): PolicyFiles {
+export interface ArchiveLimits {
+  /** Bytes any one file may hold once unpacked (OPA's size_limit_bytes, which guards against gzip bombs). */
+  fileLimitBytes: number;
+  /** Bytes all files together may hold once unpacked. */
+  totalLimitBytes: number;
+}
+
+const NO_LIMITS: ArchiveLimits = { fileLimitBytes: Number.MAX_SAFE_INTEGER, totalLimitBytes: Number.MAX_SAFE_INTEGER };
+
+/** The files of a bundle archive (.tar.gz) by their path from the root (`/policy.wasm`); a ConfigError naming `name` if it is bad. */
+export function readBundleArchive(name: string, content: Buffer, limits: ArchiveLimits = NO_LIMITS): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const problems: string[] = [];
+  let total = 0;
   const parser = new Parser({
     strict: true,
     onReadEntry(entry: ReadEntry) {
+      if (entry.type !== 'File' && entry.type !== 'OldFile') {
+        entry.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
-      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-      entry.on('end', () => files.set('/' + entry.path.replace(/^\/+/, ''), Buffer.concat(chunks)));
+      let size = 0;
+      let over = false;
+      entry.on('data', (chunk: Buffer) => {
+        if (over) return;
+        size += chunk.length;
+        total += chunk.length;
+        if (size > limits.fileLimitBytes || total > limits.totalLimitBytes) {
+          over = true;
+          problems.push(size > limits.fileLimitBytes ? `${entry.path}: larger than the size limit of ${limits.fileLimitBytes} bytes` : `the files together are larger than the size limit of ${limits.totalLimitBytes} bytes`);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      entry.on('end', () => {
+        // `tar -C dir .` writes ./data.json: the same file as /data.json (OPA cleans the paths too).
+        if (!over) files.set('/' + entry.path.replace(/^(\.?\/)+/, ''), Buffer.concat(chunks));
+      });
     },
   });
   parser.on('warn', (_code: string, message: string) => problems.push(message));
@@ -77,17 +111,37 @@ function readBundle(path: string, content: Buffer): PolicyFiles {
   } catch (error) {
     problems.push(describeError(error));
   }
-  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `${path}: bad bundle archive: ${problem}`));
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)].map((problem) => `${name}: bad bundle archive: ${problem}`));
+  return files;
+}
 
-  let manifest: Manifest = {};
-  const manifestText = files.get('/.manifest');
-  if (manifestText !== undefined) {
-    try {
-      manifest = JSON.parse(manifestText.toString('utf8')) as Manifest;
-    } catch (error) {
-      throw new ConfigError([`${path}: .manifest is not JSON: ${describeError(error)}`]);
-    }
+/** The .manifest of a bundle's files ({} without one); a ConfigError when it is not OPA's format. */
+export function readManifest(name: string, files: ReadonlyMap<string, Buffer>): Manifest {
+  const text = files.get('/.manifest');
+  if (text === undefined) return {};
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text.toString('utf8'));
+  } catch (error) {
+    throw new ConfigError([`${name}: .manifest is not JSON: ${describeError(error)}`]);
   }
+  const problems: string[] = [];
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new ConfigError([`${name}: .manifest must hold an object`]);
+  const { revision, roots, wasm } = manifest as Record<string, unknown>;
+  if (revision !== undefined && typeof revision !== 'string') problems.push('revision must be a string');
+  if (roots !== undefined && !(Array.isArray(roots) && roots.every((root) => typeof root === 'string'))) problems.push('roots must be a list of strings');
+  if (wasm !== undefined && !(Array.isArray(wasm) && wasm.every((entry) => typeof entry === 'object' && entry !== null))) problems.push('wasm must be a list of {entrypoint, module}');
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `${name}: .manifest: ${problem}`));
+  return manifest as Manifest;
+}
+
+function readBundle(path: string, content: Buffer): PolicyFiles {
+  return policyFilesOfBundle(path, readBundleArchive(path, content));
+}
+
+/** The wasm module and the merged data of a bundle's files. */
+export function policyFilesOfBundle(path: string, files: ReadonlyMap<string, Buffer>): PolicyFiles {
+  const manifest = readManifest(path, files);
   const modules = [...new Set((manifest.wasm ?? []).map((entry) => entry.module ?? '/policy.wasm'))];
   if (modules.length > 1) {
     throw new ConfigError([`${path}: the bundle has ${modules.length} wasm modules; meshwarden loads one`]);
@@ -101,8 +155,17 @@ function readBundle(path: string, content: Buffer): PolicyFiles {
   return { wasm, dataJson, revision: revisionOf(wasm, dataJson) };
 }
 
-/** Every data.json of a bundle, placed at its directory's path (as OPA does). */
-function mergeBundleData(path: string, files: Map<string, Buffer>): string {
+/** Every data.json of a bundle, placed at its directory's path (as OPA does), as JSON text. */
+export function bundleDataJson(path: string, files: ReadonlyMap<string, Buffer>): string {
+  return mergeBundleData(path, files);
+}
+
+/** Whether a bundle's files carry a wasm module (the manifest lists one, or /policy.wasm is there). */
+export function hasWasmModule(manifest: Manifest, files: ReadonlyMap<string, Buffer>): boolean {
+  return (manifest.wasm ?? []).length > 0 || files.has('/policy.wasm');
+}
+
+function mergeBundleData(path: string, files: ReadonlyMap<string, Buffer>): string {
   const data: Record<string, unknown> = {};
   for (const [name, content] of files) {
     if (!name.endsWith('/data.json')) continue;

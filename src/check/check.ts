@@ -10,6 +10,7 @@ import { withHeaderMap } from '../request/header-map.js';
 import type { Decision } from './decision.js';
 import { decidedFor, type DecisionSettings } from './decision-cache.js';
 import { buildInput, type BuiltInput, type InputWriter } from './input.js';
+import { checkRequestLimits, type RequestLimits } from './limits.js';
 import type { Policy } from './policy.js';
 import { toFailureResponse, withDecisionId } from './response.js';
 
@@ -20,6 +21,8 @@ export interface CheckContext extends DecisionSettings {
   /** From --proto-descriptor: parses application/grpc bodies into parsed_body. */
   grpcDescriptor?: GrpcBodyDecoder | undefined;
   identity: IdentityOptions;
+  /** Path and header sizes beyond which a request is denied before anything else reads it. */
+  limits: RequestLimits;
 }
 
 /** Everything one Check produced; the entrance sends and records it, `meshwarden eval` prints it. */
@@ -49,6 +52,8 @@ export interface CheckOutcome {
   shadowRules?: string[];
   /** The bearer token verifications this Check waited for, for the metrics. */
   tokens?: TokenFindings;
+  /** Whether the policy's result cache answered (set only for a policy that has one). */
+  cache?: 'hit' | 'miss';
 }
 
 /** Bearer-token verification that failed inside (a bug, not a bad token): runCheck turns it into a deny. */
@@ -67,11 +72,20 @@ export function runCheck(request: DecodedCheckRequest, context: CheckContext, to
     if (tokens !== undefined && 'failure' in tokens) throw tokens.failure;
     if (tokens !== undefined) outcome.tokens = tokens;
     const attributes = attributesOf(request);
+    checkRequestLimits(attributes, context.limits);
     const policy = context.policy();
     if (policy === undefined) throw new CheckFailure('no_policy', 'no policy is loaded');
     const input = inputFor(attributes, context, policy.inputWriter, tokens, outcome);
     outcome.inputJson = input.json;
-    const decided = decidedFor(context, policy, policy.evaluateText(input.json));
+    const cache = policy.resultCache;
+    const cached = cache?.get(input.json);
+    const resultText = cached ?? policy.evaluateText(input.json);
+    // A result that is not a valid decision throws here, before it could be kept: no failure is cached.
+    const decided = decidedFor(context, policy, resultText);
+    if (cache !== undefined) {
+      outcome.cache = cached === undefined ? 'miss' : 'hit';
+      if (cached === undefined) cache.set(input.json, resultText);
+    }
     outcome.resultSet = decided.resultSet;
     outcome.decision = decided.decision;
     outcome.template = decided.template;
@@ -113,7 +127,9 @@ function inputFor(attributes: Attributes, context: CheckContext, writer: InputWr
  */
 export function fullInputOf(request: DecodedCheckRequest, context: CheckContext, tokens?: TokenFindings): string {
   const scratch: CheckOutcome = { decisionId: '', reason: 'internal_error', allowed: false, response: undefined as never };
-  return inputFor(attributesOf(request), context, undefined, tokens, scratch).json;
+  const attributes = attributesOf(request);
+  checkRequestLimits(attributes, context.limits);
+  return inputFor(attributes, context, undefined, tokens, scratch).json;
 }
 
 /**
@@ -124,6 +140,8 @@ export function startCheck(request: DecodedCheckRequest, context: CheckContext, 
   const attributes = request.kind === 'request' ? request.attributes : undefined;
   let pending: Promise<TokenFindings> | undefined;
   try {
+    // A request over the limits is denied before its tokens are verified (runCheck throws the same failure).
+    if (attributes !== undefined) checkRequestLimits(attributes, context.limits);
     pending = attributes === undefined ? undefined : verifyRequestTokens(attributes, context.identity.tokens, budgetMs);
   } catch (failure) {
     return runCheck(request, context, { failure });
@@ -141,6 +159,8 @@ function attributesOf(request: DecodedCheckRequest): Attributes {
       throw new CheckFailure('request_too_large', `CheckRequest of ${request.byteLength} bytes is over the limit`);
     case 'undecodable':
       throw new CheckFailure('request_parse_error', `CheckRequest does not decode: ${request.error}`);
+    case 'rejected':
+      throw new CheckFailure(request.reason, request.error);
     case 'request':
       if (request.attributes === undefined || isEmpty(request.attributes)) {
         throw new CheckFailure('missing_attributes', 'CheckRequest has no attributes');

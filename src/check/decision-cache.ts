@@ -1,5 +1,6 @@
 // A policy answers most Checks with one of a few results (the rules library: a rule name and a reason), so each
 // distinct result is parsed, validated and turned into a response once, per context and policy in force.
+import { BoundedCache, stringBytes, type CacheLimits } from '../bounded-cache.js';
 import type { CheckResponse } from '../envoy/types.js';
 import { POLICY_DENY_REASONS, type PolicyDenyReason, type Reason } from '../errors.js';
 import { parseDecision, type Decision } from './decision.js';
@@ -56,24 +57,34 @@ function decide(resultSet: unknown, context: DecisionSettings, ruleNames: Readon
   return deepFreeze(decided);
 }
 
-// A policy whose results all differ only refills the cache; it is emptied when full.
-const DECISION_CACHE_SIZE = 1024;
-const decisionCaches = new WeakMap<DecisionSettings, { policy: Policy; results: Map<string, Decided> }>();
+// A policy whose results all differ only refills the cache, oldest first. A result is usually a few hundred
+// bytes; a policy can echo the request into its result, so a long one is decided every time and never kept,
+// and the bytes the cache holds are bounded (a decided result holds about four times its text: the parsed
+// result, the decision, the response template).
+export const DECISION_CACHE_LIMITS: CacheLimits = Object.freeze({ maxEntries: 1024, maxBytes: 8 * 1024 * 1024, maxKeyLength: 16 * 1024 });
+const decisionCaches = new WeakMap<DecisionSettings, { policy: Policy; results: BoundedCache<Decided> }>();
+
+const decidedBytes = (resultText: string): number => 5 * stringBytes(resultText);
 
 export function decidedFor(context: DecisionSettings, policy: Policy, resultText: string): Decided {
   let cache = decisionCaches.get(context);
   if (cache === undefined || cache.policy !== policy) {
-    cache = { policy, results: new Map() };
+    cache = { policy, results: new BoundedCache(DECISION_CACHE_LIMITS, decidedBytes) };
     decisionCaches.set(context, cache);
   }
   let decided = cache.results.get(resultText);
   if (decided === undefined) {
     // A result that is not a valid decision throws here and is not kept.
     decided = decide(JSON.parse(resultText) as unknown, context, policy.ruleNames);
-    if (cache.results.size >= DECISION_CACHE_SIZE) cache.results.clear();
     cache.results.set(resultText, decided);
   }
   return decided;
+}
+
+/** What the decision cache of `context` holds now (estimated bytes and entries), for tests and diagnostics. */
+export function decisionCacheUsage(context: DecisionSettings): { bytes: number; entries: number } {
+  const results = decisionCaches.get(context)?.results;
+  return { bytes: results?.bytes ?? 0, entries: results?.size ?? 0 };
 }
 
 function deepFreeze<T>(value: T): T {

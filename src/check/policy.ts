@@ -2,8 +2,9 @@
 import { loadPolicy as loadWasmPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuiltins } from '../builtins/index.js';
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
-import { readPolicyFiles, revisionOf, type PolicySource } from './bundle.js';
+import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
+import { ResultCache, type ResultCacheLimits } from './result-cache.js';
 
 export type { PolicySource };
 
@@ -20,10 +21,19 @@ export interface Policy {
    * takes, so its series stay bounded by the operator's file. Undefined for a Rego bundle.
    */
   readonly ruleNames?: ReadonlySet<string>;
+  /**
+   * The results by input text, when the policy is a pure function of its input (PolicyOptions.resultCache);
+   * new and empty with every load, so a reload empties it at the moment it takes over.
+   */
+  readonly resultCache?: ResultCache;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
   evaluateText(inputJson: string): string;
+  /** Whether the module has this entrypoint (`system/log/mask`): the decision log's mask and drop policies. */
+  hasEntrypoint(entrypoint: string): boolean;
+  /** Evaluates another entrypoint of the module (off the Check path: slower, opa-wasm's own evaluate); throws if it fails. */
+  evaluateAt(entrypoint: string, input: unknown): unknown;
 }
 
 
@@ -34,11 +44,20 @@ export interface PolicyOptions {
   inputWriter?: InputWriter;
   /** The rule names a rules file declares (Policy.ruleNames). */
   ruleNames?: ReadonlySet<string>;
+  /**
+   * Keep results by input text. Only for a policy known to be a pure function of the input it is given,
+   * with no non-deterministic builtin (time, random, http.send): the rules library is (rules/library.ts).
+   */
+  resultCache?: ResultCacheLimits;
 }
 
 /** Reads, compiles and checks a policy into a fresh wasm instance; any problem is a ConfigError naming the file. */
 export async function loadPolicy(source: PolicySource, options: PolicyOptions = {}): Promise<Policy> {
-  const files = readPolicyFiles(source);
+  return instantiatePolicy(source, readPolicyFiles(source), options);
+}
+
+/** Compiles and checks policy files already read (a downloaded bundle) into a fresh wasm instance; `source.path` names them in messages. */
+export async function instantiatePolicy(source: PolicySource, files: PolicyFiles, options: PolicyOptions = {}): Promise<Policy> {
   const dataJson = options.dataJson ?? files.dataJson;
   let loaded: LoadedPolicy;
   // The builtins OPA's wasm target leaves to the host, one set per policy (time.now_ns is fixed per evaluation).
@@ -78,8 +97,16 @@ export async function loadPolicy(source: PolicySource, options: PolicyOptions = 
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
     ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
+    ...(options.resultCache === undefined ? {} : { resultCache: new ResultCache(options.resultCache) }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
+    hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),
+    evaluateAt(entrypoint: string, input: unknown): unknown {
+      const id = (loaded.entrypoints as Record<string, number>)[normaliseDecision(entrypoint)];
+      if (id === undefined) throw new Error(`the policy has no entrypoint ${entrypoint}`);
+      host.beginEvaluation();
+      return loaded.evaluate(input, id);
+    },
   });
 }
 
@@ -107,6 +134,9 @@ function encodeJson(json: string): ArrayBuffer {
 /** The exports of an OPA wasm module (ABI 1.2) that one evaluation calls. */
 interface OpaExports {
   opa_eval(reserved: number, entrypoint: number, data: number, input: number, inputLength: number, heap: number, format: number): number;
+  opa_malloc(size: number): number;
+  opa_heap_ptr_get(): number;
+  opa_heap_ptr_set(address: number): void;
 }
 
 /** The part of WebAssembly.Memory used here (the DOM typings that declare it are not loaded). */
@@ -133,6 +163,9 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number, host: HostB
   const fastPath =
     Number(loaded.minorVersion) >= 2 &&
     typeof exports?.opa_eval === 'function' &&
+    typeof exports.opa_malloc === 'function' &&
+    typeof exports.opa_heap_ptr_get === 'function' &&
+    typeof exports.opa_heap_ptr_set === 'function' &&
     typeof memory?.grow === 'function' &&
     memory.buffer instanceof ArrayBuffer &&
     typeof loaded.dataHeapPtr === 'number' &&
@@ -144,6 +177,7 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number, host: HostB
     };
   }
   const opaEval = exports.opa_eval!;
+  const reserveHeap = createHeapReserver(exports as OpaExports);
   // A view over the memory; growing the memory detaches its buffer, so the view is renewed when that happened.
   let view = Buffer.from(memory.buffer);
   const currentView = (): Buffer => (view.buffer === memory.buffer ? view : (view = Buffer.from(memory.buffer)));
@@ -156,11 +190,39 @@ function createEvaluator(loaded: LoadedPolicy, entrypointId: number, host: HostB
       ({ read, written } = encoder.encodeInto(inputJson, currentView().subarray(inputAddress)));
       if (read < inputJson.length) throw new Error('the input does not fit in the wasm memory');
     }
+    reserveHeap(inputAddress + written, written);
     host.beginEvaluation();
     const resultAddress = opaEval(0, entrypointId, loaded.dataAddr, inputAddress, written, inputAddress + written, 0);
     const memoryView = currentView(); // opa_eval may have grown the memory
     const end = memoryView.indexOf(0, resultAddress);
     return memoryView.toString('utf8', resultAddress, end);
+  };
+}
+
+// An evaluation's heap grows with its input (parsing it, and what the policy builds from it: the rules library's
+// path forms take a few hundred bytes per path byte, a full document about fifty per body byte). OPA's
+// allocator grows the wasm memory a page (64 KiB) at a time as it runs out, and every grow costs about half a
+// millisecond whatever its size, so the first check of a new, larger size cost time quadratic in it (a 4 MiB
+// JSON body: 1.8 s of CPU the first time, 0.23 s after). Before an evaluation, the heap is reserved in one
+// grow, at least doubling: OPA's own allocator is asked for the block (so its idea of the heap's top moves
+// with it) and the heap pointer is put back. Reserved pages that are never touched are never resident.
+const HEAP_BYTES_PER_INPUT_BYTE = 512;
+const MIN_HEAP_RESERVE_BYTES = 16 * 1024 * 1024;
+// Never reserve more than this in advance (a larger evaluation still grows as it needs).
+const MAX_HEAP_RESERVE_BYTES = 1024 * 1024 * 1024;
+
+/** Reserves heap above `heapStart` for an evaluation of `inputBytes`, growing the memory in one step when needed. */
+function createHeapReserver(exports: OpaExports): (heapStart: number, inputBytes: number) => void {
+  let reservedTop = 0;
+  return (heapStart, inputBytes) => {
+    const wanted = heapStart + Math.min(MAX_HEAP_RESERVE_BYTES, Math.max(MIN_HEAP_RESERVE_BYTES, inputBytes * HEAP_BYTES_PER_INPUT_BYTE));
+    if (wanted <= reservedTop) return;
+    const top = Math.max(wanted, Math.min(2 * reservedTop, heapStart + MAX_HEAP_RESERVE_BYTES));
+    const saved = exports.opa_heap_ptr_get();
+    exports.opa_heap_ptr_set(heapStart);
+    exports.opa_malloc(top - heapStart);
+    exports.opa_heap_ptr_set(saved);
+    reservedTop = top;
   };
 }
 
@@ -192,6 +254,11 @@ export class PolicyStore {
 
   get current(): Policy | undefined {
     return this.#current;
+  }
+
+  /** Swaps in a policy loaded and checked already (a downloaded bundle's). */
+  replace(next: Policy): void {
+    this.#current = next;
   }
 
   /** Loads the next policy and swaps it in; on failure the policy in force stays and the error is thrown. */

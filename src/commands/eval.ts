@@ -62,6 +62,9 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const config = configOf([...settings, ...operands], problems);
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
   const wire = readCheckRequest(requestPath!);
+  if (config.opa !== undefined && config.opa.bundles.length > 0) {
+    throw new ConfigError([`${config.configFile}: bundles: eval decides with a local policy; serve downloads the config file's bundles (give eval the bundle with --bundle)`]);
+  }
   const runtime = await createRuntime(config);
   return printDecision(runtime, runtime.policies.current!, wire, undefined, fullInput === 'true');
 }

@@ -1,8 +1,8 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { createAnswerer } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
+import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
@@ -10,8 +10,13 @@ import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createDecisionMetrics } from '../metrics.js';
-import { createRuntime } from '../runtime.js';
+import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
+import { createBundleSet } from '../management/bundle-set.js';
+import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
+import { createStatusReporter, type StatusReporter } from '../management/status.js';
+import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
+import { createRuntime, type RemoteBundles, type Runtime } from '../runtime.js';
+import { watchSettledFile, type FileWatch } from './watch-file.js';
 import { startTls } from './tls.js';
 import { createCheckTracer, type CheckTracer } from '../tracing/check-tracer.js';
 import { PACKAGE_VERSION } from '../package-paths.js';
@@ -24,9 +29,18 @@ export interface Serving {
   /** The HTTP ext_authz service, when --http-addr is set. */
   http: HttpService | undefined;
   policies: PolicyStore;
+  /** The downloaders of the OPA config file's bundles (none without --config-file bundles). */
+  bundles: readonly BundleDownloader[];
+  /** The decision log upload, when the OPA config file has decision_logs. */
+  decisionLogs: DecisionLogUploader | undefined;
   logger: Logger;
-  /** Reloads the policy; a failure is logged and the policy in force keeps serving. */
-  reload(): Promise<boolean>;
+  /** This process's decision metrics (a worker shares them with its primary's /metrics). */
+  metrics: DecisionMetrics;
+  /**
+   * Reloads the policy (from `rulesText`, a rules file's content as already read, when given); a failure is
+   * logged and the policy in force keeps serving.
+   */
+  reload(rulesText?: string): Promise<boolean>;
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
   /**
@@ -37,8 +51,14 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
+/** How a caller that runs serve() inside a larger whole (src/workers/) adjusts it. */
+export interface ServeOptions {
+  /** false: the caller drives reloads (the workers' primary watches the rules file for all of them). */
+  watchRules?: boolean;
+}
+
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
-export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger): Promise<Serving> {
+export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, logger?: Logger, options: ServeOptions = {}): Promise<Serving> {
   const { config, problems } = readServeConfig(argv, env);
   // A rules file (--rules, else the embedded default) is served by the rules library's bundle, with the
   // file's compiled document as its data; --bundle serves a Rego bundle as it is.
@@ -46,12 +66,17 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const log = logger ?? createLogger(config.logLevel);
   const { policies, plan } = runtime;
   const rulesFile = plan.rulesFile;
-  const policy = policies.current!;
+  const policy = policies.current;
   const metrics = createDecisionMetrics({ processMetrics: true });
-  metrics.policyLoaded('success', policy.revision, policy.ruleNames);
+  if (policy !== undefined) metrics.policyLoaded('success', policy.revision, policy.ruleNames);
   const tracing: CheckTracer | undefined =
     config.otlpTracesEndpoint === undefined ? undefined : createCheckTracer({ endpoint: config.otlpTracesEndpoint, serviceName: 'meshwarden', serviceVersion: PACKAGE_VERSION });
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, tracing });
+  const labels = labelsOf(config.opa?.labels ?? {});
+  let bundles: BundleDownloader[] = [];
+  let status: StatusReporter | undefined;
+  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
+  status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
+  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing });
   const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
@@ -61,21 +86,31 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     ...limits,
     logger: log,
     answer,
+    reflection: config.reflection,
     tls,
   });
   let draining = false;
+  // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
+  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
+    server.setServing(!draining && bundles.every((bundle) => bundle.loaded));
+    status?.changed();
+  });
+  const ready = (): boolean => !draining && policies.current !== undefined && bundles.every((bundle) => bundle.loaded);
   let admin: AdminServer | undefined;
   let http: HttpService | undefined;
   try {
     admin =
       config.adminAddr &&
-      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready: () => !draining && policies.current !== undefined }));
+      (await startAdminServer({ address: config.adminAddr, metrics, logger: log, tls, ready }));
     http =
       config.httpAddr &&
       (await startHttpService({
         address: config.httpAddr,
         pathPrefix: config.httpPathPrefix,
         maxRequestBytes: config.maxRequestBytes,
+        maxPathBytes: config.maxPathBytes,
+        maxHeaderBytes: config.maxHeaderBytes,
+        maxHeaderCount: config.maxHeaderCount,
         xfcc: config.xfcc,
         ...limits,
         answer,
@@ -88,38 +123,56 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     tls?.close();
     throw error;
   }
-  server.setServing(true);
-  let watcher: FSWatcher | undefined;
+  server.setServing(ready());
+  let watcher: FileWatch | undefined;
   log.info(
     {
       address: formatAddress({ ...config.grpcAddr, port: server.port }),
-      policy: policy.source,
+      ...(policy === undefined ? {} : { policy: policy.source, decision: policy.decision, revision: policy.revision }),
       ...(rulesFile === undefined ? {} : { rules: rulesFile }),
-      decision: policy.decision,
-      revision: policy.revision,
+      ...(plan.remote === undefined ? {} : { bundles: plan.remote.bundles.map((bundle) => plan.remote!.clients.get(bundle.service.name)!.urlOf(bundle.resource)), decision: plan.remote.decision }),
       shadow: config.shadow,
     },
-    'serving',
+    plan.remote === undefined ? 'serving' : 'serving; not ready until every bundle is activated',
   );
+  for (const bundle of bundles) bundle.start();
+  uploader?.start();
+  status?.changed();
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadNow = async (rulesText: string | undefined): Promise<boolean> => {
+    try {
+      const loadText = plan.loadText;
+      const next = await policies.load(rulesText === undefined || loadText === undefined ? plan.load : () => loadText(rulesText));
+      metrics.policyLoaded('success', next.revision, next.ruleNames);
+      log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
+      return true;
+    } catch (error) {
+      metrics.policyLoaded('failure');
+      const current = policies.current;
+      log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
+      return false;
+    }
+  };
   const serving: Serving = {
     config,
     server,
     admin,
     http,
     policies,
+    bundles,
+    decisionLogs: uploader,
     logger: log,
-    async reload(): Promise<boolean> {
-      try {
-        const next = await policies.load(plan.load);
-        metrics.policyLoaded('success', next.revision, next.ruleNames);
-        log.info({ policy: next.source, ...(rulesFile === undefined ? {} : { rules: rulesFile }), decision: next.decision, revision: next.revision }, 'policy reloaded');
-        return true;
-      } catch (error) {
-        metrics.policyLoaded('failure');
-        const current = policies.current;
-        log.error({ error: describeError(error), revision: current?.revision }, 'policy reload failed; the last good policy keeps serving');
-        return false;
+    metrics,
+    reload(rulesText?: string): Promise<boolean> {
+      // Downloaded bundles are reloaded by asking their servers now.
+      if (bundles.length > 0) {
+        for (const bundle of bundles) bundle.pollNow();
+        return Promise.resolve(true);
       }
+      // One reload at a time, in the order asked: a slow compile of older content never lands after a newer one.
+      const result = reloads.then(() => reloadNow(rulesText));
+      reloads = result;
+      return result;
     },
     reloadKeyFiles(): boolean {
       tls?.reload();
@@ -139,7 +192,13 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       log.info({ drain_ms: config.drainMs }, 'draining: NOT_SERVING, still answering checks');
       await new Promise((resolve) => setTimeout(resolve, config.drainMs));
       log.info({ grace_ms: config.shutdownGraceMs }, 'shutting down');
+      // Bundles stay as they are from here on; the calls still in flight decide with the policy in force.
+      for (const bundle of bundles) bundle.stop();
+      status?.stop();
       await Promise.all([server.shutdown(config.shutdownGraceMs), http?.close(config.shutdownGraceMs)]);
+      // After the last decision: one last upload of what is buffered, bounded so shutdown cannot hang on it.
+      await uploader?.stop(DECISION_LOG_SHUTDOWN_MS);
+      for (const client of runtime.serviceClients.values()) client.close();
       await admin?.close();
       // The last batch of spans, bounded by the exporter's timeout; a collector that is gone cannot hold the exit.
       await tracing?.shutdown().catch((error: unknown) => log.warn({ error: describeError(error) }, 'sending the last trace spans failed'));
@@ -147,30 +206,85 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       await flushLogger(log);
     },
   };
-  if (rulesFile !== undefined && plan.watch) watcher = watchFile(rulesFile, () => void serving.reload(), log);
+  if (rulesFile !== undefined && plan.watch && options.watchRules !== false) {
+    // A read that failed twice alike is reloaded from the file, so the failure is logged as any reload's is.
+    watcher = watchSettledFile(rulesFile, config.rulesSettleMs, (content) => void serving.reload('text' in content ? content.text : undefined), log);
+  }
   return serving;
 }
 
-/**
- * Calls `changed` (debounced) when the file changes. The folder is watched, not the file, so a file replaced
- * by rename (editors, Kubernetes ConfigMap volumes swapping their ..data link) is still seen.
- */
-function watchFile(path: string, changed: () => void, log: Logger): FSWatcher | undefined {
-  const name = basename(path);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(path), (_event, file) => {
-      if (file !== null && file !== name && file !== '..data') return;
-      clearTimeout(timer);
-      timer = setTimeout(changed, 100);
+const DECISION_LOG_SHUTDOWN_MS = 5000;
+
+/** OPA's labels: `id` (this process) and `version` beside the configured ones, which cannot replace them. */
+function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${PACKAGE_VERSION}` });
+}
+
+function decisionLogUploaderOf(
+  runtime: Runtime,
+  labels: Readonly<Record<string, string>>,
+  bundles: () => readonly BundleDownloader[],
+  metrics: DecisionMetrics,
+  log: Logger,
+  onStateChange: () => void,
+): DecisionLogUploader | undefined {
+  const setting = runtime.config.opa?.decisionLogs;
+  if (setting === undefined) return undefined;
+  metrics.decisionLogsConfigured();
+  return createDecisionLogUploader({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    decisionPath: runtime.config.decision ?? runtime.policies.current?.decision ?? '',
+    bundles: () => Object.fromEntries(bundles().map((bundle) => [bundle.name, { revision: bundle.state.activeRevision }])),
+    policy: () => runtime.policies.current,
+    logger: log,
+    metrics,
+    onStateChange,
+  });
+}
+
+function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, string>>, bundles: () => readonly BundleDownloader[], uploader: DecisionLogUploader | undefined, log: Logger): StatusReporter | undefined {
+  const setting = runtime.config.opa?.status;
+  if (setting === undefined) return undefined;
+  return createStatusReporter({
+    setting,
+    client: runtime.serviceClients.get(setting.service.name)!,
+    labels,
+    bundles: () => bundles().map((bundle) => bundle.state),
+    ...(uploader === undefined ? {} : { decisionLogs: () => uploader.state }),
+    logger: log,
+  });
+}
+
+/** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */
+function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics: DecisionMetrics, log: Logger, readinessChanged: () => void): BundleDownloader[] {
+  const bundleSet = createBundleSet(
+    remote.bundles.map((bundle) => bundle.name),
+    { decision: remote.decision, optionalEntrypoints: remote.optionalEntrypoints },
+  );
+  return remote.bundles.map((setting) => {
+    metrics.bundleConfigured(setting.name);
+    const downloader: BundleDownloader = createBundleDownloader({
+      setting,
+      client: remote.clients.get(setting.service.name)!,
+      bundleSet,
+      persistenceDirectory: remote.persistenceDirectory,
+      logger: log,
+      onActivated(bundle) {
+        // The policy is checked completely already: the swap itself cannot fail.
+        if (bundle.policy === undefined) return;
+        policies.replace(bundle.policy);
+        metrics.policyLoaded('success', bundle.policy.revision);
+      },
+      onPoll(result) {
+        metrics.bundlePolled(setting.name, result, downloader.loaded);
+        if (result === 'rejected') metrics.policyLoaded('failure');
+        readinessChanged();
+      },
     });
-    watcher.on('error', (error) => log.error({ error: describeError(error), path }, 'watching the rules file failed; reload with SIGHUP'));
-    watcher.unref();
-    return watcher;
-  } catch (error) {
-    log.error({ error: describeError(error), path }, 'cannot watch the rules file; reload with SIGHUP');
-    return undefined;
-  }
+    return downloader;
+  });
 }
 
 /** Runs `serve` as a process: signals wired, exit codes set. */

@@ -1,9 +1,11 @@
 // Wire ↔ objects for the Check RPC: our own (de)serializers, so size limits and rendering are decided here.
 import protobuf from 'protobufjs';
+import type { FailureReason } from '../errors.js';
 import { CONVERSION_OPTIONS, type EnvoyApi } from './protos.js';
 import type { Attributes } from './types.js';
 import { fromStruct } from './struct.js';
 import { stripDefaults, type WideInteger } from './proto3.js';
+import { createWireChecker } from './wire-check.js';
 import { randomBytes } from 'node:crypto';
 import { type CheckResponse, type TemplatedResponse } from './types.js';
 
@@ -11,7 +13,9 @@ import { type CheckResponse, type TemplatedResponse } from './types.js';
 export type DecodedCheckRequest =
   | { kind: 'request'; attributes: Attributes | undefined; byteLength: number }
   | { kind: 'too_large'; byteLength: number }
-  | { kind: 'undecodable'; byteLength: number; error: string };
+  | { kind: 'undecodable'; byteLength: number; error: string }
+  /** Refused before decoding for a reason of its own (a malformed wire message, more header lines than read). */
+  | { kind: 'rejected'; reason: FailureReason; byteLength: number; error: string };
 
 export interface CheckCodec {
   decode(buffer: Buffer): DecodedCheckRequest;
@@ -35,6 +39,7 @@ export interface CheckCodecOptions {
 export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): CheckCodec {
   const { maxRequestBytes, fallbackResponse, onEncodeFailure } = options;
   const { CheckRequest, CheckResponse } = api;
+  const checkWire = createWireChecker(CheckRequest);
 
   // A templated response: the template's bytes are encoded once (everything but the dynamic metadata, and
   // the metadata's entries without decision_id); each call adds only the decision_id entry. The fields of
@@ -43,6 +48,9 @@ export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): Che
   const metadataField = CheckResponse.fields['dynamicMetadata']!;
   const Struct = metadataField.resolvedType as protobuf.Type;
   const metadataTag = (metadataField.id << 3) | 2; // length-delimited
+  // Keyed weakly by the template object: templates live in the decision cache (check/decision-cache.ts, bounded
+  // in entries and bytes) and in calls in flight, so an entry here goes when its template does and this map is
+  // bounded by that cache. A result too long to be cached makes a template per call, collected with it.
   const templates = new WeakMap<CheckResponse, { head: Buffer; entries: Buffer }>();
   function encodeTemplated({ template, decisionId }: TemplatedResponse): Buffer {
     let parts = templates.get(template);
@@ -62,6 +70,9 @@ export function createCheckCodec(api: EnvoyApi, options: CheckCodecOptions): Che
   return {
     decode(buffer: Buffer): DecodedCheckRequest {
       if (buffer.length > maxRequestBytes) return { kind: 'too_large', byteLength: buffer.length };
+      // Bytes a conformant decoder would refuse, or read otherwise than protobufjs does, are never decided on.
+      const malformed = checkWire(buffer);
+      if (malformed !== undefined) return { kind: 'rejected', reason: 'malformed_request', byteLength: buffer.length, error: `malformed CheckRequest: ${malformed}` };
       try {
         const message = CheckRequest.decode(buffer);
         const wide: WideInteger[] = [];

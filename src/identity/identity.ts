@@ -2,7 +2,8 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import type { Attributes, Peer } from '../envoy/types.js';
 import type { TokenVerifier } from './jwt.js';
-import { isSpiffeIdError, istioIdentity, parseSpiffeId, type TrustDomains } from './spiffe.js';
+import { BoundedCache, memoize, stringBytes } from '../bounded-cache.js';
+import { isSpiffeIdError, istioIdentity, MAX_SPIFFE_ID_BYTES, parseSpiffeId, type TrustDomains } from './spiffe.js';
 import { identityFromXfcc } from './xfcc.js';
 
 export type IdentitySource = 'mtls' | 'xfcc' | 'jwt-svid';
@@ -130,19 +131,6 @@ function peerIdentity(peer: Peer | undefined, principal: string, via: IdentitySo
   return identity;
 }
 
-/** Caches a pure function of a string, keeping the last `size` keys added (the oldest goes first). */
-function memoize<T>(size: number, compute: (key: string) => T): (key: string) => T {
-  const cache = new Map<string, T>();
-  return (key) => {
-    const cached = cache.get(key);
-    if (cached !== undefined) return cached;
-    const value = compute(key);
-    if (cache.size >= size) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-    return value;
-  };
-}
-
 /** What a principal says, when it is a valid SPIFFE ID (null otherwise). */
 interface ParsedPrincipal {
   id: string;
@@ -152,10 +140,19 @@ interface ParsedPrincipal {
   serviceAccount: string | null;
 }
 
-// Every workload has one principal and calls with it again and again, so its parse is cached.
-const PRINCIPAL_CACHE_SIZE = 4096;
+/** The most bytes each identity cache may hold. */
+export const IDENTITY_CACHE_MAX_BYTES = 8 * 1024 * 1024;
 
-const parsePrincipal = memoize(PRINCIPAL_CACHE_SIZE, (principal): ParsedPrincipal | null => {
+// Every workload has one principal and calls with it again and again, so its parse is cached. Longer
+// principals than a SPIFFE ID may be are rejected by the parse and never kept; the bytes bound the rest.
+const principalCache = new BoundedCache<ParsedPrincipal | null>(
+  { maxEntries: 4096, maxBytes: IDENTITY_CACHE_MAX_BYTES, maxKeyLength: MAX_SPIFFE_ID_BYTES },
+  (principal, parsed) =>
+    stringBytes(principal) +
+    (parsed === null ? 0 : stringBytes(parsed.id) + stringBytes(parsed.trustDomain) + stringBytes(parsed.path) + stringBytes(parsed.namespace ?? '') + stringBytes(parsed.serviceAccount ?? '')),
+);
+
+const parsePrincipal = memoize(principalCache, (principal): ParsedPrincipal | null => {
   const id = parseSpiffeId(principal);
   if (isSpiffeIdError(id)) return null;
   const istio = istioIdentity(id);
@@ -163,10 +160,22 @@ const parsePrincipal = memoize(PRINCIPAL_CACHE_SIZE, (principal): ParsedPrincipa
 });
 
 // Istio sends no certificate; with plain Envoy the same few client certificates recur, so parses are cached.
-const CERTIFICATE_CACHE_SIZE = 256;
+// A workload certificate, URL-encoded, is a few KiB; a longer one is parsed every time and never kept.
+const certificateCache = new BoundedCache<CertificateInfo | { problem: string }>(
+  { maxEntries: 256, maxBytes: IDENTITY_CACHE_MAX_BYTES, maxKeyLength: 32 * 1024 },
+  (encoded, parsed) => stringBytes(encoded) + stringBytes(JSON.stringify(parsed)),
+);
 
 /** The URL-encoded PEM Envoy sends in `source.certificate` → the fields a policy needs. */
-export const parseCertificate: (encoded: string) => CertificateInfo | { problem: string } = memoize(CERTIFICATE_CACHE_SIZE, parseCertificateUncached);
+export const parseCertificate: (encoded: string) => CertificateInfo | { problem: string } = memoize(certificateCache, parseCertificateUncached);
+
+/** What the identity caches hold now (estimated bytes and entries), for tests and diagnostics. */
+export function identityCacheUsage(): { principals: { bytes: number; entries: number }; certificates: { bytes: number; entries: number } } {
+  return {
+    principals: { bytes: principalCache.bytes, entries: principalCache.size },
+    certificates: { bytes: certificateCache.bytes, entries: certificateCache.size },
+  };
+}
 
 function parseCertificateUncached(encoded: string): CertificateInfo | { problem: string } {
   try {

@@ -7,7 +7,7 @@ import { formatAddress, type Address } from './address.js';
 import { listen } from './address.js';
 import { capConnections } from './connection-cap.js';
 import type { Logger } from '../logger.js';
-import type { DecisionMetrics } from '../metrics.js';
+import type { MetricsExposition } from '../metrics.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -16,7 +16,7 @@ export interface AdminServer {
 
 export interface AdminOptions {
   address: Address;
-  metrics: DecisionMetrics;
+  metrics: MetricsExposition;
   /** True while a policy is loaded and the server is not draining. */
   ready(): boolean;
   logger: Logger;

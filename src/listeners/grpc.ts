@@ -21,6 +21,8 @@ export interface ServerOptions {
   maxRequestBytes: number;
   answer: AnswerCheck;
   logger: Logger;
+  /** Register gRPC server reflection (opa-envoy-plugin's enable-reflection); on unless turned off. */
+  reflection?: boolean;
   /** TLS (and mutual TLS with its SPIFFE allow-list) from --tls-*; plaintext when undefined. */
   tls?: TlsSource | undefined;
   /** Connections beyond this many are closed as they arrive. */
@@ -107,7 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((name) => [name, 'NOT_SERVING'])));
   health.addToServer(server);
-  addReflection(server, api.packageDefinition);
+  if (options.reflection !== false) addReflection(server, api.packageDefinition);
 
   routeGrpcLogs(options.logger);
   // We accept connections ourselves and hand them to grpc-js (its documented connection injector): so

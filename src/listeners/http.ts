@@ -2,9 +2,11 @@
 // gRPC Check, over plain HTTP. Envoy forwards the request's method, path (after its path_prefix), headers and,
 // when buffering is on, body; 200 means allow, any other 2xx/3xx/4xx is a deny, 5xx an error.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AnswerCheck } from '../check/answer.js';
 import type { DecodedCheckRequest } from '../envoy/codec.js';
 import type { Attributes, CheckResponse, HeaderValueOption } from '../envoy/types.js';
+import type { FailureReason } from '../errors.js';
 import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
 import type { TlsSource } from '../tls/source.js';
@@ -29,6 +31,10 @@ export interface HttpServiceOptions {
   callTimeoutMs: number;
   /** A keep-alive connection without a request for this long is closed. */
   idleTimeoutMs: number;
+  /** The Check path's limits (check/limits.ts): the listener reads at least this much of every request head. */
+  maxPathBytes: number;
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
 }
 
 /**
@@ -61,12 +67,13 @@ export function httpDenyStatus(status: number): number {
 
 /** Envoy's HTTP check request → CheckRequest attributes, as Envoy would have sent them over gRPC. */
 export function attributesFromHttp(request: IncomingMessage, body: Buffer, pathPrefix: string, received: Date, xfcc: boolean): Attributes {
-  const headers: Record<string, string> = {};
+  // Prototype-less, so `constructor` is not found before it is sent and `__proto__` is a header like any other.
+  const headers = Object.create(null) as Record<string, string>;
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const key = request.rawHeaders[i]!.toLowerCase();
     const value = request.rawHeaders[i + 1]!;
     // Envoy joins repeated headers with a comma in the gRPC header map (E-6).
-    headers[key] = key in headers ? `${headers[key]},${value}` : value;
+    headers[key] = Object.hasOwn(headers, key) ? `${headers[key]},${value}` : value;
   }
   const url = request.url ?? '/';
   const path = pathPrefix !== '' && url.startsWith(pathPrefix) ? url.slice(pathPrefix.length) || '/' : url;
@@ -136,16 +143,43 @@ export function timeoutCheckIntervalMs(timeoutMs: number): number {
   return Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4)));
 }
 
+/**
+ * How much of a request head node:http reads: everything the Check path's limits allow (the request line, each
+ * header line's `: ` and CRLF), so a request within them is read whole and one beyond them is denied.
+ */
+export function headSizeLimit(options: Pick<HttpServiceOptions, 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount'>): number {
+  return options.maxPathBytes + options.maxHeaderBytes + 4 * options.maxHeaderCount + 1024;
+}
+
+// node:http's answers to a request it cannot read (its own choices, with our reason header added).
+const UNREADABLE_STATUS: Readonly<Record<string, { status: number; text: string; reason: FailureReason }>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', reason: 'headers_too_large' },
+  // headersTimeout or requestTimeout (the call time bound) passed before the request was whole.
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', reason: 'call_timeout' },
+};
+const UNPARSABLE = { status: 400, text: 'Bad Request', reason: 'malformed_request' as FailureReason };
+
+/** A request node:http could not read is a deny with a reason (as node:http would answer, plus the reason header). */
+function answerUnreadable(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, text, reason } = UNREADABLE_STATUS[error.code ?? ''] ?? UNPARSABLE;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\nx-ext-authz-reason: ${reason}\r\ncontent-length: ${reason.length}\r\n\r\n${reason}`);
+}
+
 export async function startHttpService(options: HttpServiceOptions): Promise<HttpService> {
-  const timeouts = {
+  const limits = {
     // A client that sends its headers or body slowly (or half of them and stops) holds the buffered bytes
     // only this long. Node answers 408 itself, a deny for Envoy, never a 5xx.
     headersTimeout: options.callTimeoutMs,
     requestTimeout: options.callTimeoutMs,
     keepAliveTimeout: options.idleTimeoutMs,
     connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
+    maxHeaderSize: headSizeLimit(options),
   };
-  const server: Server = createListenerServer(timeouts, (request, response) => {
+  const server: Server = createListenerServer(limits, (request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -157,14 +191,22 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     });
     request.on('error', () => response.destroy());
     request.on('end', () => {
+      // node:http keeps one header line more than the limit (maxHeadersCount below), so a request with more is
+      // known to have more and is denied: it is never decided on the prefix that was kept.
+      const headerLines = request.rawHeaders.length / 2;
       const decoded: DecodedCheckRequest = tooLarge
         ? { kind: 'too_large', byteLength: size }
-        : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.xfcc), byteLength: size };
+        : headerLines > options.maxHeaderCount
+          ? { kind: 'rejected', reason: 'headers_too_large', byteLength: size, error: `more than ${options.maxHeaderCount} header lines` }
+          : { kind: 'request', attributes: attributesFromHttp(request, Buffer.concat(chunks), options.pathPrefix, received, options.xfcc), byteLength: size };
       // Envoy's HTTP check carries no deadline (its default timeout is 200 ms): verification gets the default budget.
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
     });
   }, options.tls, options.logger, 'HTTP ext_authz');
   capConnections(server, options.maxConnections, 'http', options.logger);
+  // node:http drops header lines past maxHeadersCount without a word (2,000 fields by default).
+  server.maxHeadersCount = options.maxHeaderCount + 1;
+  server.on('clientError', answerUnreadable);
   const port = await listen(server, options.address, 'HTTP ext_authz');
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {

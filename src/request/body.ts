@@ -2,6 +2,7 @@
 import type { HttpRequest } from '../envoy/types.js';
 import { CheckFailure } from '../errors.js';
 import { parseGrpcBody, type GrpcBodyDecoder } from './grpc-body.js';
+import { describeJsonSyntaxError } from './json-error.js';
 import { parseMediaType, parseMultipart } from './multipart.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH, replaceLoneSurrogateEscapes } from './json-text.js';
 import { parseQuery } from './url.js';
@@ -54,7 +55,7 @@ export function parseBody(http: HttpRequest | undefined, grpc?: GrpcBodyContext)
       try {
         JSON.parse(text);
       } catch (error) {
-        throw new CheckFailure('request_parse_error', `invalid JSON body: ${(error as Error).message}`);
+        throw new CheckFailure('request_parse_error', `invalid JSON body: ${describeJsonSyntaxError(error)}`);
       }
       // The text itself goes to the policy, so integers beyond 2^53 keep every digit.
       return { json: replaceLoneSurrogateEscapes(text), truncated: false };

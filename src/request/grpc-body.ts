@@ -285,8 +285,8 @@ class Renderer {
   private timestamp(message: Record<string, unknown>): Json {
     const seconds = toBigInt(message['seconds']);
     const nanos = (message['nanos'] as number | undefined) ?? 0;
-    if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) throw new Error(`google.protobuf.Timestamp: seconds out of range ${seconds}`);
-    if (nanos < 0 || nanos >= 1e9) throw new Error(`google.protobuf.Timestamp: nanos out of range ${nanos}`);
+    if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) throw new Error('google.protobuf.Timestamp: seconds out of range');
+    if (nanos < 0 || nanos >= 1e9) throw new Error('google.protobuf.Timestamp: nanos out of range');
     const date = new Date(Number(seconds) * 1000);
     const iso = date.toISOString(); // years 0001-9999: "YYYY-MM-DDTHH:mm:ss.sssZ"
     return iso.slice(0, 19) + fraction(nanos) + 'Z';
@@ -295,8 +295,8 @@ class Renderer {
   private duration(message: Record<string, unknown>): Json {
     const seconds = toBigInt(message['seconds']);
     const nanos = (message['nanos'] as number | undefined) ?? 0;
-    if (seconds < -MAX_DURATION_SECONDS || seconds > MAX_DURATION_SECONDS) throw new Error(`google.protobuf.Duration: seconds out of range ${seconds}`);
-    if (nanos <= -1e9 || nanos >= 1e9) throw new Error(`google.protobuf.Duration: nanos out of range ${nanos}`);
+    if (seconds < -MAX_DURATION_SECONDS || seconds > MAX_DURATION_SECONDS) throw new Error('google.protobuf.Duration: seconds out of range');
+    if (nanos <= -1e9 || nanos >= 1e9) throw new Error('google.protobuf.Duration: nanos out of range');
     if ((seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0)) throw new Error('google.protobuf.Duration: seconds and nanos have different signs');
     const negative = seconds < 0n || nanos < 0;
     const absolute = seconds < 0n ? -seconds : seconds;
@@ -322,7 +322,7 @@ class Renderer {
     if (set === undefined) throw new Error('google.protobuf.Value: none of the oneof fields is set');
     set.resolve();
     const value = this.single(set, message[set.name]);
-    if (set.type === 'double' && typeof value === 'string') throw new Error(`google.protobuf.Value: invalid number ${value}`);
+    if (set.type === 'double' && typeof value === 'string') throw new Error('google.protobuf.Value: not a finite number');
     return value;
   }
 
@@ -338,7 +338,8 @@ class Renderer {
     try {
       inner = this.root.lookupType(`.${name}`);
     } catch {
-      throw new Error(`google.protobuf.Any: unable to resolve "${typeUrl}"`);
+      // The type URL is the request's, so it stays out of the message (which is logged).
+      throw new Error('google.protobuf.Any: its type_url names no type of the descriptor');
     }
     checkWire(inner, bytes, 0);
     const rendered = this.message(inner, inner.decode(bytes) as unknown as Record<string, unknown>);

@@ -3,6 +3,7 @@
 // Parts, headers, parameters and quoted-printable are read as Go's mime packages read them, so the policy
 // sees the parts opa-envoy-plugin (and a Go upstream) would see.
 import { CheckFailure } from '../errors.js';
+import { describeJsonSyntaxError } from './json-error.js';
 import { decodeUtf8AsGo } from './utf8.js';
 
 function fail(message: string): never {
@@ -16,13 +17,16 @@ function fail(message: string): never {
 export function parseMultipart(body: string, boundary: string): string {
   const reader = new PartReader(body, boundary);
   const parts = new Map<string, string[]>();
+  // Parts are named by their place in failure messages: a part's name is request content, kept out of the log.
+  let partNumber = 0;
   for (let part = reader.nextPart(); part !== undefined; part = reader.nextPart()) {
+    partNumber++;
     const name = formName(part.headers.get('content-disposition'));
     if (name === undefined) continue;
     let content = part.content;
     if (part.headers.get('content-transfer-encoding')?.toLowerCase() === 'quoted-printable') {
       const decoded = decodeQuotedPrintable(content);
-      if (decoded === undefined) fail(`part ${JSON.stringify(name)}: invalid quoted-printable content`);
+      if (decoded === undefined) fail(`part ${partNumber}: invalid quoted-printable content`);
       content = decoded;
     }
     const contentType = part.headers.get('content-type');
@@ -31,7 +35,7 @@ export function parseMultipart(body: string, boundary: string): string {
       try {
         JSON.parse(content);
       } catch (error) {
-        fail(`part ${JSON.stringify(name)}: ${(error as Error).message}`);
+        fail(`part ${partNumber}: invalid JSON: ${describeJsonSyntaxError(error)}`);
       }
       valueJson = content;
     } else {

@@ -101,6 +101,12 @@ export function findRuleWarnings(rules: RulesFile, trustDomains: TrustDomains): 
         if (operation.paths.some((path) => 'any' in path)) push(operation.line, `operations[${index}].paths: "*" allows every path`);
         else if (operation.paths.length === 0) push(operation.line, `operations[${index}] has no paths: it allows every path`);
       });
+      rule.when.forEach((condition, index) => {
+        if (condition.key !== 'request.headers') return;
+        for (const value of condition.values.filter((listed) => listed.includes(','))) {
+          push(condition.line, `when[${index}].values: "${value}" holds a ",", which an ALLOW reads as several joined headers (Envoy joins a repeated header with ","), so it never matches`);
+        }
+      });
     }
     warnSources(rule, trustDomains, push);
   }

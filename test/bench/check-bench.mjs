@@ -1,187 +1,300 @@
 #!/usr/bin/env node
-// Throughput benchmark: meshwarden's Check against a no-op grpc-js Check server, both driven by ghz.
+// The yardstick (issue 12): meshwarden against the real opa-envoy-plugin (OEP) and the no-op grpc-js floor, on
+// the same scenario, in one run, side by side.
 //
-// The no-op server (noop-server.mjs) decodes each CheckRequest and encodes an OK CheckResponse and does
-// nothing else, so it is the ceiling any grpc-js ext_authz server can reach on this machine. The ratio
-// meshwarden/noop therefore says how much the policy path (input building, OPA wasm, decision logging)
-// costs, largely independent of how fast the machine is. The ratio is reported, never asserted: speed on
-// a shared machine is not a pass/fail test. What is asserted is that every request succeeded and got the
-// expected decision, because a benchmark of errors measures nothing.
+// The scenario is the regulated-data case: only spiffe://cluster.local/ns/analytics/sa/analytics may GET
+// /api/v1/data on spiffe://cluster.local/ns/data/sa/data. meshwarden serves it with its embedded default
+// rules (policies/default/rules.yaml), with the same decisions written in Rego (regulated-data/policy.rego)
+// as a --bundle, and with rules files of 1,000 and 10,000 rules (rules-files.mjs; the scenario's rule among
+// them); OEP serves that Rego, without a decision log (its default) and with its console decision log
+// (meshwarden's log is on by default). The no-op grpc-js Check server (noop-server.mjs) is the floor any
+// grpc-js server can reach. Where OEP is not built (../shared absent) its rows are skipped with a loud line.
+//
+// Every server is pinned to core 1 and ghz to core 0 (taskset) when the machine has two cores or more, so the
+// figures are one core's. Each case runs at maximum load (BENCH_CONCURRENCY calls in flight on one
+// connection) and at a fixed rate (BENCH_RATE checks/s), the cases alternating within every round so the
+// machine's noise lands on all of them alike; medians over the rounds, with the spread (min-max). CPU per
+// check comes from /proc (user + system of the server and its workers), which does not count time spent
+// waiting for a core, so it is the steadier figure on a shared machine. Only ratios within one run mean
+// anything: they are printed, never asserted. What is asserted: every call came back gRPC OK, and every
+// call got the expected decision, by the decision log of every server that writes one (meshwarden: reason
+// and deciding rule; OEP with its console log: the result), and by a Check each way before and after the
+// load on every server (the only proof for OEP without a log and for the floor, which allows everything).
 //
 // Usage: npm run bench   (or: npx tsc -p tsconfig.json && node test/bench/check-bench.mjs)
 // Tuning (environment): BENCH_ROUNDS (5), BENCH_SECONDS per run (5), BENCH_WARMUP_SECONDS (2),
-// BENCH_CONCURRENCY (50), BENCH_KEEP=1 keeps the server log and raw ghz reports in the temp dir.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+// BENCH_CONCURRENCY (16), BENCH_RATE (2000 checks/s), BENCH_SIZES (rules files: 1000,10000),
+// BENCH_WORKERS (the multi-worker case's --workers: 2; 0 leaves the case out), BENCH_PIN=0 (no taskset),
+// BENCH_KEEP=1 keeps the logs and raw ghz reports in the temp dir.
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  measureRun, ALLOWED_REQUEST, CLI, HOST, benchSettings, fetchDecisionMetrics, freePort, grpcurlCheck,
-  hasAdminEndpoint, healthCheck, LogTail, median, printTable, round2, rssMb, runBenchmark, startMeshwarden,
-  startNoop, statusCodeOf, tallyDecisions, toolPath, waitUntilReady
+  ALLOWED_REQUEST, CLI, HERE, HOST, LogTail, PINNING, ROOT, assertRunning, benchSettings, freePort, grpcurlCheck, healthCheck,
+  intFromEnv, measureRun, median, printTable, round2, runBenchmark, sleep, startChild, startMeshwarden, startNoop,
+  statusCodeOf, toolPath, waitUntilReady,
 } from './harness.mjs';
+import { EXPECTED_RULE, writeRulesFile } from './rules-files.mjs';
 
+const SETTINGS = { ...benchSettings(), concurrency: intFromEnv('BENCH_CONCURRENCY', 16) };
+const RATE = intFromEnv('BENCH_RATE', 2000);
+const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number).filter((size) => Number.isInteger(size) && size >= 2);
+const WORKERS = process.env.BENCH_WORKERS === '0' ? 0 : intFromEnv('BENCH_WORKERS', 2);
+const REGO_DIR = join(HERE, 'regulated-data');
+const REGO = join(REGO_DIR, 'policy.rego');
+const DECISION = 'envoy/authz/allow';
 const DENIED_PRINCIPAL = 'spiffe://cluster.local/ns/analytics/sa/default';
-
-const SETTINGS = benchSettings();
-const TARGET_RATIO = 0.6;
-// Hard ceiling for the whole run, so a wedged server or ghz can never hang CI.
-// Twice the planned load time plus two minutes for start-up, log checks and shutdown.
-const OVERALL_LIMIT_MS = (120 + 2 * 3 * (SETTINGS.warmupSeconds + SETTINGS.rounds * SETTINGS.seconds)) * 1000;
+const MODES = [
+  { id: 'max', title: `maximum load (${SETTINGS.concurrency} calls in flight, one connection)` },
+  { id: 'rate', title: `fixed rate (${RATE} checks/s, up to ${SETTINGS.concurrency} in flight)`, rps: RATE },
+];
 
 // ---------------------------------------------------------------------------------------------------
-// The benchmark
+// Servers
 
-/** The allowed request from examples/, and the same request from a principal the policy denies. */
-function writeRequests(dir) {
-  const allowed = JSON.parse(readFileSync(ALLOWED_REQUEST, 'utf8'));
-  const denied = structuredClone(allowed);
+/** The denied request: the allowed one from a caller the scenario does not admit. */
+function writeDeniedRequest(dir) {
+  const denied = JSON.parse(readFileSync(ALLOWED_REQUEST, 'utf8'));
   denied.attributes.source.principal = DENIED_PRINCIPAL;
-  const deniedFile = join(dir, 'denied-request.json');
-  writeFileSync(deniedFile, JSON.stringify(denied));
-  return { allowedFile: ALLOWED_REQUEST, deniedFile };
+  const file = join(dir, 'denied-request.json');
+  writeFileSync(file, JSON.stringify(denied));
+  return file;
 }
 
-/** One Check each way before any load: the benchmark must measure the decisions it claims to measure. */
-async function sanityCheck(grpcurl, noopAddress, meshwardenAddress, requests) {
-  const expectations = [
-    ['noop', noopAddress, requests.allowedFile, 0],
-    ['meshwarden, allowed request', meshwardenAddress, requests.allowedFile, 0],
-    ['meshwarden, denied request', meshwardenAddress, requests.deniedFile, 7], // google.rpc.Code PERMISSION_DENIED
-  ];
-  for (const [label, address, dataFile, expected] of expectations) {
-    const code = statusCodeOf(await grpcurlCheck(grpcurl, address, dataFile));
-    if (code !== expected) throw new Error(`sanity check, ${label}: CheckResponse status ${code}, expected ${expected}`);
+/** The scenario's Rego as meshwarden serves it: `opa build -t wasm -e envoy/authz/allow`. */
+function buildBundle(opa, dir) {
+  const bundle = join(dir, 'regulated-data.tar.gz');
+  execFileSync(opa, ['build', '-t', 'wasm', '-e', DECISION, '-o', bundle, 'policy.rego'], { cwd: REGO_DIR, stdio: ['ignore', 'ignore', 'pipe'] });
+  return bundle;
+}
+
+/**
+ * OEP serving the scenario's Rego; with `logPath`, its console decision log (which OEP writes to stderr,
+ * with its own log lines) goes to that file. Ready on /health?plugins.
+ */
+async function startOep(binary, dir, { id, logPath, pin = true }) {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const config = join(dir, `${id}.yaml`);
+  const lines = ['plugins:', '  envoy_ext_authz_grpc:', `    addr: ${HOST}:${grpcPort}`, `    path: ${DECISION}`];
+  if (logPath !== undefined) lines.push('decision_logs:', '  console: true');
+  writeFileSync(config, lines.join('\n') + '\n');
+  const args = ['run', '--server', `--addr=${HOST}:${httpPort}`, `--config-file=${config}`, '--skip-version-check', '--log-level=error', REGO];
+  let child;
+  if (logPath === undefined) {
+    child = startChild(id, args, ['ignore', 'ignore', 'pipe'], { command: binary, pin });
+  } else {
+    const out = openSync(logPath, 'a');
+    child = startChild(id, args, ['ignore', 'ignore', out], { command: binary });
+    closeSync(out);
   }
+  await waitUntilReady(child, async () => (await fetch(`http://${HOST}:${httpPort}/health?plugins`)).status === 200, 60_000);
+  return { child, address: `${HOST}:${grpcPort}` };
 }
 
-/** One measured (or warm-up) run of one case, with all its checks. */
-async function runCase(ghz, benchCase, { seconds, round, dir, log, servers }) {
+async function startMeshwardenCase(dir, id, extraArgs, { pin = true } = {}) {
+  const port = await freePort();
+  const logPath = join(dir, `${id}.log`);
+  writeFileSync(logPath, '');
+  const child = startMeshwarden(port, undefined, logPath, { label: id, extraArgs: ['--admin-addr', 'off', ...extraArgs], pin });
+  const address = `${HOST}:${port}`;
+  await waitUntilReady(child, async () => (await healthCheck(address)) === 'SERVING', 120_000);
+  return { child, address, log: new LogTail(logPath), logPath };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decisions
+
+/**
+ * Waits until `expected` decision lines were appended to `log` (loggers write asynchronously) and counts
+ * those `classify` accepts; lines it returns undefined for are not decisions (start-up lines).
+ */
+async function tallyLog(log, expected, classify, timeoutMs = 15_000) {
+  const tally = { decisions: 0, right: 0, wrong: [] };
+  const take = () => {
+    for (const line of log.readNewLines()) {
+      let entry;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        tally.wrong.push(`unparsable: ${line.slice(0, 200)}`);
+        continue;
+      }
+      const verdict = classify(entry);
+      if (verdict === undefined) continue;
+      tally.decisions += 1;
+      if (verdict) tally.right += 1;
+      else if (tally.wrong.length < 5) tally.wrong.push(line.slice(0, 300));
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  do {
+    take();
+    if (tally.decisions >= expected) break;
+    await sleep(100);
+  } while (Date.now() < deadline);
+  await sleep(100);
+  take(); // stragglers, so they do not spill into the next run's tally
+  return tally;
+}
+
+/** meshwarden's decision line for the allowed request: reason allowed, and by the scenario's rule when rules decide. */
+const meshwardenAllowed = (byRule) => (entry) => (entry.msg !== 'decision' ? undefined : entry.reason === 'allowed' && entry.allowed === true && (!byRule || entry.rule === EXPECTED_RULE));
+/** OEP's console decision log: one "Decision Log" event per Check, the decision as `result`. */
+const oepAllowed = (entry) => (entry.msg !== 'Decision Log' ? undefined : entry.result === true);
+
+/** One Check each way on every server: allowed (code 0) and denied (code 7, PERMISSION_DENIED; the floor allows all). */
+async function checkDecisions(grpcurl, cases, deniedFile, when) {
+  for (const benchCase of cases) {
+    const allowed = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, ALLOWED_REQUEST));
+    if (allowed !== 0) throw new Error(`${when}, ${benchCase.name}: the allowed request got status ${allowed}`);
+    if (benchCase.id === 'noop') continue;
+    const denied = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, deniedFile));
+    if (denied !== 7) throw new Error(`${when}, ${benchCase.name}: the denied request got status ${denied}, expected 7`);
+  }
+  // Those Checks' own decision lines are not the load's.
+  for (const benchCase of cases) if (benchCase.log !== undefined) await tallyLog(benchCase.log, benchCase.id === 'noop' ? 1 : 2, benchCase.classify, 5000);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runs and figures
+
+async function runCase(ghz, benchCase, mode, { seconds, round, dir, servers }) {
   const result = await measureRun(ghz, {
-    id: benchCase.id,
-    name: benchCase.name,
-    address: benchCase.address,
-    server: benchCase.server,
-    dataFile: benchCase.dataFile,
-    seconds,
-    concurrency: SETTINGS.concurrency,
-    round,
-    dir,
-    keep: SETTINGS.keep,
-    servers,
+    id: benchCase.id, name: benchCase.name, address: benchCase.address, server: benchCase.child, dataFile: ALLOWED_REQUEST,
+    seconds, concurrency: SETTINGS.concurrency, round, dir, keep: SETTINGS.keep, servers, rps: mode.rps, connections: benchCase.connections,
   });
-  if (benchCase.expectedReason !== undefined) {
-    const tally = await tallyDecisions(log, result.count);
-    result.decisions = tally.reasons;
-    result.serverProblems = tally.problems.slice(0, 20);
-    const wrong = Object.entries(tally.reasons).filter(([reason]) => reason !== benchCase.expectedReason);
-    if (tally.decisions < result.count || wrong.length > 0) {
-      throw new Error(`${benchCase.name} (${round}): ghz completed ${result.count} calls but meshwarden logged ${JSON.stringify(tally.reasons)} (expected only "${benchCase.expectedReason}")`);
+  result.mode = mode.id;
+  if (benchCase.log !== undefined) {
+    const tally = await tallyLog(benchCase.log, result.count, benchCase.classify);
+    result.decisionsLogged = tally.decisions;
+    if (tally.decisions !== result.count || tally.right !== tally.decisions) {
+      throw new Error(`${benchCase.name} (${mode.id}, ${round}): ghz completed ${result.count} calls, the log has ${tally.decisions} decisions, ${tally.right} of them the expected one; e.g. ${tally.wrong.join(' | ')}`);
     }
   }
   return result;
 }
 
-function summarizeCases(cases, runs) {
+const spread = (values) => (values.length < 2 ? '' : ` (${Math.min(...values)}-${Math.max(...values)})`);
+
+function summarize(cases, runs, mode) {
   return cases.map((benchCase) => {
-    const mine = runs.filter((run) => run.case === benchCase.id);
+    const mine = runs.filter((run) => run.case === benchCase.id && run.mode === mode.id);
+    const cpu = mine.map((run) => run.serverCpuUsPerCall).filter((value) => value !== undefined);
     return {
       case: benchCase.id,
       name: benchCase.name,
-      rounds: mine.length,
       rps: Math.round(median(mine.map((run) => run.rps))),
-      p50Ms: median(mine.map((run) => run.p50Ms)),
-      p99Ms: median(mine.map((run) => run.p99Ms)),
-      rpsPerRound: mine.map((run) => run.rps),
-      serverCpuUsPerCall: median(mine.map((run) => run.serverCpuUsPerCall)),
+      rpsSpread: spread(mine.map((run) => run.rps)),
+      p50Us: median(mine.map((run) => run.p50Us)),
+      p99Us: median(mine.map((run) => run.p99Us)),
+      cpuUs: median(cpu),
+      cpuSpread: spread(cpu),
       calls: mine.reduce((sum, run) => sum + run.count, 0),
     };
   });
 }
 
-function printSummaries(summaries) {
-  const header = ['case', 'rps (median)', 'p50 ms', 'p99 ms', 'rps per round', 'server CPU us/call', 'calls'];
-  const rows = summaries.map((s) => [s.name, String(s.rps), String(s.p50Ms), String(s.p99Ms), s.rpsPerRound.join(' / '), String(s.serverCpuUsPerCall ?? 'n/a'), String(s.calls)]);
-  printTable(header, rows, [0, 4]);
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? '-' : round2(a / b).toFixed(2));
+
+function printMode(mode, summaries) {
+  const oep = summaries.find((s) => s.case === 'oep');
+  const floor = summaries.find((s) => s.case === 'noop');
+  console.log(`\n== ${mode.title}; ratios against OEP (no log) and the floor`);
+  const header = ['case', 'rps (spread)', 'p50 us', 'p99 us', 'CPU us/check (spread)', 'rps/OEP', 'CPU/OEP', 'p50/OEP', 'p99/OEP', 'rps/floor', 'CPU/floor', 'calls'];
+  const rows = summaries.map((s) => [
+    s.name, `${s.rps}${s.rpsSpread}`, String(s.p50Us), String(s.p99Us), `${s.cpuUs ?? 'n/a'}${s.cpuSpread}`,
+    ratio(s.rps, oep?.rps), ratio(s.cpuUs, oep?.cpuUs), ratio(s.p50Us, oep?.p50Us), ratio(s.p99Us, oep?.p99Us),
+    ratio(s.rps, floor?.rps), ratio(s.cpuUs, floor?.cpuUs), String(s.calls),
+  ]);
+  printTable(header, rows, [0]);
 }
+
+// ---------------------------------------------------------------------------------------------------
 
 async function main(run) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npx tsc -p tsconfig.json) first`);
-  const ghz = await toolPath('ghz');
-  const grpcurl = await toolPath('grpcurl');
+  const [ghz, grpcurl, opa] = [await toolPath('ghz'), await toolPath('grpcurl'), await toolPath('opa')];
+  const tools = await import(join(ROOT, 'scripts', 'tools.mjs'));
+  let oepBinary;
+  try {
+    oepBinary = tools.ensureOpaEnvoyPlugin();
+  } catch (error) {
+    console.log(`!!! opa-envoy-plugin build failed: ${error.message}`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'meshwarden-bench-'));
   run.workDir = dir;
-  const logPath = join(dir, 'meshwarden.log');
-  const requests = writeRequests(dir);
+  const deniedFile = writeDeniedRequest(dir);
+  const bundle = buildBundle(opa, dir);
+  console.log(PINNING ? `pinning: servers on core ${PINNING.server}, ghz on core ${PINNING.load} (taskset)` : `pinning: none (${availableParallelism()} core(s) or BENCH_PIN=0)`);
+  console.log(`load average before: ${loadavg().map((value) => value.toFixed(2)).join(' ')} on ${cpus().length} cores`);
 
-  const [meshwardenPort, noopPort] = [await freePort(), await freePort()];
-  const adminPort = hasAdminEndpoint() ? await freePort() : undefined;
-  const meshwarden = startMeshwarden(meshwardenPort, adminPort, logPath);
+  const cases = [];
+  const noopPort = await freePort();
   const noop = startNoop(noopPort);
-  const servers = [meshwarden, noop];
-  const meshwardenAddress = `${HOST}:${meshwardenPort}`;
-  const noopAddress = `${HOST}:${noopPort}`;
-
-  // Ready = meshwarden reports SERVING (its policy is loaded); the no-op answers a Check.
-  await waitUntilReady(meshwarden, async () => (await healthCheck(meshwardenAddress)) === 'SERVING');
-  await waitUntilReady(noop, async () => statusCodeOf(await grpcurlCheck(grpcurl, noopAddress, requests.allowedFile)) === 0);
-  await sanityCheck(grpcurl, noopAddress, meshwardenAddress, requests);
-
-  const log = new LogTail(logPath);
-  const startup = await tallyDecisions(log, 2); // start-up lines and the two sanity-check decisions
-  const cases = [
-    { id: 'noop', name: 'noop grpc-js (allowed req)', address: noopAddress, dataFile: requests.allowedFile, server: noop },
-    { id: 'meshwarden-allow', name: 'meshwarden allowed req', address: meshwardenAddress, dataFile: requests.allowedFile, server: meshwarden, expectedReason: 'allowed' },
-    { id: 'meshwarden-deny', name: 'meshwarden denied req', address: meshwardenAddress, dataFile: requests.deniedFile, server: meshwarden, expectedReason: 'no_allow_rule_matched' },
-  ];
-  const context = { dir, log, servers };
-
-  // Warm-up: JIT, wasm tier-up and connection set-up should not land in the first measured round.
-  console.log(`warm-up: ${SETTINGS.warmupSeconds}s per case at -c ${SETTINGS.concurrency}`);
-  const warmups = [];
-  for (const benchCase of cases) warmups.push(await runCase(ghz, benchCase, { ...context, seconds: SETTINGS.warmupSeconds, round: 'warmup' }));
-
-  // Cases alternate within every round, so background noise on this machine hits all of them alike.
-  const runs = [];
-  for (let round = 1; round <= SETTINGS.rounds; round += 1) {
-    for (const benchCase of cases) {
-      const run = await runCase(ghz, benchCase, { ...context, seconds: SETTINGS.seconds, round });
-      console.log(`round ${round}  ${benchCase.name.padEnd(27)} ${String(run.rps).padStart(6)} rps  p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms`);
-      runs.push(run);
+  cases.push({ id: 'noop', name: 'floor: no-op grpc-js', address: `${HOST}:${noopPort}`, child: noop });
+  if (oepBinary === undefined || !existsSync(oepBinary)) {
+    console.log('!!! opa-envoy-plugin NOT BUILT (../shared/opa-envoy-plugin absent or its build failed): its rows are SKIPPED, no OEP ratios');
+  } else {
+    const oep = await startOep(oepBinary, dir, { id: 'oep' });
+    cases.push({ id: 'oep', name: 'OEP v1.19.1, Rego (no log)', ...oep });
+    const logPath = join(dir, 'oep-log.log');
+    writeFileSync(logPath, '');
+    const logged = await startOep(oepBinary, dir, { id: 'oep-log', logPath });
+    cases.push({ id: 'oep-log', name: 'OEP, console decision log', ...logged, log: new LogTail(logPath), classify: oepAllowed });
+    if (WORKERS > 1) {
+      // OEP on every core, as it runs in a pod, driven as the multi-worker case below is.
+      const everyCore = await startOep(oepBinary, dir, { id: 'oep-all-cores', pin: false });
+      cases.push({ id: 'oep-all-cores', connections: 2 * WORKERS, name: `OEP, unpinned (${2 * WORKERS} conns)`, ...everyCore });
     }
   }
+  const single = ['--workers', '1'];
+  cases.push({ id: 'mw-default', name: 'meshwarden, default rules', ...(await startMeshwardenCase(dir, 'mw-default', single)), classify: meshwardenAllowed(true) });
+  cases.push({ id: 'mw-bundle', name: 'meshwarden, Rego --bundle', ...(await startMeshwardenCase(dir, 'mw-bundle', [...single, '--bundle', bundle, '--decision', DECISION])), classify: meshwardenAllowed(false) });
+  for (const size of SIZES) {
+    const rules = writeRulesFile(dir, size);
+    cases.push({ id: `mw-rules-${size}`, name: `meshwarden, ${size} rules`, ...(await startMeshwardenCase(dir, `mw-rules-${size}`, [...single, '--rules', rules.file])), classify: meshwardenAllowed(true) });
+  }
+  if (WORKERS > 1) {
+    // Unpinned: its workers use every core, ghz's included, so its figure is CPU per check staying flat. The
+    // primary hands each connection to one worker: ghz opens one per worker, twice over.
+    cases.push({ id: 'mw-workers', connections: 2 * WORKERS, name: `meshwarden, ${WORKERS} workers (unpinned, ${2 * WORKERS} conns)`, ...(await startMeshwardenCase(dir, 'mw-workers', ['--workers', String(WORKERS)], { pin: false })), classify: meshwardenAllowed(true) });
+  }
+  const servers = cases.map((benchCase) => benchCase.child);
+  await checkDecisions(grpcurl, cases, deniedFile, 'before the load');
 
-  const summaries = summarizeCases(cases, runs);
-  const byId = Object.fromEntries(summaries.map((s) => [s.case, s]));
-  const ratio = byId['meshwarden-allow'].rps / byId.noop.rps;
-  const deniedRatio = byId['meshwarden-deny'].rps / byId.noop.rps;
-  // Start-up info lines ("serving", "admin endpoint listening") are expected; anything louder is not.
-  const startupProblems = startup.problems.filter((line) => !line.includes('"level":"info"'));
-  const serverProblems = [...startupProblems, ...runs.flatMap((run) => run.serverProblems ?? [])];
-  const decisionMetrics = adminPort === undefined ? undefined : await fetchDecisionMetrics(adminPort);
+  const context = { dir, servers };
+  console.log(`warm-up: ${SETTINGS.warmupSeconds}s per case at maximum load`);
+  for (const benchCase of cases) await runCase(ghz, benchCase, MODES[0], { ...context, seconds: SETTINGS.warmupSeconds, round: 'warmup' });
+
+  const runs = [];
+  for (let round = 1; round <= SETTINGS.rounds; round += 1) {
+    for (const mode of MODES) {
+      for (const benchCase of cases) {
+        const result = await runCase(ghz, benchCase, mode, { ...context, seconds: SETTINGS.seconds, round });
+        console.log(`round ${round} ${mode.id.padEnd(4)} ${benchCase.name.padEnd(36)} ${String(result.rps).padStart(6)} rps  p50 ${result.p50Us} us  p99 ${result.p99Us} us  CPU ${result.serverCpuUsPerCall} us/check`);
+        runs.push(result);
+      }
+    }
+  }
+  await checkDecisions(grpcurl, cases, deniedFile, 'after the load');
+  for (const child of servers) assertRunning(child);
+
+  const summaries = Object.fromEntries(MODES.map((mode) => [mode.id, summarize(cases, runs, mode)]));
+  for (const mode of MODES) printMode(mode, summaries[mode.id]);
   const results = {
     date: new Date().toISOString(),
-    settings: { ...SETTINGS, connections: 1, ghz },
-    environment: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg() },
-    summary: summaries,
-    ratio: { meshwardenAllowedOverNoop: round2(ratio), meshwardenDeniedOverNoop: round2(deniedRatio), target: TARGET_RATIO },
-    serverProblems,
-    meshwardenRssMb: runs.filter((run) => run.case !== 'noop').map((run) => run.rssMb),
-    meshwardenDecisionMetrics: decisionMetrics,
-    warmups,
+    settings: { ...SETTINGS, rate: RATE, sizes: SIZES, workers: WORKERS, pinning: PINNING ?? null, connections: 1, ghz, oep: oepBinary ?? null },
+    environment: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavgAfter: loadavg() },
+    summaries,
     runs,
   };
-
-  printSummaries(summaries);
-  if (serverProblems.length > 0) {
-    console.log(`meshwarden logged ${serverProblems.length} non-decision or non-info line(s) under load, e.g.:`);
-    for (const line of serverProblems.slice(0, 5)) console.log(`  ${line}`);
-  }
   const resultsPath = join(dir, 'bench-results.json');
   writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
-  if (!SETTINGS.keep) rmSync(logPath, { force: true }); // hundreds of MB of decision lines; BENCH_KEEP=1 keeps it
+  if (!SETTINGS.keep) for (const benchCase of cases) if (benchCase.logPath !== undefined) rmSync(benchCase.logPath, { force: true });
+  console.log(`load average after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
   console.log(`results: ${resultsPath}`);
-  console.log(`ratio: meshwarden/noop throughput (denied request) = ${round2(deniedRatio).toFixed(2)}`);
-  console.log(`ratio: meshwarden/noop throughput = ${round2(ratio).toFixed(2)} (target >= ${TARGET_RATIO.toFixed(2)})`);
 }
 
-runBenchmark('check-bench', OVERALL_LIMIT_MS, main);
+const PLANNED_SECONDS = (3 + SIZES.length + (WORKERS > 1 ? 2 : 0)) * (SETTINGS.warmupSeconds + MODES.length * SETTINGS.rounds * SETTINGS.seconds);
+runBenchmark('check-bench', (240 + 2 * PLANNED_SECONDS) * 1000, main);

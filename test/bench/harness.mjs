@@ -1,8 +1,9 @@
 // Shared pieces of the ghz benchmarks (check-bench.mjs, rules-bench.mjs): child processes and their cleanup,
 // /proc readings, readiness and one-off Checks, meshwarden's decision log, ghz runs and their summaries.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -55,9 +56,33 @@ export function freePort() {
   });
 }
 
-/** Spawns a child, remembers it for cleanup, and keeps the tail of its stderr for error messages. */
-export function startChild(name, args, stdio) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio, env: process.env });
+/**
+ * Where the servers and the load generator run: on a machine with two or more cores, every server on core 1
+ * and ghz on core 0 (taskset), so a server's figures are one core's and ghz never takes its CPU; otherwise
+ * unpinned. BENCH_PIN=0 turns pinning off.
+ */
+export const PINNING = (() => {
+  if (process.env.BENCH_PIN === '0' || availableParallelism() < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return { server: '1', load: '0' };
+  } catch {
+    return undefined;
+  }
+})();
+
+/** `command args` pinned to `core` with taskset (which execs it: the pid is the command's own). */
+function pinned(core, command, args) {
+  return core === undefined ? [command, args] : ['taskset', ['-c', core, command, ...args]];
+}
+
+/**
+ * Spawns a child (node with `args`, or `command`), pinned to the server core, remembers it for cleanup,
+ * and keeps the tail of its stderr for error messages. `pin: false` leaves it on every core.
+ */
+export function startChild(name, args, stdio, { command = process.execPath, pin = true } = {}) {
+  const [file, argv] = pinned(pin ? PINNING?.server : undefined, command, args);
+  const child = spawn(file, argv, { cwd: ROOT, stdio, env: process.env });
   child.label = name;
   child.stderrTail = '';
   child.stderr?.setEncoding('utf8');
@@ -80,14 +105,14 @@ export function hasAdminEndpoint() {
  * decisions), the admin endpoint (if any) kept on but moved to a free loopback port. `extraArgs` are
  * further serve flags (e.g. --rules FILE); `cli` another build's dist/src/cli.js (a baseline to compare with).
  */
-export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [], cli = CLI } = {}) {
+export function startMeshwarden(port, adminPort, logPath, { label = 'meshwarden', extraArgs = [], cli = CLI, pin = true } = {}) {
   const args = [cli, 'serve', '--grpc-addr', `${HOST}:${port}`, '--log-level', 'info', ...extraArgs];
   if (adminPort !== undefined) args.push('--admin-addr', `${HOST}:${adminPort}`);
   // No drain window: the benchmark stops the server only when it is done with it (a baseline build may
   // predate the flag, so only this build gets it).
   if (cli === CLI) args.push('--drain-ms', '0');
   const logFd = openSync(logPath, 'a');
-  const child = startChild(label, args, ['ignore', logFd, 'pipe']);
+  const child = startChild(label, args, ['ignore', logFd, 'pipe'], { pin });
   closeSync(logFd); // the child has its own copy
   return child;
 }
@@ -130,18 +155,48 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/**
- * CPU seconds (user + system, all threads) a child has used so far, from /proc (Linux). Per call this is
- * a steadier measure than rps on a busy machine: it does not count time spent waiting for a core.
- */
-export function cpuSeconds(child) {
+/** CPU seconds (user + system, all threads) of one process, from /proc/PID/stat; undefined once it is gone. */
+function processCpuSeconds(pid) {
   try {
-    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // #14 utime, #15 stime
   } catch {
     return undefined;
   }
+}
+
+/** The live children of a process, from /proc/PID/task/TID/children. */
+function childPids(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU seconds (user + system, all threads) a child and its live descendants (meshwarden's workers) have
+ * used so far, from /proc (Linux). Per call this is a steadier measure than rps on a busy machine: it does
+ * not count time spent waiting for a core.
+ */
+export function cpuSeconds(child) {
+  const own = processCpuSeconds(child.pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  const pending = childPids(child.pid);
+  while (pending.length > 0) {
+    const pid = pending.pop();
+    total += processCpuSeconds(pid) ?? 0;
+    pending.push(...childPids(pid));
+  }
+  return total;
 }
 
 /** A memory line of /proc/<pid>/status in MB: VmRSS (now) or VmHWM (peak so far). Linux only. */
@@ -305,16 +360,21 @@ export async function toolPath(name) {
   return tools.ensureTool(name);
 }
 
-/** One ghz run at fixed concurrency for a fixed time; returns ghz's parsed JSON report. */
-export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile }) {
+/**
+ * One ghz run at fixed concurrency for a fixed time, at full speed or at `rps` calls per second, pinned to
+ * the load core; returns ghz's parsed JSON report.
+ */
+export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections = 1 }) {
   const args = [
+    ...(rps === undefined ? [] : ['--rps', String(rps)]),
     '--insecure',
     '--proto', AUTHORIZATION_PROTO,
     '--import-paths', envoyProtoDirs().join(','),
     '--call', CHECK_METHOD,
     '--data-file', dataFile,
     '--concurrency', String(concurrency),
-    '--connections', '1', // one HTTP/2 connection, as one Envoy worker thread keeps to its ext_authz cluster
+    // One HTTP/2 connection by default, as one Envoy worker thread keeps to its ext_authz cluster.
+    '--connections', String(connections),
     '--duration', `${seconds}s`,
     '--duration-stop', 'wait', // let in-flight calls finish and count them, so no "transport closing" errors
     // The data has no templates; skipping template processing keeps the client's CPU share down on 2 cores.
@@ -325,7 +385,8 @@ export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile }
     address,
   ];
   return new Promise((resolve, reject) => {
-    const child = execFile(ghz, args, { cwd: ROOT, timeout: (seconds + 60) * 1000, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+    const [file, argv] = pinned(PINNING?.load, ghz, args);
+    const child = execFile(file, argv, { cwd: ROOT, timeout: (seconds + 60) * 1000, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
       children.delete(child);
       if (error) reject(new Error(`ghz against ${address} failed: ${error.message}\n${stderr}`));
       else resolve(JSON.parse(readFileSync(outFile, 'utf8')));
@@ -343,6 +404,11 @@ function percentileMs(report, percentage) {
   return entry ? nsToMs(entry.latency) : undefined;
 }
 
+function percentileUs(report, percentage) {
+  const entry = (report.latencyDistribution ?? []).find((item) => item.percentage === percentage);
+  return entry ? Math.round(entry.latency / 1000) : undefined;
+}
+
 /** The figures we keep from a ghz report (it also lists every single request, which we drop). */
 export function summarize(report) {
   return {
@@ -350,6 +416,8 @@ export function summarize(report) {
     rps: Math.round(report.rps),
     p50Ms: percentileMs(report, 50),
     p99Ms: percentileMs(report, 99),
+    p50Us: percentileUs(report, 50),
+    p99Us: percentileUs(report, 99),
     averageMs: nsToMs(report.average),
     slowestMs: nsToMs(report.slowest),
     endReason: report.endReason,
@@ -429,10 +497,10 @@ export function runBenchmark(name, limitMs, main) {
  * One ghz run against one server, with the checks every benchmark needs (no errors, every server still up),
  * and the server's CPU per call and memory.
  */
-export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers }) {
-  const outFile = join(dir, `ghz-${id}-${round}.json`);
+export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers, rps, connections }) {
+  const outFile = join(dir, `ghz-${id}-${round}${rps === undefined ? '' : `-rps${rps}`}.json`);
   const cpuBefore = cpuSeconds(server);
-  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile }));
+  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections }));
   const cpuUsed = cpuSeconds(server) - cpuBefore;
   if (!keep) rmSync(outFile, { force: true });
   assertNoErrors(`${name} (${round})`, summary);

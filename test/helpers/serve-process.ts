@@ -14,7 +14,7 @@ export interface ServeProcess {
   adminPort: number;
   /** Set when started with --http-addr. */
   httpPort: number | undefined;
-  /** Resolves with the exit code and the time (Date.now()) of the exit. */
+  /** Resolves with the exit code and the time (Date.now()) of the exit, once its output is all read. */
   exited: Promise<{ code: number | null; at: number }>;
   /** Resident set size in bytes (Linux /proc). */
   rssBytes(): number;
@@ -30,7 +30,8 @@ export async function startServeProcess(args: string[], nodeArgs: string[] = [],
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
+  // 'close', not 'exit': by then every line the process wrote has been read.
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('close', (code) => resolve({ code, at: Date.now() })));
   const lines: Record<string, any>[] = [];
   let buffer = '';
   let adminPort = 0;

@@ -132,7 +132,7 @@ describe('embedded default: data service readable only by analytics with GET /ap
     // The reason is the response's (x-ext-authz-reason): no rule of the destination allowed it, or no rule names it.
     expect(lines[1]).toMatchObject({ allowed: false, reason: 'no_allow_rule_matched', rule: 'default', method: 'POST' });
     // A caller's x-request-id is cut to a bounded length, marked as cut.
-    expect(lines[1]!.request_id).toBe('x'.repeat(256) + '…');
+    expect(lines[1]!.request_id).toBe('x'.repeat(1024) + '…(+3976 characters)');
     expect(lines[2]).toMatchObject({ allowed: false, reason: 'default_deny', rule: 'default', destination_principal: 'spiffe://cluster.local/ns/other/sa/other' });
     expect(lines[2]).not.toHaveProperty('request_id');
     const raw = JSON.stringify(server.logs.slice(before));

@@ -1,4 +1,5 @@
 // Every failure is an explicit deny carried in a CheckResponse, never an RPC error or an empty response.
+import { DEFAULT_REQUEST_LIMITS } from '../../src/check/limits.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAnswerer } from '../../src/check/answer.js';
 import { createTrustDomains } from '../../src/identity/spiffe.js';
@@ -101,6 +102,7 @@ describe('fail closed', () => {
       skipBodyParse: false,
       validStatuses: api.envoyStatusCodes,
       identity: { trustDomains: createTrustDomains({ local: 'cluster.local' }), xfcc: false },
+      limits: DEFAULT_REQUEST_LIMITS,
     };
     const running = await startServer({
       address: { host: '127.0.0.1', port: 0 },

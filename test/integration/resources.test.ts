@@ -115,6 +115,7 @@ describe('memory held by clients that never go', () => {
     // and its stream reset (what the client receives is checked on the wire in 'the call time bound').
     expect(streams.session.destroyed).toBe(false);
     expect(streams.streams.every((stream) => stream.closed)).toBe(true);
+    await waitFor(() => server!.lines.filter((line) => line['reason'] === 'call_timeout').length >= 20, 2_000);
     expect(server.lines.filter((line) => line['reason'] === 'call_timeout')).toHaveLength(20);
     expect(after.external - before.external).toBeLessThan(16 * MiB);
   }, 30_000);
@@ -125,6 +126,7 @@ describe('the call time bound', () => {
     server = await startServeProcess(['--call-timeout-ms', '300']);
     const watch = watchHealth(server.grpcAddress);
     cleanups.push(() => watch.close());
+    await waitFor(() => watch.statuses.length > 0, 5_000);
     const streams = await openStalledCheckStreams(server.grpcAddress, 3, 64 * 1024, 1000);
     const silent = await openStalledCheckStreams(server.grpcAddress, 2, 0, 0);
     cleanups.push(() => streams.close(), () => silent.close());
@@ -144,6 +146,8 @@ describe('the call time bound', () => {
       expect(answer.body.length).toBeGreaterThan(5);
       expect(answer.body.subarray(5).toString('latin1')).toContain('call_timeout');
     }
+    // The log is written asynchronously: its lines may follow the answers by a moment.
+    await waitFor(() => server!.lines.filter((line) => line['msg'] === 'a Check did not end within the call time bound; denied').length >= 5, 2_000);
     expect(server.lines.filter((line) => line['msg'] === 'a Check did not end within the call time bound; denied')).toHaveLength(5);
     // Calls that complete in time are untouched, and so are other methods: a health Watch stream lives on.
     const check = createClient(server.grpcAddress);
@@ -168,7 +172,10 @@ describe('the call time bound', () => {
           }),
       ),
     );
-    for (const reply of replies) expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    for (const reply of replies) {
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+      expect(reply).toContain('x-ext-authz-reason: call_timeout');
+    }
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 20_000);
 });
@@ -214,6 +221,8 @@ describe('connection and stream caps', () => {
     expect(answer).toBe('');
     await waitFor(() => server!.lines.some((line) => line['msg'] === 'connection refused: the listener is at its connection cap' && line['listener'] === 'http'), 2_000);
     held.close();
+    // The server counts a connection as gone when it has seen it close, not when the client closed it.
+    await sleep(300);
 
     // An idle keep-alive HTTP connection, and an idle gRPC connection (which hears GOAWAY), are closed.
     const idleHttp = connectTcp(server.httpPort!, '127.0.0.1');

@@ -65,6 +65,15 @@ describe('TurnBatch', () => {
     expect(target.writes).toEqual(['one\ntwo\nthree\n', 'four\n']);
   });
 
+  it('with a write limit, hands over whole lines in writes of at most that many bytes (a longer line alone)', async () => {
+    const target = new RecordingTarget();
+    const batch = new TurnBatch(target, 10);
+    for (const line of ['aaaa\n', 'bbbb\n', 'cc\n', 'é-long-line-of-20b\n', 'dd\n']) batch.write(line);
+    await nextTurn();
+    expect(target.writes).toEqual(['aaaa\nbbbb\n', 'cc\n', 'é-long-line-of-20b\n', 'dd\n']);
+    for (const write of target.writes.slice(0, 2)) expect(Buffer.byteLength(write)).toBeLessThanOrEqual(10);
+  });
+
   it('passes pending lines on before flushing the destination', async () => {
     const target = new RecordingTarget();
     const batch = new TurnBatch(target);

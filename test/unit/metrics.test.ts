@@ -1,6 +1,6 @@
 // src/metrics.ts: decisions are counted in plain arrays and folded into the Prometheus counters on scrape.
 import { describe, expect, it } from 'vitest';
-import { createDecisionMetrics } from '../../src/metrics.js';
+import { createDecisionMetrics, OTHER_RULES } from '../../src/metrics.js';
 
 async function series(metrics: ReturnType<typeof createDecisionMetrics>, name: string): Promise<string[]> {
   const text = await metrics.registry.metrics();
@@ -46,5 +46,18 @@ describe('decision metrics', () => {
     expect(text).toContain('meshwarden_token_verifications_total{kind="jwt",result="valid"} 2');
     expect(text).toContain('meshwarden_token_verifications_total{kind="jwt_svid",result="keys_unavailable"} 1');
     expect(text).toContain('meshwarden_token_verifications_total{kind="jwt",result="expired"} 0');
+  });
+});
+
+describe('shadow rule series are bounded (a policy can name rules after the request)', () => {
+  it('past 1,000 distinct names, and for overlong names, one series counts the rest', async () => {
+    const metrics = createDecisionMetrics();
+    for (let i = 0; i < 5000; i++) metrics.shadowRule(`rule-${i}`);
+    metrics.shadowRule('x'.repeat(10_000));
+    metrics.shadowRule('rule-7'); // a known name keeps its own series
+    const values = (await metrics.registry.getSingleMetric('meshwarden_rule_shadow_denies_total')!.get()).values;
+    expect(values.length).toBe(1001);
+    expect(values.find((value) => value.labels['rule'] === OTHER_RULES)?.value).toBe(4001);
+    expect(values.find((value) => value.labels['rule'] === 'rule-7')?.value).toBe(2);
   });
 });

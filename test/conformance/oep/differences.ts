@@ -236,7 +236,7 @@ export const DELIBERATE: Deliberate[] = [
     id: 'undecodable-request',
     readme: 'CheckRequest bytes that do not decode',
     cases: {
-      'decision/undecodable CheckRequest bytes': shape({ rpc_error: is('13 grpc: error unmarshalling request: proto: cannot parse invalid wire-format data') }, reasonDeny('request_parse_error', 400)),
+      'decision/undecodable CheckRequest bytes': shape({ rpc_error: is('13 grpc: error unmarshalling request: proto: cannot parse invalid wire-format data') }, reasonDeny('malformed_request', 400)),
     },
   },
   {

@@ -1,5 +1,6 @@
 // src/check/answer.ts: the one entrance both listeners call. Exactly one answer per call, a fail-closed deny when
 // sending the decision throws, and the decision recorded as it was really answered.
+import { DEFAULT_REQUEST_LIMITS } from '../../../src/check/limits.js';
 import { describe, expect, it } from 'vitest';
 import { createAnswerer, verificationBudgetMs, type CheckOutcome } from '../../../src/check/answer.js';
 import type { CheckContext } from '../../../src/check/check.js';
@@ -20,6 +21,8 @@ const ALLOWING: Policy = {
   revision: 'r1',
   evaluate: () => [{ result: true }],
   evaluateText: () => '[{"result":true}]',
+  hasEntrypoint: () => false,
+  evaluateAt: () => undefined,
 };
 
 const request: DecodedCheckRequest = {
@@ -38,6 +41,7 @@ function setup() {
     skipBodyParse: false,
     validStatuses: api.envoyStatusCodes,
     identity: { trustDomains: createTrustDomains({ local: 'cluster.local' }), xfcc: false },
+    limits: DEFAULT_REQUEST_LIMITS,
   };
   return { lines, metrics, answer: createAnswerer({ context, logger, metrics }) };
 }
@@ -104,5 +108,23 @@ describe('the verification budget', () => {
     expect(verificationBudgetMs(1_200, 1_000)).toBe(150);
     expect(verificationBudgetMs(1_100, 1_000)).toBe(75);
     expect(verificationBudgetMs(900, 1_000)).toBe(0);
+  });
+});
+
+describe('the decision line is bounded whatever the caller sends', () => {
+  it('a 1 MiB principal, method and path are cut to 1,024 characters, saying how much was cut', async () => {
+    const { lines, answer } = setup();
+    const huge: DecodedCheckRequest = {
+      kind: 'request',
+      byteLength: 3 << 20,
+      attributes: { source: { principal: 'p'.repeat(1 << 20) }, request: { http: { method: 'M'.repeat(1 << 20), path: '/' + 'a'.repeat(1 << 20) + '?q=1', headers: {} } } },
+    };
+    answer(huge, Infinity, () => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    const line = lines.find((entry) => entry['msg'] === 'decision')!;
+    expect(line['source_principal']).toBe('p'.repeat(1024) + `…(+${(1 << 20) - 1024} characters)`);
+    expect(String(line['method']).length).toBeLessThan(1100);
+    expect(String(line['path'])).toMatch(/^\/a{1023}…\(\+1047553 characters\)$/);
+    expect(JSON.stringify(line).length).toBeLessThan(4096);
   });
 });

@@ -1,5 +1,6 @@
 // src/check/check.ts runCheck: a policy result seen before is not parsed, validated and rendered again (the decision
 // cache), and that never changes an answer: per call decision ids, shadow mode, reloads, invalid results.
+import { DEFAULT_REQUEST_LIMITS } from '../../../src/check/limits.js';
 import { describe, expect, it } from 'vitest';
 import { runCheck, type CheckContext } from '../../../src/check/check.js';
 import type { DecodedCheckRequest } from '../../../src/envoy/codec.js';
@@ -32,7 +33,7 @@ const request = (method: string, path: string): DecodedCheckRequest => ({
 });
 
 function contextFor(policy: Policy, shadow = false): CheckContext {
-  return { policy: () => policy, shadow, skipBodyParse: false, validStatuses: api.envoyStatusCodes, identity };
+  return { policy: () => policy, shadow, skipBodyParse: false, validStatuses: api.envoyStatusCodes, identity, limits: DEFAULT_REQUEST_LIMITS };
 }
 
 const metadataOf = (outcome: ReturnType<typeof runCheck>): Record<string, unknown> => outcome.response.dynamicMetadata.fields;

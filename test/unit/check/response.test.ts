@@ -219,6 +219,9 @@ describe('toFailureResponse', () => {
   const expectedHttp: Record<FailureReason, number> = {
     missing_attributes: 403,
     request_too_large: 413,
+    path_too_long: 414,
+    headers_too_large: 431,
+    malformed_request: 400,
     request_parse_error: 400,
     no_policy: 503,
     undefined_decision: 403,

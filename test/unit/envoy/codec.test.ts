@@ -207,12 +207,15 @@ describe('createCheckCodec: decode', () => {
     ['a length beyond the end', [0x0a, 0x05, 0x01]],
     ['a truncated nested message', [0x0a, 0x02, 0x22, 0x10]],
     ['a truncated varint', [0x08, 0xff]],
-  ])('reports %s as undecodable, without throwing', (_name, bytes) => {
+  ])('rejects %s as malformed_request (the wire check, before protobufjs), without throwing', (_name, bytes) => {
     const buffer = Buffer.from(bytes);
     const decoded = codec.decode(buffer);
-    expect(decoded.kind).toBe('undecodable');
+    expect(decoded.kind).toBe('rejected');
     expect(decoded.byteLength).toBe(buffer.length);
-    if (decoded.kind === 'undecodable') expect(decoded.error.length).toBeGreaterThan(0);
+    if (decoded.kind === 'rejected') {
+      expect(decoded.reason).toBe('malformed_request');
+      expect(decoded.error).toMatch(/^malformed CheckRequest: /);
+    }
   });
 
   it('reports a message over the limit as too_large without decoding it', () => {

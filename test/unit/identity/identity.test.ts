@@ -1,6 +1,6 @@
 // src/identity/identity.ts: the peers' identity blocks, from what Envoy verified; real certificates made at test time.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildIdentities, parseCertificate, type IdentityOptions } from '../../../src/identity/identity.js';
+import { buildIdentities, IDENTITY_CACHE_MAX_BYTES, identityCacheUsage, parseCertificate, type IdentityOptions } from '../../../src/identity/identity.js';
 import type { Attributes } from '../../../src/envoy/types.js';
 import { createTrustDomains } from '../../../src/identity/spiffe.js';
 import { envoyCertificate, leafPem } from '../../helpers/certs.js';
@@ -211,5 +211,39 @@ describe('peer certificate (include_peer_certificate)', () => {
 
   it('parses each distinct certificate once (cached) and returns the same result', () => {
     expect(parseCertificate(single)).toBe(parseCertificate(single));
+  });
+});
+
+describe('the identity caches are bounded in bytes (issue 13 item 3)', () => {
+  it('1,000 distinct 1 MiB principals are parsed and denied, and none of them is kept', () => {
+    const before = identityCacheUsage().principals;
+    for (let i = 0; i < 1000; i++) {
+      const principal = `spiffe://cluster.local/ns/${i}/sa/` + 'a'.repeat(1024 * 1024);
+      const source = buildIdentities(attributes({ principal }), options).source;
+      expect(source.authenticated).toBe(false);
+    }
+    const after = identityCacheUsage().principals;
+    expect(after.bytes).toBeLessThanOrEqual(IDENTITY_CACHE_MAX_BYTES);
+    expect(after.bytes - before.bytes).toBe(0);
+  });
+
+  it('many distinct valid principals fill the cache only up to its byte bound', () => {
+    for (let i = 0; i < 20_000; i++) buildIdentities(attributes({ principal: `spiffe://cluster.local/ns/n${i}/sa/` + 'b'.repeat(1500) }), options);
+    const usage = identityCacheUsage().principals;
+    expect(usage.bytes).toBeLessThanOrEqual(IDENTITY_CACHE_MAX_BYTES);
+    expect(usage.entries).toBeGreaterThan(100);
+    // A known principal is still answered from the cache and still right.
+    expect(buildIdentities(attributes({ principal: ANALYTICS }), options).source.namespace).toBe('analytics');
+  });
+
+  it('100 distinct 1 MiB certificates are reported as problems and none of them is kept', () => {
+    const before = identityCacheUsage().certificates;
+    for (let i = 0; i < 100; i++) {
+      const parsed = parseCertificate(`${i}-----BEGIN%20CERTIFICATE-----%0A` + 'A'.repeat(1024 * 1024) + '%0A-----END%20CERTIFICATE-----%0A');
+      expect('problem' in parsed).toBe(true);
+    }
+    const after = identityCacheUsage().certificates;
+    expect(after.bytes).toBeLessThanOrEqual(IDENTITY_CACHE_MAX_BYTES);
+    expect(after.bytes - before.bytes).toBe(0);
   });
 });

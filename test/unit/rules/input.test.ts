@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES_DECISION, RULES_EXPLAIN } from '../../../src/rules/library.js';
 import { buildIdentities } from '../../../src/identity/identity.js';
 import { buildInput } from '../../../src/check/input.js';
+import { withHeaderMap } from '../../../src/request/header-map.js';
 import { createRulesInputWriter, type RulesInputNames } from '../../../src/rules/input.js';
 import { type Attributes } from '../../../src/envoy/types.js';
 import type { Policy } from '../../../src/check/policy.js';
@@ -78,6 +79,8 @@ interface Case {
   headers?: Record<string, string>;
   context?: Record<string, string>;
   jwt?: unknown;
+  /** Sent as header_map (Envoy's encode_raw_headers) instead of headers. */
+  headerMap?: { key: string; value?: string; rawValue?: string }[];
 }
 
 function attributesOf(c: Case): Attributes {
@@ -90,6 +93,11 @@ function attributesOf(c: Case): Attributes {
   if (c.method !== undefined) http['method'] = c.method;
   if (c.path !== undefined) http['path'] = c.path;
   if (c.host !== undefined) http['host'] = c.host;
+  if (c.headerMap !== undefined) {
+    const headers = http['headers'] as Record<string, string>;
+    http['headerMap'] = { headers: [...Object.entries(headers).map(([key, value]) => ({ key, value })), ...c.headerMap] };
+    delete http['headers'];
+  }
   return {
     source: { address: { socketAddress: { address: '10.0.1.17', portValue: 41234 } }, ...(c.source === '' ? {} : { principal: c.source }) },
     destination: { address: { socketAddress: { address: '10.0.2.5', portValue: c.port ?? 8080 } }, ...(c.destination === '' ? {} : { principal: c.destination }) },
@@ -101,8 +109,10 @@ function attributesOf(c: Case): Attributes {
 /** The full document, or the rules library's when given what the rules read. */
 function documentOf(c: Case, rules?: RulesInputNames): string {
   const attributes = attributesOf(c);
-  const identities = buildIdentities(attributes, identityOptions);
-  return buildInput(attributes, { skipBodyParse: false, writer: rules && createRulesInputWriter(rules) }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
+  // As the Check path builds it (check/check.ts): header_map entries seen as headers, the full document as sent.
+  const viewed = withHeaderMap(attributes);
+  const identities = buildIdentities(viewed, identityOptions);
+  return buildInput(viewed, { skipBodyParse: false, writer: rules && createRulesInputWriter(rules), rendered: attributes }, { source: identities.source, destination: identities.destination, jwt: c.jwt }).json;
 }
 
 const data = id('cluster.local', 'data', 'data');
@@ -141,6 +151,8 @@ const EXTRAS: Partial<Case>[] = [
   { context: { route: 'write-route', tenant: 't1' }, jwt: { valid: true, claims: { groups: ['readers', 'writers'], sub: 'u1' } } },
   { context: { route: 'write-route' }, jwt: { valid: false, error: 'expired' } },
   { headers: { 'x-team': 'green' }, context: { route: 'other' }, jwt: { valid: true, claims: { groups: 'writers' } } },
+  { headerMap: [{ key: 'x-team', value: 'blue' }] },
+  { headerMap: [{ key: 'x-team', value: 'green' }, { key: 'x-team', value: 'green' }, { key: 'x-legacy', rawValue: Buffer.from('1').toString('base64') }] },
 ];
 
 const CASES: Case[] = [];
@@ -235,11 +247,16 @@ describe("the rules library's input document", () => {
       for (const [reference, indexed] of references) {
         const fallback = fallbacks[reference];
         const names = named[reference];
-        if (fallback !== undefined) {
+        if (reference === 'attributes.request.http.headerMap.headers') {
+          // The full document keeps header_map apart (as opa-envoy-plugin does), and the library reads it when
+          // `headers` lacks a name; the rules document has those entries folded into `headers` already.
+          expect(at(rules, reference), reference).toBeUndefined();
+        } else if (fallback !== undefined) {
           expect(at(rules, fallback), reference).toEqual(at(full, reference) ?? null);
         } else if (indexed && names !== undefined) {
           const projected = at(rules, reference) as Record<string, unknown> | undefined;
-          const whole = at(full, reference) as Record<string, unknown> | undefined;
+          // Headers as every stage sees them: with header_map's entries folded in (request/header-map.ts).
+          const whole = (reference === 'attributes.request.http.headers' ? withHeaderMap(attributesOf(c)).request?.http?.headers : at(full, reference)) as Record<string, unknown> | undefined;
           for (const name of names) expect(projected?.[name], `${reference}[${name}]`).toEqual(whole?.[name]);
           for (const name of Object.keys(projected ?? {})) expect(names.has(name), `${reference}[${name}] is not named by a rule`).toBe(true);
         } else {

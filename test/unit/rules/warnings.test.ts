@@ -57,6 +57,15 @@ describe('findRuleWarnings', () => {
     ]);
   });
 
+  it('warns about an ALLOW header value with a comma, which never matches; a DENY matches it whole', () => {
+    const rule = (action: string) =>
+      `rules:\n  - name: dated\n    action: ${action}\n    to: {principals: [cluster.local/ns/a/sa/a]}\n    from: [{principals: [cluster.local/ns/b/sa/b]}]\n    operations: [{paths: [/x]}]\n    when:\n      - {key: "request.headers[x-date]", values: ["Tue, 01 Dec 2026", plain]}\n`;
+    expect(warningsOf(rule('ALLOW'))).toEqual([
+      'rules.yaml:8: warning: rule "dated": when[0].values: "Tue, 01 Dec 2026" holds a ",", which an ALLOW reads as several joined headers (Envoy joins a repeated header with ","), so it never matches',
+    ]);
+    expect(warningsOf(rule('DENY'))).toEqual([]);
+  });
+
   it('does not warn about DENY rules that are wide: they narrow access', () => {
     expect(warningsOf('rules:\n  - name: block\n    action: DENY\n    from: [{principals: ["*"]}]\n    operations: [{paths: ["*"]}]\n')).toEqual([]);
   });
