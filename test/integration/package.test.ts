@@ -79,7 +79,7 @@ describe('npm start', () => {
     await run(process.execPath, [join(ROOT, 'scripts', 'build-if-stale.mjs')], { cwd: ROOT });
     // A grace period no one else uses marks this server among the processes of the machine.
     const marker = String(20_000 + Math.floor(Math.random() * 10_000));
-    const started = await startServing('npm', ['start', '--silent', '--', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--shutdown-grace-ms', marker], { cwd: ROOT });
+    const started = await startServing('npm', ['start', '--silent', '--', '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--drain-ms', '0', '--shutdown-grace-ms', marker], { cwd: ROOT });
     expect(started.stderr()).not.toContain('building');
     await expectAllowed(started.address);
     started.child.kill('SIGTERM');
