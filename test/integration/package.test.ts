@@ -21,7 +21,10 @@ interface Started {
 
 /** Spawns a command that runs `meshwarden serve` and resolves once the server logs "serving" (within 60 s). */
 async function startServing(command: string, args: string[], options: { cwd: string; detached?: boolean }): Promise<Started> {
-  const child = spawn(command, args, { cwd: options.cwd, detached: options.detached ?? false, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+  // As a user's shell starts it: without the npm_* variables of an npm or npx this test may run under (CI runs
+  // the suite through `npx -p node@24`, whose npm_config_package would send the inner npx after node@24).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('npm_')));
+  const child = spawn(command, args, { cwd: options.cwd, detached: options.detached ?? false, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, npm_config_update_notifier: 'false' } });
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
