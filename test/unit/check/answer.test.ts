@@ -104,7 +104,8 @@ describe('the entrance to the Check path', () => {
 describe('the verification budget', () => {
   it('leaves a margin before the deadline, and uses the default without one', () => {
     expect(verificationBudgetMs(Infinity)).toBe(DEFAULT_VERIFY_BUDGET_MS);
-    expect(verificationBudgetMs(new Date(1_500), 1_000)).toBe(450);
+    expect(verificationBudgetMs(new Date(1_500), 1_000)).toBe(400);
+    expect(verificationBudgetMs(3_000, 1_000)).toBe(1_900);
     expect(verificationBudgetMs(1_200, 1_000)).toBe(150);
     expect(verificationBudgetMs(1_100, 1_000)).toBe(75);
     expect(verificationBudgetMs(900, 1_000)).toBe(0);
