@@ -16,6 +16,7 @@ export type FailureReason =
   | 'forbidden_mutation'
   | 'call_timeout'
   | 'caller_not_allowed'
+  | 'malformed_metadata_principal'
   | 'internal_error';
 
 /**
@@ -59,6 +60,9 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   call_timeout: { grpcCode: PERMISSION_DENIED, httpStatus: 408, logLevel: 'warn' },
   // The mutual-TLS caller (Envoy itself) is not on --tls-allowed-spiffe-ids: denied before the policy.
   caller_not_allowed: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'warn' },
+  // The metadata --source-principal-metadata names holds something other than a SPIFFE ID: the filter that
+  // writes it is misconfigured or has been bypassed, so nothing about the caller can be trusted.
+  malformed_metadata_principal: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

@@ -231,6 +231,7 @@ describe('toFailureResponse', () => {
     forbidden_mutation: 403,
     call_timeout: 408,
     caller_not_allowed: 403,
+    malformed_metadata_principal: 403,
     internal_error: 403,
   };
 
