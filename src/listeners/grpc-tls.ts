@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { authorizePeer, type PeerDecision } from '../tls/peer.js';
 import type { TlsSource } from '../tls/source.js';
+import { resetAfterAnswer } from './call-time-bound.js';
 
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
@@ -105,10 +106,15 @@ export function serverCredentialsFor(tls: TlsSource, logger: Logger, refuseCheck
         logger.warn({ listener: 'gRPC', peer: call.getPeer(), method: method.path, reason: decision.reason }, 'caller refused');
         if (method.path === CHECK_METHOD_PATH && refuseCheck !== undefined) {
           const deny = refuseCheck({ detail: decision.reason });
-          call.sendMessage(deny, () => call.sendStatus({ code: grpc.status.OK, details: 'OK' }));
+          call.sendMessage(deny, () => {
+            call.sendStatus({ code: grpc.status.OK, details: 'OK' });
+            // Its request is not wanted: a caller that goes on sending is reset rather than buffered.
+            resetAfterAnswer(call);
+          });
           return;
         }
         call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'the client certificate is not an allowed caller' });
+        resetAfterAnswer(call);
       },
     });
   return grpc.experimental.createServerCredentialsWithInterceptors(credentials, [authorize]);

@@ -3,6 +3,7 @@
 // certificate, and a rotation under load in which no call fails.
 import { execFile } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
@@ -208,6 +209,30 @@ describe('mutual TLS with a SPIFFE allow-list', () => {
     expect(decision).toMatchObject({ allowed: false, reason: 'caller_not_allowed', decision_id: response.dynamicMetadata.fields.decision_id.stringValue });
     expect(String(decision['error'])).toContain(reason);
     expect(await deniedCount()).toBe(counted + 1);
+  });
+
+  it('answers a refused caller that stalls mid-message with the deny, then resets its stream (nothing of it is held)', async () => {
+    const pair = pairs['stranger']!;
+    const session = connectHttp2(`https://${server.address}`, { ca: ca.pem, cert: pair.cert, key: pair.key, servername: SERVER_NAME });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+      stream.on('error', () => {});
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let trailers: Record<string, unknown> = {};
+      stream.on('trailers', (headers) => (trailers = headers));
+      // A 1 MiB message announced, 1 KiB of it sent, and the client never ends its side.
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(1024 * 1024, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(1024, 0x61)]));
+      await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      expect(trailers['grpc-status']).toBe('0');
+      expect(Buffer.concat(chunks).toString('latin1')).toContain('caller_not_allowed');
+      expect(stream.rstCode).toBe(0); // NO_ERROR: the server reset it, the client never ended it
+    } finally {
+      session.destroy();
+    }
   });
 
   it('refuses them on health with UNAUTHENTICATED (no decision: health is not a Check)', async () => {
