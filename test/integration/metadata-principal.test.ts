@@ -1,7 +1,10 @@
 // --source-principal-metadata over gRPC with the embedded default rules (analytics may GET /api/v1/data): the
 // source principal from the CheckRequest's filter_metadata, as a waypoint's Envoy would send it when a filter
 // the operator configured wrote it there; taken only when source.principal is empty, never from a header.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../helpers/temp.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 import { structToJson } from '../helpers/struct.js';
@@ -14,22 +17,36 @@ const ECHO = 'package envoy.authz\nallow := {"allowed": true, "dynamic_metadata"
 let rules: TestServer; // the embedded default rules, reading the metadata path
 let off: TestServer; // the same rules, the setting left off
 let echo: TestServer; // a Rego policy that shows input.source
+let waypoint: TestServer; // rules written for a waypoint: the destination by host, since its principal is not sent
+
+// At a waypoint destination.principal is empty too (the upstream endpoint is picked after ext_authz), so a rule
+// there names the destination by host, not by `to: principals`.
+const WAYPOINT_RULES = `rules:
+  - name: analytics-reads-data-via-waypoint
+    action: ALLOW
+    from: [{principals: [cluster.local/ns/analytics/sa/analytics]}]
+    operations: [{hosts: [data.data.svc.cluster.local:8080], methods: [GET], paths: [/api/v1/data]}]
+`;
 
 beforeAll(async () => {
-  [rules, off, echo] = await Promise.all([
+  const rulesFile = join(makeTempDir('meshwarden-waypoint-rules-'), 'rules.yaml');
+  writeFileSync(rulesFile, WAYPOINT_RULES);
+  [rules, off, echo, waypoint] = await Promise.all([
     startTestServer(['--source-principal-metadata', SETTING]),
     startTestServer([]),
     startTestServer(['--bundle', compileRego(ECHO)], { MESHWARDEN_SOURCE_PRINCIPAL_METADATA: SETTING }),
+    startTestServer(['--rules', rulesFile, '--source-principal-metadata', SETTING]),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([rules, off, echo].map((server) => server.stop()));
+  await Promise.all([rules, off, echo, waypoint].map((server) => server.stop()));
 });
 
 /** GET /api/v1/data as a waypoint sends it: no source.principal, the principal (if any) in filter_metadata. */
-function waypointRequest(options: { metadata?: Record<string, unknown>; principal?: string; headers?: Record<string, string> } = {}): Record<string, unknown> {
-  const request = httpCheckRequest({ source: options.principal, destination: DATA_SERVICE, path: '/api/v1/data', headers: options.headers });
+function waypointRequest(options: { metadata?: Record<string, unknown>; principal?: string; headers?: Record<string, string>; destination?: string | undefined } = {}): Record<string, unknown> {
+  const destination = 'destination' in options ? options.destination : DATA_SERVICE;
+  const request = httpCheckRequest({ source: options.principal, destination, path: '/api/v1/data', headers: options.headers });
   if (options.metadata !== undefined) {
     const filterMetadata = Object.fromEntries(Object.entries(options.metadata).map(([namespace, value]) => [namespace, toStruct(value as Record<string, unknown>)]));
     (request['attributes'] as Record<string, unknown>)['metadataContext'] = { filterMetadata };
@@ -104,5 +121,16 @@ describe('--source-principal-metadata', () => {
 
   it('is off by default: the same metadata is not an identity', async () => {
     expectDenied(await off.client.check(waypointRequest({ metadata: peer(ANALYTICS) })), 'no_allow_rule_matched');
+  });
+
+  it('decides a waypoint-shaped request (no principal on either side) with rules that name the destination by host', async () => {
+    const asWaypoint = (metadata?: Record<string, unknown>) => waypointRequest({ destination: undefined, ...(metadata === undefined ? {} : { metadata }) });
+    expectAllowed(await waypoint.client.check(asWaypoint(peer(ANALYTICS))));
+    for (const denied of [undefined, peer(DEFAULT_SA), peer('spiffe://evil.example/ns/analytics/sa/analytics')]) {
+      expect((await waypoint.client.check(asWaypoint(denied))).status.code).toBe(7);
+    }
+    expectDenied(await waypoint.client.check(asWaypoint(peer('-'))), 'malformed_metadata_principal');
+    const line = waypoint.logs.filter((entry) => entry.msg === 'decision').find((entry) => entry.allowed === true)!;
+    expect(line).toMatchObject({ source_principal: ANALYTICS, destination_principal: '', rule: 'analytics-reads-data-via-waypoint' });
   });
 });
