@@ -107,7 +107,7 @@ export async function startCollector(dir) {
     }
     return {
       name: 'Jaeger all-in-one',
-      unit: 'spans of service meshwarden (in the last 1,000 traces it keeps)',
+      unit: 'spans of service meshwarden (its query returns at most 1,000 traces)',
       endpoint: `http://${HOST}:${otlp}/v1/traces`,
       async received() {
         const response = await fetch(`${base}/api/traces?service=meshwarden&limit=1000`);
