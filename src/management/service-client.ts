@@ -157,5 +157,7 @@ function bearerHeader(service: ServiceSetting): string | undefined {
       throw new ServiceRequestError(`services.${service.name}.credentials.bearer.token_path: ${describeError(error)}`);
     }
   }
-  return `${bearer.scheme} ${token ?? ''}`;
+  // OPA's bearer plugin sends an OCI registry the token base64-encoded (what registries such as ghcr.io expect
+  // of a personal access token), and any other service the token as configured.
+  return `${bearer.scheme} ${service.type === 'oci' ? Buffer.from(token ?? '', 'utf8').toString('base64') : (token ?? '')}`;
 }

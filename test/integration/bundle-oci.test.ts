@@ -192,7 +192,7 @@ describe.runIf(TOOLS_AVAILABLE)('bundles from an OCI registry', () => {
     let gate: RegistryGate;
 
     beforeAll(async () => {
-      gate = await startRegistryGate(registry.host, { credential: 'Bearer configured-secret' });
+      gate = await startRegistryGate(registry.host, { credential: `Bearer ${Buffer.from('configured-secret').toString('base64')}` });
       registry.push('acme/private:v1', V1);
     });
 
@@ -211,7 +211,7 @@ describe.runIf(TOOLS_AVAILABLE)('bundles from an OCI registry', () => {
         await waitFor(() => server.serving.bundles[0]!.loaded, 10_000);
         expect(await allowed(server, '/v1')).toBe(true);
         const tokenRequests = gate.requests.filter((request) => request.path.startsWith('/token'));
-        expect(tokenRequests[0]).toMatchObject({ method: 'GET', authorization: 'Bearer configured-secret', status: 200 });
+        expect(tokenRequests[0]).toMatchObject({ method: 'GET', authorization: `Bearer ${Buffer.from('configured-secret').toString('base64')}`, status: 200 });
         expect(new URL(tokenRequests[0]!.path, 'http://x').searchParams.getAll('scope')).toEqual(['repository:acme/private:pull']);
         expect(new URL(tokenRequests[0]!.path, 'http://x').searchParams.get('service')).toBe('meshwarden-test-registry');
         const pulls = gate.requests.filter((request) => request.path.startsWith('/v2/') && request.status === 200);
