@@ -23,6 +23,8 @@ export interface BundleState {
   readonly name: string;
   /** The manifest revision of the bundle in force ('' without one). */
   readonly activeRevision: string;
+  /** Whether the last bundle activated was a snapshot or a delta (OPA's status `type`). */
+  readonly type?: 'snapshot' | 'delta';
   readonly lastRequest?: string;
   readonly lastSuccessfulRequest?: string;
   readonly lastSuccessfulDownload?: string;
@@ -124,7 +126,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     try {
       const activated = await activate(archive, path);
       const now = new Date().toISOString();
-      state = { ...state, activeRevision: activated.revision, lastSuccessfulActivation: now };
+      state = { ...state, activeRevision: activated.revision, type: activated.kind, lastSuccessfulActivation: now };
       log.info({ path, revision: activated.revision, policy_revision: activated.policy?.revision }, 'persisted bundle activated; downloading the current one');
       options.onPoll('activated', state);
     } catch (error) {
@@ -196,7 +198,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   };
 
   const notModified = (requested: string): true => {
-    state = { name: state.name, activeRevision: state.activeRevision, ...pick(state), lastRequest: requested, lastSuccessfulRequest: requested };
+    state = { name: state.name, activeRevision: state.activeRevision, ...(state.type === undefined ? {} : { type: state.type }), ...pick(state), lastRequest: requested, lastSuccessfulRequest: requested };
     options.onPoll('not_modified', state);
     return true;
   };
@@ -215,6 +217,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     state = {
       name: state.name,
       activeRevision: activated.revision,
+      type: activated.kind,
       lastRequest: requested,
       lastSuccessfulRequest: requested,
       lastSuccessfulDownload: downloaded,
