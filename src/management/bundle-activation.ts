@@ -56,7 +56,7 @@ export async function readBundleContent(setting: BundleSetting, archive: Buffer,
   let policyFiles: PolicyFiles | undefined;
   if (isRegoSourceBundle(files, hasWasm)) {
     // Verified above as it was signed; what opa compiles from it is checked like any wasm bundle.
-    const compiled = await compileRegoBundle(name, archive, entrypointsOf(files, options.decision, options.optionalEntrypoints ?? []), options.opa);
+    const compiled = await compileRegoBundle(name, files, entrypointsOf(files, options.decision, options.optionalEntrypoints ?? []), options.opa);
     policyFiles = policyFilesOfBundle(name, readBundleArchive(`${name} (compiled)`, compiled));
   } else if (hasWasm) {
     policyFiles = policyFilesOfBundle(name, files);

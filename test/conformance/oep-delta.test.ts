@@ -4,6 +4,7 @@
 // both refuse a delta with other roots, a bad operation or a policy file, keeping the last good data; both take
 // the next good delta onto that data.
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,9 @@ import { findOpaEnvoyPlugin } from './oep/runner.js';
 
 const ROOTS = ['envoy', 'acl'];
 
-const SNAPSHOT = (): Buffer =>
+const SNAPSHOT = (signingKey?: string): Buffer =>
   buildBundle({
+    ...(signingKey === undefined ? {} : { signingKey }),
     files: {
       '.manifest': JSON.stringify({ roots: ROOTS }),
       // A default must be a constant: the data revision goes in through the rules.
@@ -151,9 +153,9 @@ if (binary === undefined || nginxBinary === undefined) {
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         expect({ what, acl: await agree() }).toEqual({ what, acl: 'delta-1' });
       }
-      expect(oep.stderr()).toMatch(/delta bundle 'authz' has wasm resolvers or manifest roots that are different/);
-      expect(oep.stderr()).toMatch(/bad patch operation: move/);
-      expect(oep.stderr()).toMatch(/delta bundle expected to contain only patch file but policy files found/);
+      expect(oep.output()).toMatch(/delta bundle 'authz' has wasm resolvers or manifest roots that are different/);
+      expect(oep.output()).toMatch(/bad patch operation: move/);
+      expect(oep.output()).toMatch(/delta bundle expected to contain only patch file but policy files found/);
     });
 
     it('both take the next good delta onto the last good data', async () => {
@@ -165,4 +167,45 @@ if (binary === undefined || nginxBinary === undefined) {
       expect(await decisionOf(meshwarden.client, REQUESTS[1]!)).toMatchObject({ code: 0 });
     });
   });
+
+  // README "What differs": OPA skips signature verification for deltas; meshwarden refuses them where signing is configured.
+  describe('a delta where signing is configured (a listed difference)', () => {
+    let nginx: Nginx;
+    let oep: ManagedProcess;
+    let meshwarden: ManagedProcess;
+
+    beforeAll(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'meshwarden-oep-delta-signed-'));
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      writeFileSync(join(dir, 'signing.pem'), pair.privateKey);
+      const indented = pair.publicKey.trim().split('\n').map((line) => `        ${line}`).join('\n');
+      const config = join(dir, 'config.yaml');
+      writeFileSync(config, CONFIG.replace('    polling:', '    signing:\n      keyid: release\n    polling:') + `keys:\n  release:\n    algorithm: RS256\n    key: |\n${indented}\n`);
+      nginx = await startNginx();
+      nginx.publish('deltas/authz.tar.gz', SNAPSHOT(join(dir, 'signing.pem')));
+      oep = await startOpaEnvoyPlugin(binary, config, { BUNDLE_SERVER_URL: nginx.url });
+      meshwarden = await startMeshwarden(config, { BUNDLE_SERVER_URL: nginx.url }, 'info');
+    }, 120_000);
+
+    afterAll(async () => {
+      await oep?.stop();
+      await meshwarden?.stop();
+      await nginx?.stop();
+    });
+
+    it('opa-envoy-plugin applies the unsigned delta; meshwarden refuses it and keeps the signed data', async () => {
+      expect(await aclOf(oep)).toBe('snapshot');
+      expect(await aclOf(meshwarden)).toBe('snapshot');
+      nginx.publish('delta/deltas/authz.tar.gz', deltaBundle([{ op: 'replace', path: '/acl/revision', value: 'unsigned-delta' }], { roots: ROOTS, revision: 'unsigned-delta' }));
+      await waitUntil(async () => (await aclOf(oep)) === 'unsigned-delta', 15_000, 'opa-envoy-plugin did not apply the unsigned delta');
+      await waitUntil(() => meshwarden.output().includes('a delta bundle carries no verified signature'), 10_000, `meshwarden did not refuse the delta: ${meshwarden.output().slice(-2000)}`);
+      expect(await aclOf(meshwarden)).toBe('snapshot');
+    });
+  });
+}
+
+/** The data revision a decision carries in its x-acl header. */
+async function aclOf(process: ManagedProcess): Promise<string> {
+  const decision = await decisionOf(process.client, REQUESTS[0]!);
+  return String((decision['okHeaders'] as Record<string, string> | undefined)?.['x-acl'] ?? (decision['deniedHeaders'] as Record<string, string> | undefined)?.['x-acl']);
 }

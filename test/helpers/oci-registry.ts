@@ -85,6 +85,8 @@ export interface GateRequest {
   readonly path: string;
   readonly authorization: string;
   readonly status: number;
+  /** Every header of the request (lower-case names). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export interface RegistryGate {
@@ -116,7 +118,7 @@ export async function startRegistryGate(registryHost: string, options: { credent
     const url = new URL(incoming.url ?? '/', 'http://gate');
     const authorization = incoming.headers.authorization ?? '';
     const log = (status: number): void => {
-      requests.push({ method: incoming.method ?? '', path: `${url.pathname}${url.search}`, authorization, status });
+      requests.push({ method: incoming.method ?? '', path: `${url.pathname}${url.search}`, authorization, status, headers: { ...incoming.headers } });
     };
     if (url.pathname === '/token') {
       const ok = authorization === options.credential;

@@ -95,13 +95,19 @@ describe.runIf(TOOLS_AVAILABLE)('bundles from an OCI registry', () => {
     it('is pulled by tag (manifest, then the bundle layer) and decides with it', async () => {
       registry.push('acme/authz:live', V1);
       // The resource names the registry as OPA's format has it; requests go to the service's url (the gate).
-      server = await startTestServer(['--config-file', writeConfig('config.yaml', { serviceUrl: gate.url, resource: `${registry.host}/acme/authz:live` })]);
+      server = await startTestServer([
+        '--config-file',
+        writeConfig('config.yaml', { serviceUrl: gate.url, resource: `${registry.host}/acme/authz:live`, credentials: '    headers:\n      x-team: mesh\n' }),
+      ]);
       await waitFor(() => server.serving.bundles[0]!.loaded, 10_000);
       expect(await allowed(server, '/v1')).toBe(true);
       expect(await allowed(server, '/v2')).toBe(false);
       expect(server.serving.bundles[0]!.state.activeRevision).toBe('v1');
       const first = gate.requests.slice(0, 3).map((request) => `${request.method} ${request.path.replace(/sha256:[a-f0-9]{64}/, 'sha256:…')}`);
       expect(first).toEqual(['HEAD /v2/acme/authz/manifests/live', 'GET /v2/acme/authz/manifests/sha256:…', 'GET /v2/acme/authz/blobs/sha256:…']);
+      expect(gate.requests[0]!.headers['accept']).toBe('application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, */*');
+      // The service's headers go with every request (OPA's OCI client leaves them out: a listed difference).
+      expect(gate.requests.slice(0, 3).every((request) => request.headers['x-team'] === 'mesh')).toBe(true);
     });
 
     it('polls by manifest digest: an unchanged manifest is a HEAD and nothing more', async () => {

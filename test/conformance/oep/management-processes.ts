@@ -10,17 +10,19 @@ import { MESHWARDEN_CLI } from './meshwarden.js';
 
 export interface ManagedProcess {
   client: AuthorizationClient;
-  /** What the process wrote to stderr (bounded), for a failure's message. */
-  stderr(): string;
+  /** What the process wrote to stdout and stderr (the first 200 kB; meshwarden logs to stdout, OPA to stderr). */
+  output(): string;
   stop(): Promise<void>;
 }
 
 async function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, readyUrl: string, grpcAddress: string): Promise<ManagedProcess> {
-  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    if (stderr.length < 50_000) stderr += chunk.toString('utf8');
-  });
+  const keep = (chunk: Buffer): void => {
+    if (stderr.length < 200_000) stderr += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const client = createClient(grpcAddress);
   const stop = async (): Promise<void> => {
@@ -45,7 +47,7 @@ async function startProcess(name: string, command: string, args: string[], env: 
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { client, stderr: () => stderr, stop };
+  return { client, output: () => stderr, stop };
 }
 
 /** opa-envoy-plugin on `config` (its ${EXT_AUTHZ_ADDR} set here), ready once every bundle is activated. */
