@@ -19,7 +19,7 @@ const V2 = buildBundle({ files: policyAllowing('/v2'), revision: 'v2' });
 
 let dir: string;
 
-function writeConfig(name: string, options: { serviceUrl: string; resource: string; credentials?: string; sizeLimitBytes?: number }): string {
+function writeConfig(name: string, options: { serviceUrl: string; resource: string; credentials?: string; sizeLimitBytes?: number; persist?: boolean }): string {
   const file = join(dir, name);
   writeFileSync(
     file,
@@ -31,9 +31,10 @@ ${options.credentials ?? ''}bundles:
   authz:
     service: registry
     resource: ${options.resource}
-${options.sizeLimitBytes === undefined ? '' : `    size_limit_bytes: ${options.sizeLimitBytes}\n`}    polling:
+${options.sizeLimitBytes === undefined ? '' : `    size_limit_bytes: ${options.sizeLimitBytes}\n`}${options.persist === true ? '    persist: true\n' : ''}    polling:
       min_delay_seconds: 1
       max_delay_seconds: 1
+persistence_directory: ${join(dir, 'opa')}
 plugins:
   envoy_ext_authz_grpc:
     addr: 127.0.0.1:0
@@ -191,6 +192,28 @@ describe.runIf(TOOLS_AVAILABLE)('bundles from an OCI registry', () => {
     } finally {
       await server.stop();
       await gate.stop();
+    }
+  });
+
+  it('persist: true keeps the pulled bundle and serves it at start while the registry is down', async () => {
+    const gate = await startRegistryGate(registry.host);
+    registry.push('acme/persisted:v1', V1);
+    const config = writeConfig('persist.yaml', { serviceUrl: gate.url, resource: `${registry.host}/acme/persisted:v1`, persist: true });
+    const first = await startTestServer(['--config-file', config]);
+    try {
+      await waitFor(() => first.serving.bundles[0]!.loaded, 10_000);
+    } finally {
+      await first.stop();
+      await gate.stop();
+    }
+    // The gate is gone: the registry cannot be reached at the configured url.
+    const second = await startTestServer(['--config-file', config]);
+    try {
+      await waitFor(() => second.serving.bundles[0]!.loaded, 5_000);
+      expect(await allowed(second, '/v1')).toBe(true);
+      expect(rejections(second).some((error) => error.includes('download failed'))).toBe(true);
+    } finally {
+      await second.stop();
     }
   });
 
