@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Installs the pinned Go tools (opa, grpcurl, ghz) into .tools/bin with `go install`, unless the same
+// Installs the pinned Go tools (opa, grpcurl, ghz, registry, oras) into .tools/bin with `go install`, unless the same
 // version is already there or on PATH, and builds the reference opa-envoy-plugin from ../shared (its own
 // build script; the module proxy does not serve it), and Debian's nginx (the real HTTP server the bundle tests
 // download from) with apt-get when it is absent. Prints nothing when everything is in place.
-// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin|nginx|istio-api ...]   (no names = all)
+// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|registry|oras|opa-envoy-plugin|nginx|istio-api ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +21,10 @@ export const TOOLS = {
   // Jaeger all-in-one: the OTLP collector the tracing tests read spans back from (installed on request only).
   // Its go.mod has replace directives, which `go install pkg@version` refuses: it is built inside its module instead.
   jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true, buildInModule: './cmd/jaeger' },
+  // go-containerregistry's in-memory OCI distribution registry and oras: the real registry the OCI bundle tests
+  // (test/integration/bundle-oci.test.ts, test/conformance/oep-oci.test.ts) push OPA's bundle artifacts to.
+  registry: { module: 'github.com/google/go-containerregistry', path: 'github.com/google/go-containerregistry/cmd/registry', version: 'v0.22.1' },
+  oras: { module: 'oras.land/oras', path: 'oras.land/oras/cmd/oras', version: 'v1.3.6' },
 };
 
 /**
