@@ -1,0 +1,217 @@
+// Differential cases of graphql.*: queries with fragments, variables, directives, aliases and comments; invalid
+// queries and schemas; schemas and queries given as objects; deep and large documents.
+import type { Cases } from '../differential.js';
+
+const SCHEMA = `
+  "The root"
+  type Query {
+    # the hero
+    hero(episode: Episode = NEWHOPE): Character
+    human(id: ID!): Human
+    search(text: String, limit: Int = 10): [SearchResult!]!
+    node(filter: Filter): Character
+    version: String!
+  }
+  type Mutation { rename(id: ID!, name: String!): Human }
+  enum Episode { NEWHOPE EMPIRE JEDI }
+  interface Character { id: ID! name: String friends: [Character] }
+  type Human implements Character { id: ID! name: String friends: [Character] height(unit: Unit = METER): Float }
+  type Droid implements Character { id: ID! name: String friends: [Character] primaryFunction: String }
+  union SearchResult = Human | Droid
+  enum Unit { METER FOOT }
+  input Filter { name: String!, episodes: [Episode!] = [JEDI], exact: Boolean = false }
+  directive @cached(ttl: Int!) repeatable on FIELD | QUERY
+  # the end
+`;
+
+const schema = JSON.stringify(SCHEMA);
+const q = (text: string): string => JSON.stringify(text);
+
+const deepQuery = (levels: number): string => `${'{ hero { friends '.repeat(levels)}{ name }${' }'.repeat(levels * 2)}`;
+const wideQuery = (fields: number): string => `{ ${Array.from({ length: fields }, (_, i) => `a${i}: version`).join(' ')} }`;
+
+export const graphqlCases: Cases = {
+  // parse_query: the AST as OPA gives it.
+  parse_query_simple: `graphql.parse_query(${q('{ hero { name } }')})`,
+  parse_query_full: `graphql.parse_query(${q(`# leading
+query Hero($episode: Episode = JEDI, $withFriends: Boolean! # c2
+) @cached(ttl: 5) {
+  # field comment
+  leader: hero(episode: $episode) {
+    name
+    ...Friends @include(if: $withFriends)
+    ... on Human { height(unit: FOOT) }
+    ... @skip(if: false) { id }
+  }
+  search(text: "r2\\u0044", limit: 3) { __typename }
+}
+fragment Friends on Character { friends { name } }
+mutation M { rename(id: 1, name: """
+    block
+      text
+""") { id } }`)})`,
+  parse_query_values: `graphql.parse_query(${q('{ a(i: -12, f: 1.5e3, s: "x\\ty", b: true, n: null, e: ENUM, l: [1, [2]], o: {k: {j: $v}, # c\n m: []}) }')})`,
+  parse_query_object_comments: `graphql.parse_query(${q('{ a(o: # before object\n { # before field\n k: 1 }, l: # before list\n [1]) }')})`,
+  parse_query_anonymous_fragment_vars: `graphql.parse_query(${q('fragment F($a: Int = 1) on T { f(a: $a) } { ...F }')})`,
+  parse_query_subscription: `graphql.parse_query(${q('subscription S { a }')})`,
+  parse_query_bad_syntax: `graphql.parse_query(${q('{ hero { name }')})`,
+  parse_query_schema_definition: `graphql.parse_query(${q('type Query { a: Int }')})`,
+  parse_query_empty: `graphql.parse_query("")`,
+  parse_query_not_string: `graphql.parse_query(input.object_with_number)`,
+  parse_query_bad_escape: `graphql.parse_query(${q('{ a(s: "\\q") }')})`,
+  parse_query_trailing_comment: `graphql.parse_query(${q('{ a } # tail')})`,
+  parse_query_deep: `count(graphql.parse_query(${q(deepQuery(20))}).Operations)`,
+  parse_query_wide: `count(graphql.parse_query(${q(wideQuery(2000))}).Operations[0].SelectionSet)`,
+
+  // parse_schema.
+  parse_schema: `graphql.parse_schema(${schema})`,
+  parse_schema_extensions: `graphql.parse_schema(${q(`# s1
+"desc" # s2
+type Query { "fd" f(a: Int = 1): String! @deprecated(reason: "x") # end
+}
+extend type Query { g: [Int] }
+extend schema @dir { mutation: M }
+schema { query: Query }
+extend scalar Date @specifiedBy(url: "x")
+extend union U = A
+extend enum E { X }
+extend input I { a: Int }
+extend interface N { id: ID }
+"""block desc""" directive @d(a: Int) repeatable on FIELD | OBJECT
+scalar Date
+# tail
+`)})`,
+  parse_schema_descriptions: `graphql.parse_schema(${q(`type T {
+  # before desc
+  "field desc"
+  # after desc
+  f(
+    # arg comment
+    "arg desc" a: Int
+  ): Int
+  "" g: Int
+}
+enum E {
+  # value comment
+  "value desc" A
+  B @deprecated
+}
+input I { "in" x: [Int!]! = [1] }`)})`,
+  parse_schema_bad: `graphql.parse_schema(${q('type Query {')})`,
+  parse_schema_query_in_schema: `graphql.parse_schema(${q('{ a }')})`,
+  parse_schema_empty: `graphql.parse_schema("")`,
+  parse_schema_only_comment: `graphql.parse_schema("# nothing")`,
+
+  // schema_is_valid.
+  schema_valid: `graphql.schema_is_valid(${schema})`,
+  schema_valid_minimal: `graphql.schema_is_valid("type Query { a: Int }")`,
+  schema_valid_no_query: `graphql.schema_is_valid("type Foo { a: Int }")`,
+  schema_valid_empty: `graphql.schema_is_valid("")`,
+  schema_invalid_syntax: `graphql.schema_is_valid("type Query {")`,
+  schema_invalid_unknown_type: `graphql.schema_is_valid("type Query { a: Missing }")`,
+  schema_invalid_redeclared: `graphql.schema_is_valid("type Query { a: Int } type Query { b: Int }")`,
+  schema_invalid_builtin_scalar: `graphql.schema_is_valid("scalar String type Query { a: String }")`,
+  schema_redeclare_skip: `graphql.schema_is_valid("directive @skip(if: Boolean!) on FIELD type Query { a: Int }")`,
+  schema_invalid_redeclare_directive: `graphql.schema_is_valid("directive @d on FIELD directive @d on FIELD type Query { a: Int }")`,
+  schema_invalid_no_fields: `graphql.schema_is_valid("interface I type Query { a: Int }")`,
+  schema_invalid_reserved_name: `graphql.schema_is_valid("type Query { __a: Int }")`,
+  schema_invalid_implements: `graphql.schema_is_valid("interface I { id: ID! } type Query implements I { a: Int }")`,
+  schema_invalid_covariance: `graphql.schema_is_valid("interface I { id: ID! } type Query implements I { id: ID }")`,
+  schema_valid_covariance: `graphql.schema_is_valid("interface I { f: I } type Query implements I { f: Query }")`,
+  schema_invalid_union_member: `graphql.schema_is_valid("union U = Int type Query { u: U }")`,
+  schema_invalid_input_field: `graphql.schema_is_valid("type Query { a(f: F): Int } input F { q: Query }")`,
+  schema_invalid_argument_type: `graphql.schema_is_valid("type Query { a(q: Query): Int }")`,
+  schema_invalid_directive_location: `graphql.schema_is_valid("type Query { a: Int @specifiedBy(url: \\"x\\") }")`,
+  schema_invalid_directive_missing_arg: `graphql.schema_is_valid("scalar D @specifiedBy type Query { a: D }")`,
+  schema_invalid_unknown_directive: `graphql.schema_is_valid("type Query { a: Int @nope }")`,
+  schema_invalid_two_schemas: `graphql.schema_is_valid("schema { query: Query } schema { query: Query } type Query { a: Int }")`,
+  schema_invalid_root_missing: `graphql.schema_is_valid("schema { query: Nope } type Query { a: Int }")`,
+  schema_invalid_extend_kind: `graphql.schema_is_valid("type Query { a: Int } extend input Query { b: Int }")`,
+  schema_valid_extend_new: `graphql.schema_is_valid("extend type Query { a: Int }")`,
+  schema_invalid_enum_true: `graphql.schema_is_valid("enum E { true } type Query { e: E }")`,
+  schema_invalid_duplicate_field: `graphql.schema_is_valid("type Query { a: Int a: String }")`,
+  schema_invalid_transitive: `graphql.schema_is_valid("interface A { x: Int } interface B implements A { x: Int } type Query implements B { x: Int }")`,
+  schema_valid_union_empty_scalar_root: `graphql.schema_is_valid("schema { query: S } scalar S")`,
+  schema_not_string: `graphql.schema_is_valid(input.number)`,
+  schema_object: `graphql.schema_is_valid(graphql.parse_schema(${schema}))`,
+  schema_object_empty: `graphql.schema_is_valid({})`,
+  schema_object_wrong_type: `graphql.schema_is_valid({"Definitions": "x"})`,
+  schema_object_lowercase: `graphql.schema_is_valid({"definitions": [{"kind": "OBJECT", "name": "Query", "fields": [{"name": "a", "type": {"namedType": "Int"}}]}]})`,
+
+  // is_valid.
+  valid: `graphql.is_valid(${q('query Q($e: Episode) { hero(episode: $e) { name ... on Human { height } } }')}, ${schema})`,
+  valid_fragments: `graphql.is_valid(${q('{ hero { ...F } } fragment F on Character { id friends { name } }')}, ${schema})`,
+  valid_introspection: `graphql.is_valid(${q('{ __schema { types { name } } __type(name: "Query") { name } hero { __typename } }')}, ${schema})`,
+  valid_mutation: `graphql.is_valid(${q('mutation { rename(id: "1", name: "x") { id } }')}, ${schema})`,
+  valid_input_object: `graphql.is_valid(${q('{ node(filter: {name: "x", episodes: [JEDI]}) { id } }')}, ${schema})`,
+  valid_repeatable: `graphql.is_valid(${q('query @cached(ttl: 1) @cached(ttl: 2) { version }')}, ${schema})`,
+  valid_aliases: `graphql.is_valid(${q('{ a: version b: version }')}, ${schema})`,
+  invalid_unknown_field: `graphql.is_valid(${q('{ nope }')}, ${schema})`,
+  invalid_missing_selection: `graphql.is_valid(${q('{ hero }')}, ${schema})`,
+  invalid_leaf_selection: `graphql.is_valid(${q('{ version { x } }')}, ${schema})`,
+  invalid_missing_argument: `graphql.is_valid(${q('{ human { id } }')}, ${schema})`,
+  invalid_unknown_argument: `graphql.is_valid(${q('{ version(x: 1) }')}, ${schema})`,
+  invalid_argument_type: `graphql.is_valid(${q('{ human(id: true) { id } }')}, ${schema})`,
+  invalid_enum_value: `graphql.is_valid(${q('{ hero(episode: NOPE) { id } }')}, ${schema})`,
+  invalid_enum_as_string: `graphql.is_valid(${q('{ hero(episode: "JEDI") { id } }')}, ${schema})`,
+  invalid_undefined_variable: `graphql.is_valid(${q('{ hero(episode: $e) { id } }')}, ${schema})`,
+  invalid_unused_variable: `graphql.is_valid(${q('query ($e: Episode) { version }')}, ${schema})`,
+  invalid_variable_position: `graphql.is_valid(${q('query ($id: ID) { human(id: $id) { id } }')}, ${schema})`,
+  invalid_variable_not_input: `graphql.is_valid(${q('query ($h: Human) { version }')}, ${schema})`,
+  invalid_duplicate_variable: `graphql.is_valid(${q('query ($a: Int, $a: Int) { search(limit: $a) { __typename } }')}, ${schema})`,
+  invalid_unknown_fragment: `graphql.is_valid(${q('{ hero { ...Nope } }')}, ${schema})`,
+  invalid_unused_fragment: `graphql.is_valid(${q('{ version } fragment F on Query { version }')}, ${schema})`,
+  invalid_fragment_cycle: `graphql.is_valid(${q('{ hero { ...A } } fragment A on Character { ...B } fragment B on Character { ...A }')}, ${schema})`,
+  invalid_fragment_on_scalar: `graphql.is_valid(${q('{ version } fragment F on String { x }')}, ${schema})`,
+  invalid_impossible_spread: `graphql.is_valid(${q('{ hero { ... on Query { version } } }')}, ${schema})`,
+  invalid_fragment_unknown_type: `graphql.is_valid(${q('{ hero { ... on Nope { id } } }')}, ${schema})`,
+  invalid_duplicate_operation: `graphql.is_valid(${q('query A { version } query A { version }')}, ${schema})`,
+  invalid_lone_anonymous: `graphql.is_valid(${q('{ version } query B { version }')}, ${schema})`,
+  invalid_duplicate_fragment: `graphql.is_valid(${q('{ hero { ...F } } fragment F on Character { id } fragment F on Character { id }')}, ${schema})`,
+  invalid_unknown_directive: `graphql.is_valid(${q('{ version @nope }')}, ${schema})`,
+  invalid_directive_place: `graphql.is_valid(${q('query @include(if: true) { version }')}, ${schema})`,
+  invalid_duplicate_directive: `graphql.is_valid(${q('{ version @skip(if: true) @skip(if: false) }')}, ${schema})`,
+  invalid_duplicate_argument: `graphql.is_valid(${q('{ search(limit: 1, limit: 2) { __typename } }')}, ${schema})`,
+  invalid_duplicate_input_field: `graphql.is_valid(${q('{ node(filter: {name: "a", name: "b"}) { id } }')}, ${schema})`,
+  invalid_missing_input_field: `graphql.is_valid(${q('{ node(filter: {exact: true}) { id } }')}, ${schema})`,
+  invalid_unknown_input_field: `graphql.is_valid(${q('{ node(filter: {name: "a", nope: 1}) { id } }')}, ${schema})`,
+  invalid_conflicting_aliases: `graphql.is_valid(${q('{ a: version a: hero { id } }')}, ${schema})`,
+  invalid_conflicting_arguments: `graphql.is_valid(${q('{ search(limit: 1) { __typename } search(limit: 2) { __typename } }')}, ${schema})`,
+  invalid_no_mutation_root: `graphql.is_valid(${q('subscription { version }')}, ${schema})`,
+  invalid_two_subscription_fields: `graphql.is_valid(${q('subscription { a b }')}, "type Query { a: Int } type Subscription { a: Int b: Int }")`,
+  invalid_deep_introspection: `graphql.is_valid(${q('{ __schema { types { fields { type { fields { type { fields { type { name } } } } } } } } }')}, ${schema})`,
+  invalid_syntax: `graphql.is_valid(${q('{ version')}, ${schema})`,
+  invalid_schema: `graphql.is_valid(${q('{ version }')}, "type Query { a: Missing }")`,
+  not_string_query: `graphql.is_valid(input.number, ${schema})`,
+  not_string_schema: `graphql.is_valid("{ version }", input.number)`,
+  valid_int_for_float: `graphql.is_valid(${q('{ hero { ... on Human { height } } search(text: "x", limit: 2) { __typename } }')}, ${schema})`,
+  valid_big_int: `graphql.is_valid(${q('{ search(limit: 3000000000) { __typename } }')}, ${schema})`,
+  invalid_int64_overflow: `graphql.is_valid(${q('{ search(limit: 9223372036854775808) { __typename } }')}, ${schema})`,
+  valid_id_int: `graphql.is_valid(${q('{ human(id: 9223372036854775807) { id } }')}, ${schema})`,
+  invalid_id_int_overflow: `graphql.is_valid(${q('{ human(id: 99999999999999999999) { id } }')}, ${schema})`,
+  valid_empty_query_doc: `graphql.is_valid("# nothing", ${schema})`,
+  valid_int_for_id: `graphql.is_valid(${q('{ human(id: 12) { id } }')}, ${schema})`,
+  valid_custom_scalar: `graphql.is_valid(${q('{ a(d: {x: [1, "y"]}) }')}, "scalar D type Query { a(d: D): Int }")`,
+  valid_one_of: `graphql.is_valid(${q('{ a(o: {x: 1}) }')}, "input O @oneOf { x: Int y: Int } type Query { a(o: O): Int }")`,
+  invalid_one_of: `graphql.is_valid(${q('{ a(o: {x: 1, y: 2}) }')}, "input O @oneOf { x: Int y: Int } type Query { a(o: O): Int }")`,
+  invalid_null_non_null: `graphql.is_valid(${q('{ human(id: null) { id } }')}, ${schema})`,
+  valid_list_coercion: `graphql.is_valid(${q('{ node(filter: {name: "x", episodes: JEDI}) { id } }')}, ${schema})`,
+  valid_query_object: `graphql.is_valid(graphql.parse_query(${q('{ hero { name } }')}), ${schema})`,
+  query_object_with_fragment: `graphql.is_valid(graphql.parse_query(${q('{ hero { ...F } } fragment F on Character { id }')}), ${schema})`,
+  query_object_empty: `graphql.is_valid({}, ${schema})`,
+  valid_deep: `graphql.is_valid(${q(deepQuery(30))}, ${schema})`,
+  valid_wide: `graphql.is_valid(${q(wideQuery(3000))}, ${schema})`,
+
+  // parse and parse_and_verify.
+  parse: `graphql.parse(${q('query ($e: Episode) { hero(episode: $e) { name } }')}, ${schema})`,
+  parse_invalid: `graphql.parse(${q('{ nope }')}, ${schema})`,
+  parse_bad_schema: `graphql.parse(${q('{ a }')}, "type Query { a: Nope }")`,
+  parse_object_schema: `graphql.parse(${q('{ version }')}, graphql.parse_schema(${schema}))`,
+  parse_object_query: `graphql.parse(graphql.parse_query(${q('{ hero { name ...F } } fragment F on Character { id }')}), ${schema})`,
+  parse_object_query_valid: `graphql.parse(graphql.parse_query(${q('query Q($e: Episode = JEDI) { a: hero(episode: $e) @include(if: true) { name } }')}), ${schema})`,
+  parse_object_weird: `graphql.parse({"operations": [{"Operation": "query", "SelectionSet": [{"Name": "version", "Comment": {"List": [{"Value": "# x"}]}}, null, 5]}]}, ${schema})`,
+  parse_and_verify: `graphql.parse_and_verify(${q('{ hero { name } }')}, ${schema})`,
+  parse_and_verify_invalid: `graphql.parse_and_verify(${q('{ hero }')}, ${schema})`,
+  parse_and_verify_bad_type: `graphql.parse_and_verify(input.number, input.numbers)`,
+  parse_and_verify_comments: `graphql.parse_and_verify(${q('# c\n{ version }')}, ${q('# s\ntype Query { version: String }\n# end')})`,
+};
