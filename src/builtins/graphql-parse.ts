@@ -41,21 +41,48 @@ export const GRAPHQL_LIMITS = Object.freeze({
   maxComments: 10_000,
 });
 
-/** Fails when brackets nest deeper than the limit, outside strings and comments; a scan that cannot recurse. */
-function checkNesting(text: string): void {
+/**
+ * Reads the source once, without recursion, for what graphql-js's lexer would let through or read otherwise
+ * than gqlparser's: brackets nested beyond the limit, a control character (gqlparser refuses one anywhere but
+ * tab, CR and LF, even in comments and block strings), a braced `\\u{…}` escape (gqlparser knows only four hex
+ * digits). A surrogate escape (`\\uD83D`) becomes `\\uFFFD`, each on its own, as gqlparser decodes it (Go's
+ * string(rune) of a surrogate), where graphql-js would join a pair or refuse a lone one; the text keeps its length.
+ */
+function scanSource(text: string): string {
   let depth = 0;
+  const surrogates: number[] = [];
+  const control = (i: number): boolean => {
+    const c = text.charCodeAt(i);
+    return c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
+  };
   for (let i = 0; i < text.length; i++) {
+    if (control(i)) fail('GraphQL parse error: invalid character');
     const c = text.charCodeAt(i);
     if (c === 0x23 /* # */) {
-      while (i < text.length && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) i++;
-    } else if (c === 0x22 /* " */) {
-      if (text.startsWith('"""', i)) {
-        i += 3;
-        while (i < text.length && !text.startsWith('"""', i)) i += text.startsWith('\\"""', i) ? 4 : 1;
-        i += 2;
-      } else {
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 0x0a && text.charCodeAt(i + 1) !== 0x0d) {
         i++;
-        while (i < text.length && text.charCodeAt(i) !== 0x22 && text.charCodeAt(i) !== 0x0a) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+        if (control(i)) fail('GraphQL parse error: invalid character');
+      }
+    } else if (c === 0x22 /* " */ && text.startsWith('"""', i)) {
+      i += 3;
+      while (i < text.length && !text.startsWith('"""', i)) {
+        if (control(i)) fail('GraphQL parse error: invalid character');
+        i += text.startsWith('\\"""', i) ? 4 : 1;
+      }
+      i += 2;
+    } else if (c === 0x22) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22 && text.charCodeAt(i) !== 0x0a && text.charCodeAt(i) !== 0x0d) {
+        if (control(i)) fail('GraphQL parse error: invalid character');
+        if (text.charCodeAt(i) === 0x5c /* \ */) {
+          if (text.startsWith('\\u{', i)) fail('GraphQL parse error: invalid character escape sequence');
+          if (text.charCodeAt(i + 1) === 0x75 /* u */ && /^[dD][89a-fA-F][0-9a-fA-F]{2}$/.test(text.slice(i + 2, i + 6))) {
+            surrogates.push(i);
+          }
+          i += 2;
+        } else {
+          i++;
+        }
       }
     } else if (c === 0x7b || c === 0x5b || c === 0x28) {
       if (++depth > GRAPHQL_LIMITS.maxNesting) fail(`GraphQL document nested deeper than ${GRAPHQL_LIMITS.maxNesting}`);
@@ -63,6 +90,15 @@ function checkNesting(text: string): void {
       depth--;
     }
   }
+  if (surrogates.length === 0) return text;
+  const parts: string[] = [];
+  let from = 0;
+  for (const at of surrogates) {
+    parts.push(text.slice(from, at), '\\uFFFD');
+    from = at + 6;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
 }
 
 /** A document of nothing but ignored tokens and comments: empty for gqlparser, an error for graphql-js. */
@@ -75,8 +111,8 @@ function emptyDocumentEnd(text: string): Token | undefined {
   }
 }
 
-function parseDocument(text: string): DocumentNode {
-  checkNesting(text);
+function parseDocument(source: string): DocumentNode {
+  const text = scanSource(source);
   const empty = emptyDocumentEnd(text);
   if (empty !== undefined) return { kind: Kind.DOCUMENT, definitions: [], loc: { startToken: empty, endToken: empty } as Location };
   try {

@@ -6,6 +6,7 @@ import {
   ExecutableDefinitionsRule,
   ValuesOfCorrectTypeRule,
   getNamedType,
+  isObjectType,
   validate,
   type ASTVisitor,
   type ArgumentNode,
@@ -24,12 +25,17 @@ import { fail } from './builtin.js';
 import { VALUE_KIND, listOf, type GoNode } from './graphql-model.js';
 import type { ValidatedSchema } from './graphql-schema.js';
 
-/** gqlparser's KnownRootType: an operation whose root type the schema lacks. graphql-js 16 leaves it to execution. */
+/**
+ * gqlparser's KnownRootType: an operation whose root type the schema lacks (graphql-js 16 leaves that to
+ * execution). A root that is not an object type (gqlparser lets `schema { query: SomeScalar }` through) has
+ * no fields to select, which gqlparser's FieldsOnCorrectType reports and graphql-js would not.
+ */
 const KnownRootTypeRule: ValidationRule = (context) => ({
   OperationDefinition(node) {
     const schema = context.getSchema();
     const root = node.operation === 'mutation' ? schema.getMutationType() : node.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
     if (root === undefined || root === null) context.reportError(new GraphQLError(`Schema does not support operation type "${node.operation}"`));
+    else if (!isObjectType(root)) context.reportError(new GraphQLError(`the ${node.operation} root ${String((root as { name: unknown }).name)} is not an object type`));
   },
 });
 
