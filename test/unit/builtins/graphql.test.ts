@@ -50,6 +50,11 @@ describe('graphql limits', () => {
     expect(call('graphql.is_valid', past, SCHEMA)).toBe(false);
   });
 
+  it('refuses a document of more comments than the limit', () => {
+    expect(call('graphql.is_valid', `${'# c\n'.repeat(100)}{ version }`, SCHEMA)).toBe(true);
+    expect(call('graphql.is_valid', `${'# c\n'.repeat(GRAPHQL_LIMITS.maxComments + 1)}{ version }`, SCHEMA)).toBe(false);
+  });
+
   it("stops a field-merging check at graphql-js's budget instead of spending quadratic time", () => {
     // 3,000 copies of one field would be 4.5 million comparisons; the budget stops at 500,000.
     expect(call('graphql.is_valid', `{ ${'version '.repeat(3000)}}`, SCHEMA)).toBe(false);
