@@ -179,7 +179,8 @@ function selectionsOf(list: unknown): SelectionNode[] {
       const children = listOf(selection.SelectionSet);
       return {
         kind: Kind.FIELD,
-        ...(alias === fieldName ? {} : { alias: name(alias) }),
+        // gqlparser answers to the name when the alias is empty (a field decoded from an object without one).
+        ...(alias === fieldName || alias === '' ? {} : { alias: name(alias) }),
         name: name(fieldName),
         arguments: argumentsOf(selection.Arguments),
         directives: directivesOf(selection.Directives),

@@ -326,6 +326,38 @@ input I { "in" x: [Int!]! = [1] }`)})`,
   invalid_no_query_root: `graphql.is_valid(${q('{ a }')}, "type T { a: Int }")`,
   valid_scalar_root: `graphql.is_valid(${q('{ a }')}, "schema { query: S } scalar S")`,
 
+  // Objects, read as Go's encoding/json reads them into gqlparser's structs.
+  object_kelvin_key: `graphql.schema_is_valid({"Definitions": [{"\u212aind": "OBJECT", "Name": "Query", "Fields": [{"Name": "a", "Type": {"NamedType": "Int"}}]}]})`,
+  object_long_s_key: `graphql.parse({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "a", "Name": "a"}]}]}, {"Definitions": [{"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "a", "Type": {"NamedType": "Int"}}]}], "\u017fchema": []})`,
+  object_key_case_last_wins: `graphql.parse({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "a", "Name": "a"}]}]}, {"Definitions": [{"Kind": "OBJECT", "Name": "Nope", "name": "Query", "Fields": [{"Name": "a", "Type": {"NamedType": "Int"}}]}]})`,
+  object_exact_keys_in_field: `graphql.is_valid({"Operations": [{"Operation": "query", "SelectionSet": [{"name": "version"}]}]}, ${schema})`,
+  object_exact_keys_in_operation: `graphql.parse({"operations": [{"operation": "mutation", "selectionSet": [{"Alias": "version", "Name": "version"}]}]}, ${schema})`,
+  object_selection_fallbacks: `graphql.parse({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "version", "Name": "version"}, {"Name": 5, "SelectionSet": [{"Alias": "version", "Name": "version"}]}, {"Name": 5, "Alias": 5, "TypeCondition": 5}, "x", null]}]}, ${schema})`,
+  object_spread_becomes_field: `graphql.parse(graphql.parse_query(${q('{ version ...F } fragment F on Query { version }')}), ${schema})`,
+  object_wrong_kind_type: `graphql.parse({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "s", "Name": "search", "Arguments": [{"Name": "limit", "Value": {"Kind": "1", "Raw": "1"}}], "SelectionSet": [{"Alias": "t", "Name": "__typename"}]}]}]}, ${schema})`,
+  object_value_kinds: `graphql.parse({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "s", "Name": "search", "Arguments": [{"Name": "limit", "Value": {"Kind": 1, "Raw": "7"}}, {"Name": "text", "Value": {"Kind": 3, "Raw": "x", "Comment": {"List": [{"Value": "# kept"}]}}}], "SelectionSet": [{"Alias": "__typename", "Name": "__typename"}]}]}]}, ${schema})`,
+  object_variable_definitions: `graphql.is_valid({"Operations": [{"Operation": "query", "VariableDefinitions": [{"Variable": "e", "Type": {"NamedType": "Episode"}}], "SelectionSet": [{"Alias": "hero", "Name": "hero", "Arguments": [{"Name": "episode", "Value": {"Kind": 0, "Raw": "e"}}], "SelectionSet": [{"Alias": "id", "Name": "id"}]}]}]}, ${schema})`,
+  object_empty_alias_conflict: `graphql.is_valid({"Operations": [{"Operation": "query", "SelectionSet": [{"Name": "version"}, {"Name": "hero", "SelectionSet": [{"Name": "id"}]}]}]}, ${schema})`,
+  object_positions_checked: `graphql.is_valid({"Operations": [{"Operation": "query", "Position": {"Line": "x"}, "SelectionSet": [{"Alias": "version", "Name": "version"}]}]}, ${schema})`,
+  object_positions_ignored: `graphql.is_valid({"Operations": [{"Operation": "query", "Position": {"Line": 1, "Src": {"Name": "x"}}, "SelectionSet": [{"Alias": "version", "Name": "version", "Position": null}]}]}, ${schema})`,
+  object_schema_with_extension: `graphql.is_valid(${q('{ version extra }')}, object.union(graphql.parse_schema(${schema}), {"Extensions": [{"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "extra", "Type": {"NamedType": "Int"}}]}]}))`,
+  object_schema_bad_kind: `graphql.schema_is_valid({"Definitions": [{"Kind": 5, "Name": "Query"}]})`,
+  object_schema_strings_nulls: `graphql.schema_is_valid({"Definitions": [{"Kind": "UNION", "Name": "U", "Types": [null]}, {"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "u", "Type": {"NamedType": "U"}}]}]})`,
+  object_parse_and_verify: `graphql.parse_and_verify({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "v", "Name": "version"}]}]}, graphql.parse_schema(${schema}))`,
+
+  // Large documents, built by the policy (as data in the module they would outgrow opa-wasm's default memory).
+  large_schema: {
+    body: 'types := concat("\\n", [sprintf("type T%d { f%d(a: Int = %d): [T%d!] @deprecated }", [i, i, i, (i + 1) % 400]) | some i in numbers.range(0, 399)]); x := count(graphql.parse_schema(concat("\\n", [types, "type Query { t: T0 }"])).Definitions)',
+  },
+  large_schema_valid: {
+    body: 'types := concat("\\n", [sprintf("type T%d { f%d(a: Int = %d): [T%d!] @deprecated }", [i, i, i, (i + 1) % 400]) | some i in numbers.range(0, 399)]); x := graphql.schema_is_valid(concat("\\n", [types, "type Query { t: T0 }"]))',
+  },
+  large_query_parse: {
+    body: `fields := concat(" ", [sprintf("s%d: search(text: $t, limit: %d) { ... on Human { id } }", [i, i]) | some i in numbers.range(0, 1499)]); x := graphql.parse(concat("", ["query ($t: String) { ", fields, " }"]), ${schema})[0].Operations[0].SelectionSet[1499]`,
+  },
+  large_query_arguments: {
+    body: 'arguments := concat(", ", [sprintf("x%d: [%d, \\"%d\\", {k: ENUM}]", [i, i, i]) | some i in numbers.range(0, 2999)]); x := count(graphql.parse_query(concat("", ["{ a(", arguments, ") }"])).Operations[0].SelectionSet[0].Arguments)',
+  },
   // parse and parse_and_verify.
   parse: `graphql.parse(${q('query ($e: Episode) { hero(episode: $e) { name } }')}, ${schema})`,
   parse_invalid: `graphql.parse(${q('{ nope }')}, ${schema})`,
