@@ -35,8 +35,13 @@ import { VALUE_KIND, commentGroup, type GoNode } from './graphql-model.js';
 export const GRAPHQL_LIMITS = Object.freeze({
   /** Brackets ({, [, () open at once. */
   maxNesting: 128,
-  /** graphql-js lexical tokens (comments not included). */
-  maxTokens: 100_000,
+  /**
+   * graphql-js lexical tokens (comments not included). A call runs synchronously inside wasm, where no
+   * deadline can stop it: at 2–6 µs a token (test/bench/graphql-bench.mjs; some 20 on a loaded machine) this
+   * keeps one call within about 120 ms (400 under load), far above any real query (an introspection query is
+   * some 300 tokens).
+   */
+  maxTokens: 20_000,
   /** Comments (each one may be in the result). */
   maxComments: 10_000,
 });
