@@ -5,7 +5,6 @@ import {
   Lexer,
   Source,
   TokenKind,
-  parse,
   type ConstDirectiveNode,
   type DefinitionNode,
   type DirectiveNode,
@@ -25,6 +24,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { fail } from './builtin.js';
+import { GqlparserGrammarParser } from './graphql-parser.js';
 import { VALUE_KIND, commentGroup, type GoNode } from './graphql-model.js';
 
 /**
@@ -121,11 +121,11 @@ function parseDocument(source: string): DocumentNode {
   const empty = emptyDocumentEnd(text);
   if (empty !== undefined) return { kind: Kind.DOCUMENT, definitions: [], loc: { startToken: empty, endToken: empty } as Location };
   try {
-    return parse(text, {
+    return new GqlparserGrammarParser(text, {
       maxLexicalTokens: GRAPHQL_LIMITS.maxTokens,
       maxComments: GRAPHQL_LIMITS.maxComments,
       allowLegacyFragmentVariables: true,
-    });
+    }).parseDocument();
   } catch (error) {
     fail(`GraphQL parse error: ${(error as Error).message}`);
   }
@@ -163,11 +163,19 @@ export function parseQueryText(text: string): GoNode {
   const operations: GoNode[] = [];
   const fragments: GoNode[] = [];
   for (const definition of document.definitions) {
+    // graphql-js reads descriptions on operations, fragments and variables (a newer spec); gqlparser does not.
+    if (hasDescription(definition)) fail('GraphQL parse error: unexpected description');
     if (definition.kind === Kind.OPERATION_DEFINITION) operations.push(operationNode(definition));
     else if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.push(fragmentDefinitionNode(definition));
     else fail(`GraphQL parse error: unexpected ${definition.kind} in a query`);
   }
   return { Operations: nullIfEmpty(operations), Fragments: nullIfEmpty(fragments), Comment: null };
+}
+
+function hasDescription(definition: DefinitionNode): boolean {
+  if (definition.kind !== Kind.OPERATION_DEFINITION && definition.kind !== Kind.FRAGMENT_DEFINITION) return false;
+  if (definition.description !== undefined) return true;
+  return (definition.variableDefinitions ?? []).some((variable) => variable.description !== undefined);
 }
 
 function nullIfEmpty<T>(list: readonly T[] | undefined): T[] | null {

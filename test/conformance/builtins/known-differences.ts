@@ -12,12 +12,10 @@ const SETS_AS_ARRAYS =
 
 const GRAPHQL_NESTING =
   'meshwarden bounds a GraphQL document at 128 nested brackets so that parsing, conversion and validation cannot overflow the stack; gqlparser recurses without a bound (Go stacks grow to 1 GB)';
+const GRAPHQL_TOKENS =
+  'meshwarden bounds a GraphQL document at 20,000 tokens: a builtin runs synchronously inside wasm, where no deadline can stop it; gqlparser has no bound';
 const GRAPHQL_MERGE_BUDGET =
   "graphql-js bounds OverlappingFieldsCanBeMerged at 500,000 field comparisons and reports the query invalid past it; gqlparser's rule is quadratic without a bound";
-const GRAPHQL_CONST_GRAMMAR =
-  'gqlparser reads directives on variable definitions and on input-object extensions as non-constant (a $variable allowed); graphql-js parses them as constant, as the GraphQL grammar says';
-const GRAPHQL_EXTEND_DESCRIPTION =
-  'gqlparser lets an empty description ("") stand before `extend`; graphql-js refuses any description there';
 
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
@@ -64,30 +62,16 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   },
   {
     family: 'graphql',
+    name: 'past_token_limit',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_TOKENS,
+  },
+  {
+    family: 'graphql',
     name: 'repeated_field_past_budget',
     go: true,
     wasm: false,
     reason: GRAPHQL_MERGE_BUDGET,
-  },
-  {
-    family: 'graphql',
-    name: 'lex_variable_directive',
-    go: {"Operations": [{"Name": "", "Operation": "query", "SelectionSet": [{"Alias": "f", "Name": "f"}], "VariableDefinitions": [{"Directives": [{"Arguments": [{"Name": "x", "Value": {"ExpectedTypeHasDefault": false, "Kind": 0, "Raw": "b"}}], "Location": "", "Name": "d"}], "Type": {"NamedType": "Int", "NonNull": false}, "Used": false, "Variable": "a"}]}]},
-    wasm: undefined,
-    reason: GRAPHQL_CONST_GRAMMAR,
-  },
-  {
-    family: 'graphql',
-    name: 'schema_empty_description_extend',
-    go: {"Extensions": [{"BuiltIn": false, "Description": "", "Fields": [{"Description": "", "Name": "a", "Type": {"NamedType": "Int", "NonNull": false}}], "Kind": "OBJECT", "Name": "T"}]},
-    wasm: undefined,
-    reason: GRAPHQL_EXTEND_DESCRIPTION,
-  },
-  {
-    family: 'graphql',
-    name: 'schema_input_extension_variable',
-    go: {"Extensions": [{"BuiltIn": false, "Description": "", "Directives": [{"Arguments": [{"Name": "a", "Value": {"ExpectedTypeHasDefault": false, "Kind": 0, "Raw": "x"}}], "Location": "", "Name": "d"}], "Kind": "INPUT_OBJECT", "Name": "I"}]},
-    wasm: undefined,
-    reason: GRAPHQL_CONST_GRAMMAR,
   },
 ];
