@@ -91,3 +91,20 @@ describe('graphql inside a policy', () => {
     expect(policy.evaluate({ query: `{ ${'a { b } '.repeat(30_000)}}` })).toEqual([{ result: false }]);
   });
 });
+
+describe('graphql schema cache', () => {
+  it('answers from a cached schema exactly as from a freshly built one', () => {
+    const first = call('graphql.parse', '{ a { b } }', SCHEMA);
+    expect(call('graphql.parse', '{ a { b } }', SCHEMA)).toEqual(first);
+    // Another text (a trailing comment) is another key: built anew, with the comment in its AST.
+    const fresh = call('graphql.parse', '{ a { b } }', `${SCHEMA} # fresh`) as [unknown, Record<string, unknown>];
+    expect(fresh[0]).toEqual((first as unknown[])[0]);
+    expect(fresh[1]).toEqual({ ...((first as unknown[])[1] as object), Comment: { List: [{ Value: '# fresh' }] } });
+  });
+
+  it('never keeps an invalid schema: it stays invalid', () => {
+    expect(call('graphql.schema_is_valid', 'type Query { a: Missing }')).toBe(false);
+    expect(call('graphql.schema_is_valid', 'type Query { a: Missing }')).toBe(false);
+    expect(call('graphql.is_valid', '{ a }', 'type Query { a: Missing }')).toBe(false);
+  });
+});
