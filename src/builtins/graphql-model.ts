@@ -70,14 +70,6 @@ export function namedTypeOf(type: unknown): string {
   return '';
 }
 
-/** ast.Type.String(): `[Int!]!`. */
-export function typeToString(type: GoNode | null): string {
-  if (type === null) return '';
-  const bang = type.NonNull === true ? '!' : '';
-  if (typeof type.NamedType === 'string' && type.NamedType !== '') return `${type.NamedType}${bang}`;
-  return `[${typeToString((type.Elem ?? null) as GoNode | null)}]${bang}`;
-}
-
 export function listOf(value: unknown): GoNode[] {
   return Array.isArray(value) ? (value as GoNode[]) : [];
 }

@@ -12,7 +12,7 @@ import {
   type NameNode,
   type TypeNode,
 } from 'graphql';
-import { fail } from './builtin.js';
+import { BuiltinError, fail } from './builtin.js';
 import { VALUE_KIND, listOf, namedTypeOf, stringsOf, type GoNode } from './graphql-model.js';
 import { parseSchemaText } from './graphql-parse.js';
 
@@ -300,7 +300,8 @@ function typeNodeOf(type: GoNode): TypeNode {
 }
 
 /** A default value, as graphql-js reads one; gqlparser's rules never look inside it. */
-function constValueOf(value: GoNode): ConstValueNode {
+function constValueOf(value: GoNode | null | undefined): ConstValueNode {
+  if (value === null || value === undefined) return { kind: Kind.NULL };
   const raw = String(value.Raw ?? '');
   switch (value.Kind) {
     case VALUE_KIND.IntValue:
@@ -315,11 +316,11 @@ function constValueOf(value: GoNode): ConstValueNode {
     case VALUE_KIND.EnumValue:
       return { kind: Kind.ENUM, value: raw };
     case VALUE_KIND.ListValue:
-      return { kind: Kind.LIST, values: listOf(value.Children).map((child) => constValueOf(child.Value as GoNode)) };
+      return { kind: Kind.LIST, values: listOf(value.Children).map((child) => constValueOf(child?.Value as GoNode | null)) };
     case VALUE_KIND.ObjectValue:
       return {
         kind: Kind.OBJECT,
-        fields: listOf(value.Children).map((child) => ({ kind: Kind.OBJECT_FIELD, name: name(child.Name), value: constValueOf(child.Value as GoNode) })),
+        fields: listOf(value.Children).map((child) => ({ kind: Kind.OBJECT_FIELD, name: name(child?.Name), value: constValueOf(child?.Value as GoNode | null) })),
       };
     default:
       return { kind: Kind.NULL };
@@ -367,6 +368,16 @@ function definitionNodeOf(definition: GoNode): DefinitionNode | undefined {
 }
 
 function buildGraphqlSchema(state: SchemaState): GraphQLSchema {
+  try {
+    return buildGraphqlSchemaOrThrow(state);
+  } catch (error) {
+    // What graphql-js cannot build (gqlparser checks less than it assumes) is as invalid as a failed check.
+    if (error instanceof BuiltinError) throw error;
+    fail(`GraphQL schema: ${(error as Error).message}`);
+  }
+}
+
+function buildGraphqlSchemaOrThrow(state: SchemaState): GraphQLSchema {
   const definitions: DefinitionNode[] = [];
   for (const definition of state.types.values()) {
     // graphql-js brings its own introspection types; two of a name would be refused.
@@ -384,21 +395,17 @@ function buildGraphqlSchema(state: SchemaState): GraphQLSchema {
     });
   }
   const document: DocumentNode = { kind: Kind.DOCUMENT, definitions };
-  try {
-    const built = buildASTSchema(document, { assumeValid: true, assumeValidSDL: true });
-    const root = (definition: GoNode | undefined) => {
-      const type = definition === undefined ? undefined : built.getType(String(definition.Name));
-      return type === undefined ? undefined : (type as never);
-    };
-    // The roots gqlparser chose; assumeValid, because gqlparser (not graphql-js) decided the schema is valid.
-    return new GraphQLSchema({
-      ...built.toConfig(),
-      query: root(state.roots.query),
-      mutation: root(state.roots.mutation),
-      subscription: root(state.roots.subscription),
-      assumeValid: true,
-    });
-  } catch (error) {
-    fail(`GraphQL schema: ${(error as Error).message}`);
-  }
+  const built = buildASTSchema(document, { assumeValid: true, assumeValidSDL: true });
+  const root = (definition: GoNode | undefined) => {
+    const type = definition === undefined ? undefined : built.getType(String(definition.Name));
+    return type === undefined ? undefined : (type as never);
+  };
+  // The roots gqlparser chose; assumeValid, because gqlparser (not graphql-js) decided the schema is valid.
+  return new GraphQLSchema({
+    ...built.toConfig(),
+    query: root(state.roots.query),
+    mutation: root(state.roots.mutation),
+    subscription: root(state.roots.subscription),
+    assumeValid: true,
+  });
 }

@@ -383,6 +383,8 @@ input I { "in" x: [Int!]! = [1] }`)})`,
   object_schema_with_extension: `graphql.is_valid(${q('{ version extra }')}, object.union(graphql.parse_schema(${schema}), {"Extensions": [{"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "extra", "Type": {"NamedType": "Int"}}]}]}))`,
   object_schema_bad_kind: `graphql.schema_is_valid({"Definitions": [{"Kind": 5, "Name": "Query"}]})`,
   object_schema_strings_nulls: `graphql.schema_is_valid({"Definitions": [{"Kind": "UNION", "Name": "U", "Types": [null]}, {"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "u", "Type": {"NamedType": "U"}}]}]})`,
+  object_default_null_children: `graphql.schema_is_valid({"Definitions": [{"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "a", "Type": {"NamedType": "Int"}, "Arguments": [{"Name": "l", "Type": {"Elem": {"NamedType": "Int"}}, "DefaultValue": {"Kind": 8, "Children": [null, {"Name": "k"}]}}]}]}]})`,
+  object_default_null_children_query: `graphql.is_valid("{ a }", {"Definitions": [{"Kind": "OBJECT", "Name": "Query", "Fields": [{"Name": "a", "Type": {"NamedType": "Int"}, "Arguments": [{"Name": "l", "Type": {"Elem": {"NamedType": "Int"}}, "DefaultValue": {"Kind": 9, "Children": [{"Name": "k"}]}}]}]}]})`,
   object_parse_and_verify: `graphql.parse_and_verify({"Operations": [{"Operation": "query", "SelectionSet": [{"Alias": "v", "Name": "version"}]}]}, graphql.parse_schema(${schema}))`,
 
   // Large documents, built by the policy (as data in the module they would outgrow opa-wasm's default memory).
