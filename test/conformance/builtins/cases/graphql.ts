@@ -25,6 +25,7 @@ const SCHEMA = `
 `;
 
 const schema = JSON.stringify(SCHEMA);
+const SCHEMA_SMALL = 'input I { k: [Int!] } type A { b: Int } type Query { a(o: I): A }';
 const q = (text: string): string => JSON.stringify(text);
 
 // A valid query nesting levels + 2 brackets deep.
@@ -444,6 +445,25 @@ input I { "in" x: [Int!]! = [1] }`)})`,
   rule_typename_on_scalar: `graphql.is_valid(${q('{ version { __typename } }')}, ${schema})`,
   rule_field_on_interface_not_object: `graphql.is_valid(${q('{ hero { height } }')}, ${schema})`,
   rule_mutation_root_field_name: `graphql.is_valid(${q('mutation { version }')}, ${schema})`,
+  rule_enum_for_string: `graphql.is_valid(${q('{ search(text: JEDI) { __typename } }')}, ${schema})`,
+  rule_object_for_scalar: `graphql.is_valid(${q('{ search(limit: {a: 1}) { __typename } }')}, ${schema})`,
+  rule_list_for_input_object: `graphql.is_valid(${q('{ node(filter: [{name: "x"}]) { id } }')}, ${schema})`,
+  rule_null_in_nonnull_list: `graphql.is_valid(${q('{ node(filter: {name: "x", episodes: [JEDI, null]}) { id } }')}, ${schema})`,
+  rule_nested_list_for_list: `graphql.is_valid(${q('{ node(filter: {name: "x", episodes: [[JEDI]]}) { id } }')}, ${schema})`,
+  rule_boolean_for_enum: `graphql.is_valid(${q('{ hero(episode: true) { id } }')}, ${schema})`,
+  rule_null_for_enum: `graphql.is_valid(${q('{ hero(episode: null) { id } }')}, ${schema})`,
+  rule_custom_scalar_variable_into_int: `graphql.is_valid(${q('query ($d: D) { a(i: $d) }')}, "scalar D type Query { a(i: Int): Int }")`,
+  rule_int_variable_into_float: `graphql.is_valid(${q('query ($i: Int) { a(f: $i) }')}, "type Query { a(f: Float): Int }")`,
+  rule_nonnull_list_variable: `graphql.is_valid(${q('query ($l: [Int!]!) { a(l: $l) }')}, "type Query { a(l: [Int]): Int }")`,
+  rule_nullable_list_items_variable: `graphql.is_valid(${q('query ($l: [Int]) { a(l: $l) }')}, "type Query { a(l: [Int!]): Int }")`,
+  rule_default_value_list_coercion: `graphql.is_valid(${q('query ($l: [Int] = 1) { a(l: $l) }')}, "type Query { a(l: [Int]): Int }")`,
+  rule_default_value_object: `graphql.is_valid(${q('query ($o: I = {k: [1, 2]}) { a(o: $o) { b } }')}, "${SCHEMA_SMALL}")`,
+  rule_default_value_object_bad: `graphql.is_valid(${q('query ($o: I = {k: ["x"]}) { a(o: $o) { b } }')}, "${SCHEMA_SMALL}")`,
+  rule_deprecated_field_used: `graphql.is_valid(${q('{ old }')}, "type Query { old: Int @deprecated(reason: \\"no\\") }")`,
+  rule_deprecated_enum_value_used: `graphql.is_valid(${q('{ a(e: OLD) }')}, "enum E { OLD @deprecated NEW } type Query { a(e: E): Int }")`,
+  rule_interface_field_args: `graphql.is_valid(${q('{ hero { ... on Human { height(unit: FOOT) } } }')}, ${schema})`,
+  rule_typename_alias_conflict: `graphql.is_valid(${q('{ __typename: version }')}, ${schema})`,
+  rule_typename_alias_conflict_two: `graphql.is_valid(${q('{ __typename x: __typename x: version }')}, ${schema})`,
   rule_anonymous_and_fragment: `graphql.is_valid(${q('{ ...F } fragment F on Query { version }')}, ${schema})`,
   rule_operation_name_same_as_fragment: `graphql.is_valid(${q('query F { ...F } fragment F on Query { version }')}, ${schema})`,
 
