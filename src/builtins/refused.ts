@@ -15,12 +15,6 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'opa.runtime':
     "describes OPA's own runtime (its config, environment, version); meshwarden is not that runtime and will not pretend to be",
   'rego.parse_module': "needs OPA's Rego parser and its AST JSON; there is no faithful JavaScript implementation",
-  'graphql.is_valid': "needs gqlparser's validation (Go) and its messages; graphql-js differs",
-  'graphql.parse': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_and_verify': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_query': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
   'json.match_schema': "returns gojsonschema's error objects (Go); a JavaScript validator's errors differ",
   'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
   'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",

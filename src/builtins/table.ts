@@ -4,6 +4,7 @@ import { cryptoBuiltins } from './crypto.js';
 import { encodingBuiltins } from './encoding.js';
 import { globBuiltins } from './glob.js';
 import { graphBuiltins } from './graph.js';
+import { graphqlBuiltins } from './graphql.js';
 import { jsonBuiltins } from './json.js';
 import { jwtBuiltins } from './jwt.js';
 import { netBuiltins } from './net.js';
@@ -26,6 +27,7 @@ const FAMILIES: readonly BuiltinTable[] = [
   encodingBuiltins,
   globBuiltins,
   graphBuiltins,
+  graphqlBuiltins,
   jsonBuiltins,
   jwtBuiltins,
   netBuiltins,

@@ -10,6 +10,13 @@ const ARGUMENT_PRECISION =
 const SETS_AS_ARRAYS =
   "opa-wasm dumps a set as a JSON array, so a builtin cannot tell a set from an array: a set's elements are taken as an array's (indexes as keys, contiguous-run subset)";
 
+const GRAPHQL_NESTING =
+  'meshwarden bounds a GraphQL document at 128 nested brackets so that parsing, conversion and validation cannot overflow the stack; gqlparser recurses without a bound (Go stacks grow to 1 GB)';
+const GRAPHQL_TOKENS =
+  'meshwarden bounds a GraphQL document at 20,000 tokens: a builtin runs synchronously inside wasm, where no deadline can stop it; gqlparser has no bound';
+const GRAPHQL_MERGE_BUDGET =
+  "graphql-js bounds OverlappingFieldsCanBeMerged at 500,000 field comparisons and reports the query invalid past it; gqlparser's rule is quadratic without a bound";
+
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
     family: 'time',
@@ -38,5 +45,33 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     go: '12345678901234567890',
     wasm: '12345678901234567168',
     reason: ARGUMENT_PRECISION,
+  },
+  {
+    family: 'graphql',
+    name: 'deep_past_limit',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_NESTING,
+  },
+  {
+    family: 'graphql',
+    name: 'deep_past_limit_parse',
+    go: 1,
+    wasm: undefined,
+    reason: GRAPHQL_NESTING,
+  },
+  {
+    family: 'graphql',
+    name: 'past_token_limit',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_TOKENS,
+  },
+  {
+    family: 'graphql',
+    name: 'repeated_field_past_budget',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_MERGE_BUDGET,
   },
 ];

@@ -2,6 +2,7 @@
 import type { Cases } from '../differential.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
+import { graphqlCases } from './graphql.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
 import { timeCases } from './time.js';
 import { x509Cases } from './x509.js';
@@ -26,4 +27,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   url: { cases: urlCases, input: INPUT },
   keys: { cases: async () => keysCases(), input: INPUT },
   x509: { cases: x509Cases, input: INPUT },
+  graphql: { cases: graphqlCases, input: INPUT },
 };
