@@ -9,7 +9,6 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
     'network I/O: opa-wasm calls builtins synchronously from inside wasm, so a request would block the event loop for every check',
   'net.lookup_ip_addr':
     'network I/O (DNS): opa-wasm calls builtins synchronously from inside wasm, so a lookup would block the event loop for every check',
-  'providers.aws.sign_req': 'signs requests for http.send, which is refused; no use without it',
   assign: 'the := operator called as a function; OPA has no implementation either (opa eval: "unsupported built-in: assign")',
   'internal.test_case': 'only meaningful under `opa test`',
   'opa.runtime':

@@ -1,4 +1,5 @@
 // Every provided builtin, by name: the families put together.
+import { awsBuiltins } from './aws.js';
 import type { BuiltinTable } from './builtin.js';
 import { cryptoBuiltins } from './crypto.js';
 import { encodingBuiltins } from './encoding.js';
@@ -22,6 +23,7 @@ import { x509Builtins } from './x509.js';
 import { yamlBuiltins } from './yaml.js';
 
 const FAMILIES: readonly BuiltinTable[] = [
+  awsBuiltins,
   cryptoBuiltins,
   encodingBuiltins,
   globBuiltins,

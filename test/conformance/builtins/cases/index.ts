@@ -1,5 +1,6 @@
 // Every family's differential cases, with the input document its cases read.
 import type { Cases } from '../differential.js';
+import { awsCases } from './aws.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
@@ -26,4 +27,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   url: { cases: urlCases, input: INPUT },
   keys: { cases: async () => keysCases(), input: INPUT },
   x509: { cases: x509Cases, input: INPUT },
+  aws: { cases: awsCases, input: INPUT },
 };
