@@ -23,5 +23,4 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'json.match_schema': "returns gojsonschema's error objects (Go); a JavaScript validator's errors differ",
   'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
   'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
-  'regex.globs_match': 'intersection of two regular-expression languages (glob-intersection, Go); no JavaScript equivalent',
 });

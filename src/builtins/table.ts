@@ -4,6 +4,7 @@ import type { BuiltinTable } from './builtin.js';
 import { cryptoBuiltins } from './crypto.js';
 import { encodingBuiltins } from './encoding.js';
 import { globBuiltins } from './glob.js';
+import { globIntersectionBuiltins } from './glob-intersection.js';
 import { graphBuiltins } from './graph.js';
 import { jsonBuiltins } from './json.js';
 import { jwtBuiltins } from './jwt.js';
@@ -27,6 +28,7 @@ const FAMILIES: readonly BuiltinTable[] = [
   cryptoBuiltins,
   encodingBuiltins,
   globBuiltins,
+  globIntersectionBuiltins,
   graphBuiltins,
   jsonBuiltins,
   jwtBuiltins,

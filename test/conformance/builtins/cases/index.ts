@@ -1,6 +1,7 @@
 // Every family's differential cases, with the input document its cases read.
 import type { Cases } from '../differential.js';
 import { awsCases } from './aws.js';
+import { globsCases } from './globs.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
@@ -28,4 +29,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   keys: { cases: async () => keysCases(), input: INPUT },
   x509: { cases: x509Cases, input: INPUT },
   aws: { cases: awsCases, input: INPUT },
+  globs: { cases: globsCases, input: INPUT },
 };
