@@ -11,8 +11,6 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
     'network I/O (DNS): opa-wasm calls builtins synchronously from inside wasm, so a lookup would block the event loop for every check',
   assign: 'the := operator called as a function; OPA has no implementation either (opa eval: "unsupported built-in: assign")',
   'internal.test_case': 'only meaningful under `opa test`',
-  'opa.runtime':
-    "describes OPA's own runtime (its config, environment, version); meshwarden is not that runtime and will not pretend to be",
   'rego.parse_module': "needs OPA's Rego parser and its AST JSON; there is no faithful JavaScript implementation",
   'graphql.is_valid': "needs gqlparser's validation (Go) and its messages; graphql-js differs",
   'graphql.parse': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",

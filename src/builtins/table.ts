@@ -11,6 +11,7 @@ import { jwtBuiltins } from './jwt.js';
 import { netBuiltins } from './net.js';
 import { numbersBuiltins } from './numbers.js';
 import { objectBuiltins } from './object.js';
+import { opaRuntimeBuiltins } from './opa-runtime.js';
 import { regexBuiltins } from './regex.js';
 import { semverBuiltins } from './semver.js';
 import { sprintfBuiltins } from './sprintf.js';
@@ -35,6 +36,7 @@ const FAMILIES: readonly BuiltinTable[] = [
   netBuiltins,
   numbersBuiltins,
   objectBuiltins,
+  opaRuntimeBuiltins,
   regexBuiltins,
   semverBuiltins,
   sprintfBuiltins,

@@ -1,4 +1,5 @@
 // Differences from Go OPA that cannot be fixed here, each with its reason; the differential test asserts them exactly.
+import { PACKAGE_VERSION } from '../../../src/package-paths.js';
 import type { Difference } from './differential.js';
 
 export interface KnownDifference extends Difference {
@@ -12,6 +13,9 @@ const SETS_AS_ARRAYS =
 
 const GLOB_SEARCH_BOUND =
   "regex.globs_match's search is bounded (src/builtins/glob-intersection.ts: 2,000,000 steps, 1,000 nested), where Go's is unbounded and exponential; past the bound the call is undefined";
+
+const RUNTIME_VERSION =
+  "opa.runtime().version is meshwarden's own version (package.json), not an OPA release: meshwarden is not OPA, and a policy that compares OPA versions should not be told it runs on one";
 
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
@@ -48,5 +52,13 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     go: true,
     wasm: undefined,
     reason: GLOB_SEARCH_BOUND,
+  },
+
+  {
+    family: 'runtime',
+    name: 'version',
+    go: '1.19.1-envoy',
+    wasm: PACKAGE_VERSION,
+    reason: RUNTIME_VERSION,
   },
 ];

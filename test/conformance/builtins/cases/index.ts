@@ -2,6 +2,7 @@
 import type { Cases } from '../differential.js';
 import { awsCases } from './aws.js';
 import { globsCases } from './globs.js';
+import { runtimeCases } from './runtime.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
@@ -30,4 +31,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   x509: { cases: x509Cases, input: INPUT },
   aws: { cases: awsCases, input: INPUT },
   globs: { cases: globsCases, input: INPUT },
+  runtime: { cases: runtimeCases, input: INPUT },
 };
