@@ -18,7 +18,5 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'graphql.parse_query': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
   'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
   'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
-  'json.match_schema': "returns gojsonschema's error objects (Go); a JavaScript validator's errors differ",
-  'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
   'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
 });

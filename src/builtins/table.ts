@@ -7,6 +7,7 @@ import { globBuiltins } from './glob.js';
 import { globIntersectionBuiltins } from './glob-intersection.js';
 import { graphBuiltins } from './graph.js';
 import { jsonBuiltins } from './json.js';
+import { jsonSchemaBuiltins } from './json-schema.js';
 import { jwtBuiltins } from './jwt.js';
 import { netBuiltins } from './net.js';
 import { numbersBuiltins } from './numbers.js';
@@ -32,6 +33,7 @@ const FAMILIES: readonly BuiltinTable[] = [
   globIntersectionBuiltins,
   graphBuiltins,
   jsonBuiltins,
+  jsonSchemaBuiltins,
   jwtBuiltins,
   netBuiltins,
   numbersBuiltins,

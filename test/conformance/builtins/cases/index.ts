@@ -2,6 +2,7 @@
 import type { Cases } from '../differential.js';
 import { awsCases } from './aws.js';
 import { globsCases } from './globs.js';
+import { jsonSchemaCases } from './json-schema.js';
 import { runtimeCases } from './runtime.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
@@ -31,5 +32,6 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   x509: { cases: x509Cases, input: INPUT },
   aws: { cases: awsCases, input: INPUT },
   globs: { cases: globsCases, input: INPUT },
+  json_schema: { cases: jsonSchemaCases, input: INPUT },
   runtime: { cases: runtimeCases, input: INPUT },
 };

@@ -1,0 +1,102 @@
+// The checks gojsonschema's schema parser (OPA's internal/gojsonschema/schema.go) makes that ajv does not make,
+// or makes with other words: each throws gojsonschema's own message, so json.verify_schema says what OPA says.
+import { RE2JS } from 're2js';
+import { compareValues, isObject, type JsonObject } from './builtin.js';
+
+const TYPES = ['array', 'boolean', 'integer', 'number', 'null', 'object', 'string'];
+const COUNTS = ['minLength', 'maxLength', 'minProperties', 'maxProperties', 'minItems', 'maxItems'] as const;
+const NUMBERS = ['minimum', 'maximum', 'multipleOf'] as const;
+
+const isInteger = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value);
+/** Sorted first, so a long list from a request costs n log n comparisons. */
+function hasDuplicates(values: readonly unknown[]): boolean {
+  const sorted = [...values].sort(compareValues);
+  return sorted.some((value, index) => index > 0 && compareValues(sorted[index - 1], value) === 0);
+}
+
+/** Subschemas gojsonschema parses (each checked as a schema in its turn). */
+function subschemasOf(schema: JsonObject): unknown[] {
+  const out: unknown[] = [];
+  for (const key of ['properties', 'patternProperties', 'definitions', 'dependencies']) {
+    const map = schema[key];
+    if (isObject(map)) out.push(...Object.values(map).filter((value) => !Array.isArray(value)));
+  }
+  for (const key of ['additionalProperties', 'additionalItems', 'not', 'if', 'then', 'else', 'contains', 'propertyNames']) {
+    if (isObject(schema[key])) out.push(schema[key]);
+  }
+  const items = schema['items'];
+  if (isObject(items)) out.push(items);
+  if (Array.isArray(items)) out.push(...items);
+  for (const key of ['allOf', 'anyOf', 'oneOf']) {
+    const list = schema[key];
+    if (Array.isArray(list)) out.push(...list);
+  }
+  return out;
+}
+
+function checkType(type: unknown): void {
+  if (type === undefined) return;
+  const names = typeof type === 'string' ? [type] : Array.isArray(type) && type.every((name) => typeof name === 'string') ? (type as string[]) : undefined;
+  if (names === undefined) throw new Error('Invalid type. Expected: type, given: string/Array Of Strings');
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (!TYPES.includes(name)) throw new Error(`has a primitive type that is NOT VALID -- given: /${name}/ Expected valid values are:[array boolean integer number null object string]`);
+    if (seen.has(name)) throw new Error(`${name} type is duplicated`);
+    seen.add(name);
+  }
+}
+
+/** Throws gojsonschema's message for the first problem found; a schema without one is left to ajv. */
+export function checkSchemaAsGojsonschema(schema: unknown, depth = 0): void {
+  // Deeper than any hand-written schema: ajv's own recursion bound applies from here on.
+  if (!isObject(schema) || depth > 64) return;
+  checkType(schema['type']);
+  for (const key of COUNTS) {
+    const value = schema[key];
+    if (value === undefined) continue;
+    if (!isInteger(value)) throw new Error(`${key} must be of an integer`);
+    if ((value as number) < 0) throw new Error(`${key} must be greater than or equal to 0`);
+  }
+  if (isInteger(schema['minLength']) && isInteger(schema['maxLength']) && (schema['minLength'] as number) > (schema['maxLength'] as number)) {
+    throw new Error('minLength cannot be greater than maxLength');
+  }
+  if (isInteger(schema['minProperties']) && isInteger(schema['maxProperties']) && (schema['minProperties'] as number) > (schema['maxProperties'] as number)) {
+    throw new Error('minProperties cannot be greater than maxProperties');
+  }
+  for (const key of NUMBERS) {
+    const value = schema[key];
+    if (value !== undefined && typeof value !== 'number') throw new Error(`${key} must be of a Number`);
+  }
+  if (typeof schema['multipleOf'] === 'number' && schema['multipleOf'] <= 0) throw new Error('multipleOf must be strictly greater than 0');
+  if (schema['properties'] !== undefined && !isObject(schema['properties'])) throw new Error('Properties must be of type object');
+  const required = schema['required'];
+  if (required !== undefined) {
+    if (!Array.isArray(required)) throw new Error('required must be of an array');
+    if (hasDuplicates(required)) throw new Error('required items must be unique');
+  }
+  const enumValues = schema['enum'];
+  if (Array.isArray(enumValues) && hasDuplicates(enumValues)) throw new Error('enum items must be unique');
+  if (typeof schema['pattern'] === 'string') {
+    try {
+      RE2JS.compile(schema['pattern']);
+    } catch {
+      throw new Error('pattern must be a valid regex');
+    }
+  }
+  for (const subschema of subschemasOf(schema)) checkSchemaAsGojsonschema(subschema, depth + 1);
+}
+
+/**
+ * The copy of the schema ajv compiles: an empty `enum`, which gojsonschema takes as no constraint and ajv
+ * refuses, is left out.
+ */
+export function forAjv(schema: unknown, depth = 0): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => forAjv(item, depth + 1));
+  if (!isObject(schema) || depth > 256) return schema;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'enum' && Array.isArray(value) && value.length === 0) continue;
+    out[key] = key === 'enum' || key === 'const' ? value : forAjv(value, depth + 1);
+  }
+  return out;
+}
