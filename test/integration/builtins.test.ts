@@ -1,5 +1,6 @@
 // A bundle that needs a builtin meshwarden does not provide is refused at start-up (exit 2, naming it) and on
-// reload (the last good policy keeps serving); a bundle calling provided builtins decides through the server.
+// reload (the last good policy keeps serving); a bundle calling provided builtins decides through the server, and
+// opa.runtime() describes the server as started.
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,7 @@ describe('builtins and the policy load', () => {
     const server = await startTestServer(['--bundle', compileRego(READS_RUNTIME), '--config-file', configFile], process.env);
     servers.push(server);
     const response = await server.client.check(httpCheckRequest({}));
-    const headers = Object.fromEntries((response.okResponse?.headers ?? []).map((option) => [option.header!.key, option.header!.value]));
+    const headers = Object.fromEntries((response.okResponse?.headers ?? []).map((option: { header?: { key: string; value: string } }) => [option.header!.key, option.header!.value]));
     expect(headers).toEqual({
       'x-service-url': 'https://bundles.example',
       'x-credentials': 'left out',
