@@ -1,20 +1,19 @@
 // json.verify_schema and json.match_schema (OPA's v1/topdown/jsonschema.go on its copy of gojsonschema), on ajv:
 // drafts 4, 6 and 7 chosen by `$schema` as gojsonschema chooses them, patterns in Go's RE2 syntax (re2js, as
-// gojsonschema compiles them with Go's regexp), and the common validation errors written as gojsonschema
-// writes them (json-schema-errors.ts).
+// gojsonschema compiles them with Go's regexp), gojsonschema's formats (json-schema-formats.ts), and the common
+// validation errors written as gojsonschema writes them (json-schema-errors.ts).
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 import AjvDraft04Module from 'ajv-draft-04';
-import addFormatsModule from 'ajv-formats';
 import { RE2JS } from 're2js';
 import { BoundedCache, stringBytes } from '../bounded-cache.js';
 import { fail, isObject, type BuiltinTable } from './builtin.js';
 import { goJsonMarshal } from './go-json.js';
 import { checkSchemaAsGojsonschema, forAjv } from './json-schema-checks.js';
+import { GO_FORMATS } from './json-schema-formats.js';
 import { toGoSchemaErrors } from './json-schema-errors.js';
 
-// CommonJS packages: their module.exports is the class (or function), with itself as `default` too.
+// A CommonJS package: its module.exports is the class, with itself as `default` too.
 const AjvDraft04 = AjvDraft04Module.default;
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
 
 const DRAFT_04 = 'http://json-schema.org/draft-04/schema';
 
@@ -41,7 +40,8 @@ const AJV_OPTIONS = {
 
 function createAjv(draft: 'draft-04' | 'draft-07'): Ajv {
   const ajv = draft === 'draft-04' ? new AjvDraft04(AJV_OPTIONS) : new Ajv(AJV_OPTIONS);
-  addFormats(ajv);
+  // gojsonschema's formats, not ajv-formats' (which read the RFCs differently: `a@b`, `12:00:00` without a zone).
+  for (const [name, validate] of Object.entries(GO_FORMATS)) ajv.addFormat(name, { type: 'string', validate });
   return ajv;
 }
 
