@@ -41,17 +41,60 @@ function isAddrSpec(text: string): boolean {
   return dotAtom(domain) || /^\[[!-Z^-~]*\]$/.test(domain);
 }
 
-/** net/mail.ParseAddress without comments: `addr-spec`, or a display name (words, quoted strings) and `<addr-spec>`. */
+/** A display name: words (atoms, with dots as Go's obsolete phrase allows) and quoted strings, between spaces. */
+function isDisplayName(name: string): boolean {
+  let index = 0;
+  while (index < name.length) {
+    if (/\s/.test(name[index]!)) {
+      index++;
+    } else if (name[index] === '"') {
+      let end = index + 1;
+      while (end < name.length && name[end] !== '"') end += name[end] === '\\' ? 2 : 1;
+      if (end >= name.length || !QUOTED.test(name.slice(index, end + 1))) return false;
+      index = end + 1;
+    } else {
+      let end = index;
+      while (end < name.length && !/\s/.test(name[end]!) && name[end] !== '"') end++;
+      if (!name.slice(index, end).split('.').every((atom) => atom === '' || ATOM.test(atom))) return false;
+      index = end;
+    }
+  }
+  return true;
+}
+
+/** Comments (parenthesised, nestable, outside quoted strings) read as spaces, as Go's CFWS; null when unbalanced. */
+function withoutComments(text: string): string | null {
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && (quoted || depth > 0)) {
+      if (depth === 0) out += c + (text[i + 1] ?? '');
+      i++;
+    } else if (depth === 0 && c === '"') {
+      quoted = !quoted;
+      out += c;
+    } else if (!quoted && c === '(') {
+      depth++;
+    } else if (!quoted && c === ')') {
+      if (depth === 0) return null;
+      if (--depth === 0) out += ' ';
+    } else if (depth === 0) {
+      out += c;
+    }
+  }
+  return depth === 0 ? out : null;
+}
+
+/** net/mail.ParseAddress: `addr-spec`, or a display name and `<addr-spec>`; comments where spaces may be. */
 function isMailAddress(input: string): boolean {
-  const text = input.trim();
+  const text = withoutComments(input)?.trim();
+  if (text === undefined) return false;
   if (text.endsWith('>')) {
     const open = text.lastIndexOf('<');
-    if (open < 0) return false;
-    const name = text.slice(0, open).trim();
-    const words = name === '' ? [] : name.match(/"(?:[^"\\]|\\.)*"|[^\s"]+/gu) ?? [];
-    if (words.join('').length !== name.replace(/\s+/g, '').length) return false;
-    if (!words.every((word) => QUOTED.test(word) || dotAtom(word.replace(/\.$/, '')))) return false;
-    return isAddrSpec(text.slice(open + 1, -1));
+    if (open < 0 || !isDisplayName(text.slice(0, open))) return false;
+    return isAddrSpec(text.slice(open + 1, -1).trim());
   }
   return isAddrSpec(text);
 }
