@@ -11,6 +11,8 @@ const ARGUMENT_PRECISION =
 const SETS_AS_ARRAYS =
   "opa-wasm dumps a set as a JSON array, so a builtin cannot tell a set from an array: a set's elements are taken as an array's (indexes as keys, contiguous-run subset)";
 
+const NUMBER_TEXT =
+  "providers.aws.sign_req hashes a body object as Go's json.Marshal writes it, and Go keeps a number's literal text (1.0, 1e3, 2.5e-3); opa-wasm hands builtins the parsed value (1, 1000, 0.0025), so the payload hash and the signature differ for such numbers";
 const GLOB_SEARCH_BOUND =
   "regex.globs_match's search is bounded (src/builtins/glob-intersection.ts: 2,000,000 steps, 1,000 nested), where Go's is unbounded and exponential; past the bound the call is undefined";
 
@@ -94,5 +96,13 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     go: [false, [{ desc: 'Must validate "then" as "if" was valid', error: '(Root): Must validate "then" as "if" was valid', field: '(Root)', type: 'condition_then' }, { desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }]],
     wasm: [false, [{ desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }, { desc: 'Must validate "then" as "if" was valid', error: '(Root): Must validate "then" as "if" was valid', field: '(Root)', type: 'condition_then' }]],
     reason: SCHEMA_COMPOSITE_ERRORS,
+  },
+
+  {
+    family: 'aws',
+    name: 'body_number_text',
+    go: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request,SignedHeaders=host;x-amz-date,Signature=a5b9d73f0de8f72a494167a6022f8214f9fdefdb29ea8040f726190628e13512',
+    wasm: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request,SignedHeaders=host;x-amz-date,Signature=ab84c81601b607764e05d18db2ff70bc6dfa82e8ef44fa820a45ed8aff9827b8',
+    reason: NUMBER_TEXT,
   },
 ];
