@@ -1,7 +1,8 @@
 // gojsonschema's result errors ({error, type, field, desc}, OPA's internal/gojsonschema locales.go) written from
-// ajv's, for the keywords whose errors the two report alike. The composite keywords (anyOf, oneOf, allOf, not,
-// if) are reported differently (gojsonschema adds the best branch's errors, ajv every branch's): their own
-// error is mapped, the branches' stay as ajv reports them (README: a deliberate difference).
+// ajv's, for the keywords whose errors the two report alike, in gojsonschema's order where ajv's differs: an
+// `allOf` adds its own error after its branches' (ajv reports none), an `if` reports before its `then`/`else`
+// branch's errors (ajv after). `anyOf` stays as ajv reports it: gojsonschema keeps only its best-scoring branch's
+// errors (README: a deliberate difference).
 import type { ErrorObject } from 'ajv';
 import { isObject } from './builtin.js';
 
@@ -109,9 +110,42 @@ function describe(error: ErrorObject, document: unknown, field: string): { type:
   }
 }
 
+/** The schema path below which an error's keyword sits (`#/properties/x/minLength` → `#/properties/x`). */
+const parentPath = (schemaPath: string): string => schemaPath.slice(0, schemaPath.lastIndexOf('/'));
+
+/** ajv's errors in gojsonschema's order, with the `allOf` errors gojsonschema adds. */
+function inGoOrder(errors: readonly ErrorObject[]): ErrorObject[] {
+  const out = [...errors];
+  // An `if` error goes before the errors of the branch that failed.
+  for (const error of errors.filter((candidate) => candidate.keyword === 'if')) {
+    const branch = `${parentPath(error.schemaPath)}/${String((error.params as Record<string, unknown>)['failingKeyword'])}/`;
+    const first = out.findIndex((other) => other.schemaPath.startsWith(branch));
+    if (first < 0) continue;
+    out.splice(out.indexOf(error), 1);
+    out.splice(first, 0, error);
+  }
+  // An `allOf` with a failing branch adds its own error after its branches' errors, at the instance a branch's own
+  // keyword reported (a branch that failed only deeper down gives no such instance: then none is added).
+  const allOfs = new Map<string, { last: ErrorObject; instancePath?: string }>();
+  for (const error of out) {
+    const match = /^(.*)\/allOf\/\d+(\/.*)$/.exec(error.schemaPath);
+    if (match === null) continue;
+    const base = match[1]!;
+    const entry = allOfs.get(base) ?? { last: error };
+    entry.last = error;
+    if (entry.instancePath === undefined && !match[2]!.slice(1).includes('/')) entry.instancePath = error.instancePath;
+    allOfs.set(base, entry);
+  }
+  for (const [base, { last, instancePath }] of allOfs) {
+    if (instancePath === undefined) continue;
+    out.splice(out.indexOf(last) + 1, 0, { keyword: 'allOf', instancePath, schemaPath: `${base}/allOf`, params: {} });
+  }
+  return out;
+}
+
 /** ajv's errors as gojsonschema's; a keyword without a mapping keeps ajv's message, typed by ajv's keyword. */
 export function toGoSchemaErrors(errors: readonly ErrorObject[], document: unknown): GoSchemaError[] {
-  return errors.map((error) => {
+  return inGoOrder(errors).map((error) => {
     const field = fieldOf(error.instancePath);
     const described = describe(error, document, field) ?? { type: error.keyword, desc: error.message ?? error.keyword };
     return { desc: described.desc, error: `${field}: ${described.desc}`, field, type: described.type };

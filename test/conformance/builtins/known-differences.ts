@@ -22,7 +22,7 @@ const RUNTIME_VERSION =
 const SCHEMA_REFERENCE_TEXT =
   "json.verify_schema's message for a schema ajv refuses and gojsonschema's parser does not check itself (an unresolvable $ref) is ajv's; the boolean agrees (the *_valid case)";
 const SCHEMA_COMPOSITE_ERRORS =
-  "json.match_schema's errors under anyOf, allOf and if/then: gojsonschema lists the composite's error with the errors of its best branch in its own order, ajv every branch's errors in its order; the boolean agrees (the *_valid case)";
+  "json.match_schema's errors under anyOf: gojsonschema lists the anyOf error and then the errors of its best-scoring branch only, ajv every branch's errors and then the anyOf error; the boolean agrees (the *_valid case)";
 
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
@@ -81,20 +81,6 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     name: 'match_any_of',
     go: [false, [{ desc: 'Must validate at least one schema (anyOf)', error: '(Root): Must validate at least one schema (anyOf)', field: '(Root)', type: 'number_any_of' }, { desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }]],
     wasm: [false, [{ desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Invalid type. Expected: number, given: boolean', error: '(Root): Invalid type. Expected: number, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Must validate at least one schema (anyOf)', error: '(Root): Must validate at least one schema (anyOf)', field: '(Root)', type: 'number_any_of' }]],
-    reason: SCHEMA_COMPOSITE_ERRORS,
-  },
-  {
-    family: 'json_schema',
-    name: 'match_all_of',
-    go: [false, [{ desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }, { desc: 'Must validate all the schemas (allOf)', error: '(Root): Must validate all the schemas (allOf)', field: '(Root)', type: 'number_all_of' }]],
-    wasm: [false, [{ desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }]],
-    reason: SCHEMA_COMPOSITE_ERRORS,
-  },
-  {
-    family: 'json_schema',
-    name: 'match_if_then',
-    go: [false, [{ desc: 'Must validate "then" as "if" was valid', error: '(Root): Must validate "then" as "if" was valid', field: '(Root)', type: 'condition_then' }, { desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }]],
-    wasm: [false, [{ desc: 'String length must be greater than or equal to 2', error: '(Root): String length must be greater than or equal to 2', field: '(Root)', type: 'string_gte' }, { desc: 'Must validate "then" as "if" was valid', error: '(Root): Must validate "then" as "if" was valid', field: '(Root)', type: 'condition_then' }]],
     reason: SCHEMA_COMPOSITE_ERRORS,
   },
 

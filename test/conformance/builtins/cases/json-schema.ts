@@ -100,6 +100,11 @@ export const jsonSchemaCases: Cases = {
   match_any_of_valid: `${match(JSON.stringify('true'), '{"anyOf": [{"type": "string"}, {"type": "number"}]}')}[0]`,
   match_all_of_valid: `${match(JSON.stringify('"a"'), '{"allOf": [{"type": "string"}, {"minLength": 2}]}')}[0]`,
   match_if_then_valid: `${match(JSON.stringify('"a"'), '{"if": {"type": "string"}, "then": {"minLength": 2}}')}[0]`,
+  match_all_of_two_failing: match(JSON.stringify('"a"'), '{"allOf": [{"minLength": 2}, {"pattern": "^b"}, {"type": "string"}]}'),
+  match_all_of_nested: match('{"x": 5}', '{"properties": {"x": {"allOf": [{"type": "integer"}, {"maximum": 3}]}}}'),
+  match_if_else: match(JSON.stringify('5'), '{"if": {"type": "string"}, "then": {"minLength": 2}, "else": {"minimum": 10}}'),
+  match_if_passes: match(JSON.stringify('"ab"'), '{"if": {"type": "string"}, "then": {"minLength": 2}}'),
+  match_not_passes: match(JSON.stringify('1'), '{"not": {"type": "string"}}'),
   match_any_of_passes: match(JSON.stringify('1'), '{"anyOf": [{"type": "string"}, {"type": "number"}]}'),
   match_empty_enum: match(JSON.stringify('1'), '{"enum": []}'),
   // Formats: each value alone, the boolean only (the error is the format one).
