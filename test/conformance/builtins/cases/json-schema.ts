@@ -35,6 +35,8 @@ export const jsonSchemaCases: Cases = {
   verify_ref_local: verify('{"definitions": {"a": {"type": "string"}}, "properties": {"x": {"$ref": "#/definitions/a"}}}'),
   verify_ref_missing: verify('{"properties": {"x": {"$ref": "#/definitions/nope"}}}'),
   verify_ref_missing_valid: `${verify('{"properties": {"x": {"$ref": "#/definitions/nope"}}}')}[0]`,
+  // gojsonschema would fetch a remote $ref (there is no network here, so it fails); meshwarden never fetches one.
+  verify_remote_ref_valid: `${verify('{"properties": {"x": {"$ref": "http://127.0.0.1:9/schema.json"}}}')}[0]`,
   verify_nested_bad: verify('{"properties": {"a": {"items": {"minItems": -2}}}}'),
   verify_min_greater_than_max_properties: verify('{"minProperties": 3, "maxProperties": 1}'),
   verify_max_items_not_integer: verify('{"maxItems": "2"}'),
