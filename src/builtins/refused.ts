@@ -19,5 +19,5 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
   'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
   'strings.render_template':
-    "Go's text/template language; there is no faithful, well-kept JavaScript implementation (npm's candidates, @mdfriday/text-template and @evertdespiegeleer/go-template, are little-used: under 1,000 downloads in the registry's count, where ajv has 900 million)",
+    "Go's text/template language; there is no faithful, well-kept JavaScript implementation (npm's candidates: @ctrl/golang-template handles a basic subset and warns it is not safe for user input, gotemplate-node transpiles to JavaScript run with eval, @mdfriday/text-template and @evertdespiegeleer/go-template are little-used)",
 });
