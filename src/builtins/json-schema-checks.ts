@@ -86,17 +86,49 @@ export function checkSchemaAsGojsonschema(schema: unknown, depth = 0): void {
   for (const subschema of subschemasOf(schema)) checkSchemaAsGojsonschema(subschema, depth + 1);
 }
 
+/** Which keywords gojsonschema reads: draft 4's, 6's, 7's, or (without `$schema`) all of them. */
+export type GoDraft = 4 | 6 | 7 | 'hybrid';
+
+// Keywords gojsonschema reads only from a later draft on (schema.go: `*currentSchema.Draft >= Draft6`, `Draft7`).
+const SINCE_DRAFT_6 = ['const', 'contains', 'propertyNames'];
+const SINCE_DRAFT_7 = ['if', 'then', 'else'];
+// Keywords whose value is a map of name to schema, or a list of schemas, or one schema.
+const SCHEMA_MAPS = ['properties', 'patternProperties', 'definitions', 'dependencies'];
+const SCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'items'];
+const SCHEMAS = ['additionalProperties', 'additionalItems', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'items'];
+
 /**
- * The copy of the schema ajv compiles: an empty `enum`, which gojsonschema takes as no constraint and ajv
- * refuses, is left out.
+ * The copy of the schema ajv compiles, read as gojsonschema reads it: the keywords its draft does not know are
+ * left out; an empty `enum` (no constraint to gojsonschema, refused by ajv) too; and without `$schema`, draft 4's
+ * boolean `exclusiveMaximum`/`exclusiveMinimum` (gojsonschema's hybrid reads both forms) become draft 6's number.
  */
-export function forAjv(schema: unknown, depth = 0): unknown {
-  if (Array.isArray(schema)) return schema.map((item) => forAjv(item, depth + 1));
+export function forAjv(schema: unknown, draft: GoDraft, depth = 0): unknown {
   if (!isObject(schema) || depth > 256) return schema;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
+    if (draft === 4 && SINCE_DRAFT_6.includes(key)) continue;
+    if ((draft === 4 || draft === 6) && SINCE_DRAFT_7.includes(key)) continue;
     if (key === 'enum' && Array.isArray(value) && value.length === 0) continue;
-    out[key] = key === 'enum' || key === 'const' ? value : forAjv(value, depth + 1);
+    if (SCHEMA_MAPS.includes(key) && isObject(value)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, Array.isArray(sub) ? sub : forAjv(sub, draft, depth + 1)]));
+    } else if (SCHEMA_LISTS.includes(key) && Array.isArray(value)) {
+      out[key] = value.map((sub) => forAjv(sub, draft, depth + 1));
+    } else if (SCHEMAS.includes(key)) {
+      out[key] = forAjv(value, draft, depth + 1);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (draft === 'hybrid') {
+    for (const [exclusive, bound] of [['exclusiveMaximum', 'maximum'], ['exclusiveMinimum', 'minimum']] as const) {
+      if (typeof out[exclusive] !== 'boolean') continue;
+      if (out[exclusive] === true && typeof out[bound] === 'number') {
+        out[exclusive] = out[bound];
+        delete out[bound];
+      } else {
+        delete out[exclusive];
+      }
+    }
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // gojsonschema's result errors ({error, type, field, desc}, OPA's internal/gojsonschema locales.go) written from
 // ajv's, for the keywords whose errors the two report alike, in gojsonschema's order where ajv's differs: an
-// `allOf` adds its own error after its branches' (ajv reports none), an `if` reports before its `then`/`else`
-// branch's errors (ajv after). `anyOf` stays as ajv reports it: gojsonschema keeps only its best-scoring branch's
-// errors (README: a deliberate difference).
+// `allOf` adds its own error after its branches' (ajv reports none); an `if`, `contains` or `propertyNames`
+// reports before its subschema's errors (ajv after). `anyOf` stays as ajv reports it: gojsonschema keeps only
+// its best-scoring branch's errors (README: a deliberate difference).
 import type { ErrorObject } from 'ajv';
 import { isObject } from './builtin.js';
 
@@ -91,6 +91,10 @@ function describe(error: ErrorObject, document: unknown, field: string): { type:
       return { type: 'array_max_properties', desc: `Must have at most ${String(p['limit'])} properties` };
     case 'dependencies':
       return { type: 'missing_dependency', desc: `Has a dependency on ${String(p['missingProperty'])}` };
+    case 'contains':
+      return { type: 'contains', desc: 'At least one of the items must match' };
+    case 'propertyNames':
+      return { type: 'invalid_property_name', desc: `Property name of "${String(p['propertyName'])}" does not match` };
     case 'false schema':
       return { type: 'false', desc: 'False always fails validation' };
     case 'anyOf':
@@ -116,9 +120,10 @@ const parentPath = (schemaPath: string): string => schemaPath.slice(0, schemaPat
 /** ajv's errors in gojsonschema's order, with the `allOf` errors gojsonschema adds. */
 function inGoOrder(errors: readonly ErrorObject[]): ErrorObject[] {
   const out = [...errors];
-  // An `if` error goes before the errors of the branch that failed.
-  for (const error of errors.filter((candidate) => candidate.keyword === 'if')) {
-    const branch = `${parentPath(error.schemaPath)}/${String((error.params as Record<string, unknown>)['failingKeyword'])}/`;
+  // An `if`, `contains` or `propertyNames` error goes before the errors of the subschema that failed.
+  for (const error of errors.filter((candidate) => ['if', 'contains', 'propertyNames'].includes(candidate.keyword))) {
+    const sub = error.keyword === 'if' ? String((error.params as Record<string, unknown>)['failingKeyword']) : error.keyword;
+    const branch = `${parentPath(error.schemaPath)}/${sub}/`;
     const first = out.findIndex((other) => other.schemaPath.startsWith(branch));
     if (first < 0) continue;
     out.splice(out.indexOf(error), 1);

@@ -8,14 +8,13 @@ import { RE2JS } from 're2js';
 import { BoundedCache, stringBytes } from '../bounded-cache.js';
 import { fail, isObject, type BuiltinTable } from './builtin.js';
 import { goJsonMarshal } from './go-json.js';
-import { checkSchemaAsGojsonschema, forAjv } from './json-schema-checks.js';
+import { checkSchemaAsGojsonschema, forAjv, type GoDraft } from './json-schema-checks.js';
 import { GO_FORMATS } from './json-schema-formats.js';
 import { toGoSchemaErrors } from './json-schema-errors.js';
 
 // A CommonJS package: its module.exports is the class, with itself as `default` too.
 const AjvDraft04 = AjvDraft04Module.default;
 
-const DRAFT_04 = 'http://json-schema.org/draft-04/schema';
 
 /** Patterns are Go regexps (RE2): no backtracking, so a pattern or a string from a request cannot take exponential time. */
 const re2 = Object.assign(
@@ -48,15 +47,22 @@ function createAjv(draft: 'draft-04' | 'draft-07'): Ajv {
 // One validator per draft; each compiled schema is taken out of it at once (ajv would keep every one).
 const ajvs = { 'draft-04': createAjv('draft-04'), 'draft-07': createAjv('draft-07') };
 
+const DRAFT_URLS: Readonly<Record<string, GoDraft>> = {
+  'http://json-schema.org/draft-04/schema': 4,
+  'http://json-schema.org/draft-06/schema': 6,
+  'http://json-schema.org/draft-07/schema': 7,
+};
+
 /**
- * The draft gojsonschema's parseSchemaURL picks from `$schema` (which must be a string): draft 4 by its URL; draft
- * 6, 7, another URL or none (gojsonschema's hybrid of all three) go to ajv's draft-07 class.
+ * The draft gojsonschema's parseSchemaURL picks from `$schema` (which must be a string): one of the three by its
+ * URL, else (another URL, or none) its hybrid of all three. Draft 4 compiles with ajv's draft-04 class, the rest
+ * with its draft-07 class (the keywords a draft lacks are left out first: forAjv).
  */
-function draftOf(schema: unknown): 'draft-04' | 'draft-07' {
-  if (!isObject(schema) || !Object.hasOwn(schema, '$schema')) return 'draft-07';
+function draftOf(schema: unknown): GoDraft {
+  if (!isObject(schema) || !Object.hasOwn(schema, '$schema')) return 'hybrid';
   const url = schema['$schema'];
   if (typeof url !== 'string') fail('$schema must be of type string');
-  return url.replace(/#$/, '') === DRAFT_04 ? 'draft-04' : 'draft-07';
+  return DRAFT_URLS[url.replace(/#$/, '')] ?? 'hybrid';
 }
 
 // Schemas may come from a request: the compiled ones are kept within a bound (a compiled validator is
@@ -70,9 +76,10 @@ function compileSchema(schema: unknown): ValidateFunction {
   if (cached !== undefined) return cached;
   if (typeof schema !== 'boolean' && !isObject(schema)) throw new Error('schema is invalid');
   checkSchemaAsGojsonschema(schema);
-  const ajv = ajvs[draftOf(schema)];
+  const draft = draftOf(schema);
+  const ajv = ajvs[draft === 4 ? 'draft-04' : 'draft-07'];
   // A private copy: ajv marks the objects it has compiled, and the id it registers is removed again below.
-  const own = forAjv(schema) as AnySchema;
+  const own = forAjv(schema, draft) as AnySchema;
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(own);
