@@ -47,10 +47,26 @@ function checkType(type: unknown): void {
 }
 
 /** Throws gojsonschema's message for the first problem found; a schema without one is left to ajv. */
-export function checkSchemaAsGojsonschema(schema: unknown, depth = 0): void {
+export function checkSchemaAsGojsonschema(schema: unknown, draft: GoDraft, depth = 0): void {
   // Deeper than any hand-written schema: ajv's own recursion bound applies from here on.
   if (!isObject(schema) || depth > 64) return;
   checkType(schema['type']);
+  for (const key of ['exclusiveMaximum', 'exclusiveMinimum']) {
+    const value = schema[key];
+    // Draft 4's form is a boolean, 6's and 7's a number; the hybrid (no `$schema`) takes either.
+    if (value === undefined || (draft === 'hybrid' && (typeof value === 'boolean' || typeof value === 'number'))) continue;
+    const expected = draft === 4 ? 'boolean' : 'number';
+    if (typeof value !== expected) throw new Error(`Invalid type. Expected: ${expected}, given: ${key}`);
+  }
+  const items = schema['items'];
+  if (items !== undefined && !isObject(items) && !Array.isArray(items) && typeof items !== 'boolean') {
+    throw new Error('Invalid type. Expected: Valid Schema/Array Of Schemas, given: items');
+  }
+  const additional = schema['additionalProperties'];
+  if (additional !== undefined && !isObject(additional) && typeof additional !== 'boolean') {
+    throw new Error('Invalid type. Expected: boolean/Valid Schema, given: additionalProperties');
+  }
+  if (schema['uniqueItems'] !== undefined && typeof schema['uniqueItems'] !== 'boolean') throw new Error('uniqueItems must be of a boolean');
   for (const key of COUNTS) {
     const value = schema[key];
     if (value === undefined) continue;
@@ -83,7 +99,7 @@ export function checkSchemaAsGojsonschema(schema: unknown, depth = 0): void {
       throw new Error('pattern must be a valid regex');
     }
   }
-  for (const subschema of subschemasOf(schema)) checkSchemaAsGojsonschema(subschema, depth + 1);
+  for (const subschema of subschemasOf(schema)) checkSchemaAsGojsonschema(subschema, draft, depth + 1);
 }
 
 /** Which keywords gojsonschema reads: draft 4's, 6's, 7's, or (without `$schema`) all of them. */

@@ -1,8 +1,8 @@
 // gojsonschema's result errors ({error, type, field, desc}, OPA's internal/gojsonschema locales.go) written from
 // ajv's, for the keywords whose errors the two report alike, in gojsonschema's order where ajv's differs: an
 // `allOf` adds its own error after its branches' (ajv reports none); an `if`, `contains` or `propertyNames`
-// reports before its subschema's errors (ajv after). `anyOf` stays as ajv reports it: gojsonschema keeps only
-// its best-scoring branch's errors (README: a deliberate difference).
+// reports before its subschema's errors (ajv after). `anyOf` and a failing `oneOf` stay as ajv reports them:
+// gojsonschema keeps only the best-scoring branch's errors (README: a deliberate difference).
 import type { ErrorObject } from 'ajv';
 import { isObject } from './builtin.js';
 
@@ -79,6 +79,8 @@ function describe(error: ErrorObject, document: unknown, field: string): { type:
       return { type: 'const', desc: `${field} does not match: ${jsonText(p['allowedValue'])}` };
     case 'additionalProperties':
       return { type: 'additional_property_not_allowed', desc: `Additional property ${String(p['additionalProperty'])} is not allowed` };
+    case 'additionalItems':
+      return { type: 'array_no_additional_items', desc: 'No additional items allowed on array' };
     case 'minItems':
       return { type: 'array_min_items', desc: `Array must have at least ${String(p['limit'])} items` };
     case 'maxItems':

@@ -75,8 +75,8 @@ function compileSchema(schema: unknown): ValidateFunction {
   const cached = compiledSchemas.get(key);
   if (cached !== undefined) return cached;
   if (typeof schema !== 'boolean' && !isObject(schema)) throw new Error('schema is invalid');
-  checkSchemaAsGojsonschema(schema);
   const draft = draftOf(schema);
+  checkSchemaAsGojsonschema(schema, draft);
   const ajv = ajvs[draft === 4 ? 'draft-04' : 'draft-07'];
   // A private copy: ajv marks the objects it has compiled, and the id it registers is removed again below.
   const own = forAjv(schema, draft) as AnySchema;

@@ -22,7 +22,7 @@ const RUNTIME_VERSION =
 const SCHEMA_REFERENCE_TEXT =
   "json.verify_schema's message for a schema ajv refuses and gojsonschema's parser does not check itself (an unresolvable $ref) is ajv's; the boolean agrees (the *_valid case)";
 const SCHEMA_COMPOSITE_ERRORS =
-  "json.match_schema's errors under anyOf: gojsonschema lists the anyOf error and then the errors of its best-scoring branch only, ajv every branch's errors and then the anyOf error; the boolean agrees (the *_valid case)";
+  "json.match_schema's errors under anyOf (and a oneOf no branch passes): gojsonschema lists the composite's error and then the errors of its best-scoring branch only, ajv every branch's errors and then the composite's; the boolean agrees";
 
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
@@ -90,5 +90,13 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     go: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request,SignedHeaders=host;x-amz-date,Signature=a5b9d73f0de8f72a494167a6022f8214f9fdefdb29ea8040f726190628e13512',
     wasm: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request,SignedHeaders=host;x-amz-date,Signature=ab84c81601b607764e05d18db2ff70bc6dfa82e8ef44fa820a45ed8aff9827b8',
     reason: NUMBER_TEXT,
+  },
+
+  {
+    family: 'json_schema',
+    name: 'match_one_of_none',
+    go: [false, [{ desc: 'Must validate one and only one schema (oneOf)', error: '(Root): Must validate one and only one schema (oneOf)', field: '(Root)', type: 'number_one_of' }, { desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }]],
+    wasm: [false, [{ desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Invalid type. Expected: number, given: boolean', error: '(Root): Invalid type. Expected: number, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Must validate one and only one schema (oneOf)', error: '(Root): Must validate one and only one schema (oneOf)', field: '(Root)', type: 'number_one_of' }]],
+    reason: SCHEMA_COMPOSITE_ERRORS,
   },
 ];
