@@ -110,7 +110,7 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const api = loadEnvoyApi();
-  const identity: IdentityOptions = { trustDomains, xfcc: config.xfcc, tokens };
+  const identity: IdentityOptions = { trustDomains, metadataPrincipal: config.sourcePrincipalMetadata, xfcc: config.xfcc, tokens };
   const checkContext: CheckContext = {
     policy: () => policies.current,
     shadow: config.shadow,

@@ -12,12 +12,6 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
   assign: 'the := operator called as a function; OPA has no implementation either (opa eval: "unsupported built-in: assign")',
   'internal.test_case': 'only meaningful under `opa test`',
   'rego.parse_module': "needs OPA's Rego parser and its AST JSON; there is no faithful JavaScript implementation",
-  'graphql.is_valid': "needs gqlparser's validation (Go) and its messages; graphql-js differs",
-  'graphql.parse': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_and_verify': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_query': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
   'strings.render_template':
     "Go's text/template language; there is no faithful, well-kept JavaScript implementation (npm's candidates: @ctrl/golang-template handles a basic subset and warns it is not safe for user input, gotemplate-node transpiles to JavaScript run with eval, @mdfriday/text-template and @evertdespiegeleer/go-template are little-used)",
 });

@@ -6,6 +6,7 @@ import { encodingBuiltins } from './encoding.js';
 import { globBuiltins } from './glob.js';
 import { globIntersectionBuiltins } from './glob-intersection.js';
 import { graphBuiltins } from './graph.js';
+import { graphqlBuiltins } from './graphql.js';
 import { jsonBuiltins } from './json.js';
 import { jsonSchemaBuiltins } from './json-schema.js';
 import { jwtBuiltins } from './jwt.js';
@@ -32,6 +33,7 @@ const FAMILIES: readonly BuiltinTable[] = [
   globBuiltins,
   globIntersectionBuiltins,
   graphBuiltins,
+  graphqlBuiltins,
   jsonBuiltins,
   jsonSchemaBuiltins,
   jwtBuiltins,

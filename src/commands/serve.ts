@@ -1,6 +1,6 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { randomUUID } from 'node:crypto';
-import { createAnswerer } from '../check/answer.js';
+import { createAnswerer, createCheckRefusal } from '../check/answer.js';
 import type { PolicyStore } from '../check/policy.js';
 import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
@@ -76,7 +76,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   let status: StatusReporter | undefined;
   const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
   status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing });
+  const entrance = { context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing };
+  const answer = createAnswerer(entrance);
+  const refuseCheck = createCheckRefusal(entrance);
   const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
@@ -86,6 +88,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     ...limits,
     logger: log,
     answer,
+    refuseCheck,
     reflection: config.reflection,
     tls,
   });

@@ -23,6 +23,12 @@ const SCHEMA_REFERENCE_TEXT =
   "json.verify_schema's message for a schema ajv refuses and gojsonschema's parser does not check itself (an unresolvable $ref) is ajv's; the boolean agrees (the *_valid case)";
 const SCHEMA_COMPOSITE_ERRORS =
   "json.match_schema's errors under anyOf (and a oneOf no branch passes): gojsonschema lists the composite's error and then the errors of its best-scoring branch only, ajv every branch's errors and then the composite's; the boolean agrees";
+const GRAPHQL_NESTING =
+  'meshwarden bounds a GraphQL document at 128 nested brackets so that parsing, conversion and validation cannot overflow the stack; gqlparser recurses without a bound (Go stacks grow to 1 GB)';
+const GRAPHQL_TOKENS =
+  'meshwarden bounds a GraphQL document at 20,000 tokens: a builtin runs synchronously inside wasm, where no deadline can stop it; gqlparser has no bound';
+const GRAPHQL_MERGE_BUDGET =
+  "graphql-js bounds OverlappingFieldsCanBeMerged at 500,000 field comparisons and reports the query invalid past it; gqlparser's rule is quadratic without a bound";
 
 export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
   {
@@ -60,7 +66,6 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     wasm: undefined,
     reason: GLOB_SEARCH_BOUND,
   },
-
   {
     family: 'runtime',
     name: 'version',
@@ -68,7 +73,6 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     wasm: PACKAGE_VERSION,
     reason: RUNTIME_VERSION,
   },
-
   {
     family: 'json_schema',
     name: 'verify_ref_missing',
@@ -83,7 +87,6 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     wasm: [false, [{ desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Invalid type. Expected: number, given: boolean', error: '(Root): Invalid type. Expected: number, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Must validate at least one schema (anyOf)', error: '(Root): Must validate at least one schema (anyOf)', field: '(Root)', type: 'number_any_of' }]],
     reason: SCHEMA_COMPOSITE_ERRORS,
   },
-
   {
     family: 'aws',
     name: 'body_number_text',
@@ -91,12 +94,39 @@ export const KNOWN_BUILTIN_DIFFERENCES: readonly KnownDifference[] = [
     wasm: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/execute-api/aws4_request,SignedHeaders=host;x-amz-date,Signature=ab84c81601b607764e05d18db2ff70bc6dfa82e8ef44fa820a45ed8aff9827b8',
     reason: NUMBER_TEXT,
   },
-
   {
     family: 'json_schema',
     name: 'match_one_of_none',
     go: [false, [{ desc: 'Must validate one and only one schema (oneOf)', error: '(Root): Must validate one and only one schema (oneOf)', field: '(Root)', type: 'number_one_of' }, { desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }]],
     wasm: [false, [{ desc: 'Invalid type. Expected: string, given: boolean', error: '(Root): Invalid type. Expected: string, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Invalid type. Expected: number, given: boolean', error: '(Root): Invalid type. Expected: number, given: boolean', field: '(Root)', type: 'invalid_type' }, { desc: 'Must validate one and only one schema (oneOf)', error: '(Root): Must validate one and only one schema (oneOf)', field: '(Root)', type: 'number_one_of' }]],
     reason: SCHEMA_COMPOSITE_ERRORS,
+  },
+  {
+    family: 'graphql',
+    name: 'deep_past_limit',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_NESTING,
+  },
+  {
+    family: 'graphql',
+    name: 'deep_past_limit_parse',
+    go: 1,
+    wasm: undefined,
+    reason: GRAPHQL_NESTING,
+  },
+  {
+    family: 'graphql',
+    name: 'past_token_limit',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_TOKENS,
+  },
+  {
+    family: 'graphql',
+    name: 'repeated_field_past_budget',
+    go: true,
+    wasm: false,
+    reason: GRAPHQL_MERGE_BUDGET,
   },
 ];

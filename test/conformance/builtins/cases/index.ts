@@ -6,6 +6,7 @@ import { jsonSchemaCases } from './json-schema.js';
 import { runtimeCases } from './runtime.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
+import { graphqlCases } from './graphql.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
 import { timeCases } from './time.js';
 import { x509Cases } from './x509.js';
@@ -34,4 +35,5 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   globs: { cases: globsCases, input: INPUT },
   json_schema: { cases: jsonSchemaCases, input: INPUT },
   runtime: { cases: runtimeCases, input: INPUT },
+  graphql: { cases: graphqlCases, input: INPUT },
 };
