@@ -66,7 +66,7 @@ function parseV6(text: string): Uint8Array | undefined {
 }
 
 /** net.ParseIP: 16 bytes for both families (an IPv4 address as IPv4-mapped). */
-function parseIp(text: string): Uint8Array | undefined {
+export function parseIp(text: string): Uint8Array | undefined {
   const address = parseAddress(text);
   if (address === undefined) return undefined;
   return address.length === 4 ? Uint8Array.from([...V4_PREFIX, ...address]) : address;

@@ -110,6 +110,8 @@ export interface StatusSetting {
 
 export interface OpaConfig {
   readonly file: string;
+  /** The file's document as read (after ${VAR} substitution): what opa.runtime().config shows, its secrets left out. */
+  readonly document: Readonly<Record<string, unknown>>;
   readonly status?: StatusSetting;
   readonly labels: Readonly<Record<string, string>>;
   readonly bundles: readonly BundleSetting[];
@@ -183,6 +185,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
   return {
     config: Object.freeze({
       file: path,
+      document,
       labels,
       bundles,
       ...(decisionLogs === undefined ? {} : { decisionLogs }),
