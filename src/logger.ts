@@ -47,8 +47,8 @@ export function createLogger(level: Level, destination?: DestinationStream, opti
     destination ??
     (options.sharedStdout
       ? // SonicBoom joins queued writes up to maxWrite: at the atomic size, it never joins two batches past it.
-        new TurnBatch(pino.destination({ dest: 1, sync: false, maxWrite: ATOMIC_WRITE_BYTES }), ATOMIC_WRITE_BYTES)
-      : new TurnBatch(pino.destination({ dest: 1, sync: false })));
+        new LineBatch(pino.destination({ dest: 1, sync: false, maxWrite: ATOMIC_WRITE_BYTES }), { writeBytes: ATOMIC_WRITE_BYTES })
+      : new LineBatch(pino.destination({ dest: 1, sync: false })));
   return pino(
     {
       name: 'meshwarden',
@@ -62,36 +62,64 @@ export function createLogger(level: Level, destination?: DestinationStream, opti
   );
 }
 
-/** The part of pino's SonicBoom destination that TurnBatch uses. */
+/** The part of pino's SonicBoom destination that LineBatch uses. */
 export interface BatchTarget {
   write(data: string): unknown;
   flush(callback: (error?: Error) => void): void;
   flushSync(): void;
 }
 
+export interface LineBatchOptions {
+  /** Hand the target whole lines in writes of at most this many bytes (a longer line alone). */
+  writeBytes?: number;
+  /** The longest a line waits before it is handed over (DEFAULT_WINDOW_MS). */
+  windowMs?: number;
+}
+
 /**
- * Hands pino's SonicBoom the lines of one event-loop turn as one string. SonicBoom appends every line to
- * its pending string and measures that string's UTF-8 length on each write, which flattens it: while a
- * write is in flight, each line copied everything queued before it (kilobytes per decision under load).
- * Here a line costs an array push; the turn's lines are joined once, in order, before the loop waits again.
+ * How long a decision line may wait for others before they go to SonicBoom together. Every SonicBoom write
+ * is an fs.write on libuv's thread pool: a hand-off to a pool thread and a wake-up of the event loop when it
+ * is done, which on one core cost more than formatting the line (issue 12's profile: per event-loop turn, as
+ * this batch did before, 20-40 µs of CPU per Check at 2,000 checks/s). Over a few milliseconds the hand-offs
+ * are shared by every Check of the window. The lines are all written, in order; they only reach stdout up
+ * to this much later.
  */
-export class TurnBatch implements DestinationStream {
+export const DEFAULT_WINDOW_MS = 5;
+
+/** A window's lines go at once when they reach this many characters (a burst is not held in memory). */
+const FLUSH_AT_CHARACTERS = 64 * 1024;
+
+/**
+ * Hands pino's SonicBoom the lines of a few milliseconds (DEFAULT_WINDOW_MS) as one string. SonicBoom appends
+ * every line to its pending string and measures that string's UTF-8 length on each write, which flattens it:
+ * while a write is in flight, each line copied everything queued before it (kilobytes per decision under
+ * load). Here a line costs an array push; the window's lines are joined once, in order.
+ */
+export class LineBatch implements DestinationStream {
   private lines: string[] = [];
-  private scheduled = false;
+  private characters = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly writeBytes: number | undefined;
+  private readonly windowMs: number;
   private readonly drain = (): void => {
-    this.scheduled = false;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.lines.length === 0) return;
     if (this.writeBytes !== undefined) return this.drainInChunks(this.writeBytes);
     const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
     this.lines = [];
+    this.characters = 0;
     this.target.write(text);
   };
 
-  /** `writeBytes`: hand the target whole lines in writes of at most this many bytes (a longer line alone). */
   constructor(
     private readonly target: BatchTarget,
-    private readonly writeBytes?: number,
+    options: LineBatchOptions = {},
   ) {
+    this.writeBytes = options.writeBytes;
+    this.windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     pendingAtExit.add(this);
     if (pendingAtExit.size === 1) process.once('exit', writeOutAtExit);
   }
@@ -99,6 +127,7 @@ export class TurnBatch implements DestinationStream {
   private drainInChunks(limit: number): void {
     const lines = this.lines;
     this.lines = [];
+    this.characters = 0;
     let chunk = '';
     let chunkBytes = 0;
     for (const line of lines) {
@@ -116,26 +145,32 @@ export class TurnBatch implements DestinationStream {
 
   write(line: string): void {
     this.lines.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.drain);
+    this.characters += line.length;
+    if (this.characters >= FLUSH_AT_CHARACTERS) {
+      this.drain();
+      return;
+    }
+    if (this.timer === undefined) {
+      // Unreferenced: a pending window never keeps the process alive; at exit its lines go out synchronously.
+      this.timer = setTimeout(this.drain, this.windowMs);
+      this.timer.unref();
     }
   }
 
-  /** pino's logger.flush(): the lines of this turn, then whatever SonicBoom still holds. */
+  /** pino's logger.flush(): the lines of the window, then whatever SonicBoom still holds. */
   flush(callback: (error?: Error) => void): void {
     this.drain();
     this.target.flush(callback);
   }
 
-  /** At exit there is no next turn: the lines go out synchronously. */
+  /** At exit no timer fires: the lines go out synchronously. */
   flushSync(): void {
     this.drain();
     this.target.flushSync();
   }
 }
 
-const pendingAtExit = new Set<TurnBatch>();
+const pendingAtExit = new Set<LineBatch>();
 
 function writeOutAtExit(): void {
   for (const batch of pendingAtExit) {

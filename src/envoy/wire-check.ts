@@ -16,6 +16,8 @@ type Kind = 'varint' | 'fixed64' | 'fixed32' | 'string' | 'bytes' | 'message';
 
 interface FieldSpec {
   kind: Kind;
+  /** The wire type of `kind` (packed runs aside). */
+  wireType: number;
   /** The message type of a message field or of a map's entries. */
   message?: TypeSpec;
   repeated: boolean;
@@ -30,7 +32,16 @@ interface FieldSpec {
 interface TypeSpec {
   name: string;
   fields: Map<number, FieldSpec>;
+  /** The same fields by number, for the numbers below DIRECT_FIELD_NUMBERS (every field Envoy's messages have). */
+  byNumber: (FieldSpec | undefined)[];
 }
+
+// Field numbers below this are looked up in an array, the rest in the Map (a message's numbers are small).
+const DIRECT_FIELD_NUMBERS = 64;
+
+// A string of at most this many bytes is checked for UTF-8 here when it is ASCII (most are): no subarray, no
+// call into C++. A longer one, or one with a byte of 0x80 or more, goes to isUtf8.
+const ASCII_SCAN_BYTES = 256;
 
 // Go's decoder nests up to 10,000 levels; Envoy's CheckRequests nest a few (Struct metadata a few more).
 const MAX_DEPTH = 100;
@@ -71,14 +82,14 @@ export function createWireChecker(type: protobuf.Type): WireChecker {
 function specOf(type: protobuf.Type, specs: Map<protobuf.Type, TypeSpec>): TypeSpec {
   const known = specs.get(type);
   if (known !== undefined) return known;
-  const spec: TypeSpec = { name: type.fullName.replace(/^\./, ''), fields: new Map() };
+  const spec: TypeSpec = { name: type.fullName.replace(/^\./, ''), fields: new Map(), byNumber: [] };
   specs.set(type, spec);
   type.resolveAll();
   const oneofs = type.oneofsArray;
   type.fieldsArray.forEach((field, index) => {
     const oneof = field.partOf === null ? -1 : oneofs.indexOf(field.partOf);
     if (field instanceof protobuf.MapField) {
-      spec.fields.set(field.id, { kind: 'message', message: mapEntrySpec(field, specs), repeated: true, packable: false, index, oneof: -1 });
+      setField(spec, field.id, { kind: 'message', wireType: WIRE_LENGTH, message: mapEntrySpec(field, specs), repeated: true, packable: false, index, oneof: -1 });
       return;
     }
     const resolved = field.resolvedType;
@@ -94,22 +105,42 @@ function specOf(type: protobuf.Type, specs: Map<protobuf.Type, TypeSpec>): TypeS
       if (kind === undefined) throw new Error(`${spec.name}.${field.name}: unknown field type ${field.type}`);
     }
     const packable = field.repeated && kind !== 'string' && kind !== 'bytes' && kind !== 'message';
-    spec.fields.set(field.id, { kind, ...(message === undefined ? {} : { message }), repeated: field.repeated, packable, index, oneof });
+    setField(spec, field.id, { kind, wireType: WIRE_TYPE_OF[kind], ...(message === undefined ? {} : { message }), repeated: field.repeated, packable, index, oneof });
   });
   return spec;
 }
 
+function setField(spec: TypeSpec, number: number, field: FieldSpec): void {
+  spec.fields.set(number, field);
+  if (number < DIRECT_FIELD_NUMBERS) spec.byNumber[number] = field;
+}
+
 /** A map field's entries are messages of key = 1, value = 2. */
 function mapEntrySpec(field: protobuf.MapField, specs: Map<protobuf.Type, TypeSpec>): TypeSpec {
-  const fields = new Map<number, FieldSpec>();
-  fields.set(1, { kind: KIND_OF_SCALAR[field.keyType]!, repeated: false, packable: false, index: 0, oneof: -1 });
+  const spec: TypeSpec = { name: `${field.parent?.name ?? ''}.${field.name} entry`, fields: new Map(), byNumber: [] };
+  const keyKind = KIND_OF_SCALAR[field.keyType]!;
+  setField(spec, 1, { kind: keyKind, wireType: WIRE_TYPE_OF[keyKind], repeated: false, packable: false, index: 0, oneof: -1 });
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) fields.set(2, { kind: 'message', message: specOf(resolved, specs), repeated: false, packable: false, index: 1, oneof: -1 });
-  else fields.set(2, { kind: resolved instanceof protobuf.Enum ? 'varint' : KIND_OF_SCALAR[field.type]!, repeated: false, packable: false, index: 1, oneof: -1 });
-  return { name: `${field.parent?.name ?? ''}.${field.name} entry`, fields };
+  if (resolved instanceof protobuf.Type) {
+    setField(spec, 2, { kind: 'message', wireType: WIRE_LENGTH, message: specOf(resolved, specs), repeated: false, packable: false, index: 1, oneof: -1 });
+  } else {
+    const valueKind = resolved instanceof protobuf.Enum ? 'varint' : KIND_OF_SCALAR[field.type]!;
+    setField(spec, 2, { kind: valueKind, wireType: WIRE_TYPE_OF[valueKind], repeated: false, packable: false, index: 1, oneof: -1 });
+  }
+  return spec;
 }
 
 class WireError extends Error {}
+
+/** Whether bytes[start, end) are valid UTF-8: ASCII (every byte below 0x80) is, and is common enough to scan for here. */
+function isAsciiOrUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start <= ASCII_SCAN_BYTES) {
+    let i = start;
+    while (i < end && bytes[i]! < 0x80) i++;
+    if (i === end) return true;
+  }
+  return isUtf8(bytes.subarray(start, end));
+}
 
 /** One pass over the bytes; `at` moves forward only. */
 class Walker {
@@ -127,12 +158,15 @@ class Walker {
     // Singular fields and oneofs seen so far; a message has far fewer than 2^53 fields, but not all of them fit 31 bits.
     let seen: Set<number> | number = spec.fields.size <= 30 ? 0 : new Set<number>();
     let oneofsSeen = 0;
+    const bytes = this.#bytes;
     while (this.at < end) {
-      const tag = this.varint(end);
+      // A one-byte tag (fields 1-15) is read here; longer ones by varint().
+      const first = bytes[this.at]!;
+      const tag = first < 0x80 ? (this.at++, first) : this.varint(end);
       const number = Math.floor(tag / 8);
       const wireType = tag % 8;
       if (number < 1 || number > MAX_FIELD_NUMBER) throw new WireError(`${spec.name}: invalid field number ${number}`);
-      const field = spec.fields.get(number);
+      const field = number < DIRECT_FIELD_NUMBERS ? spec.byNumber[number] : spec.fields.get(number);
       if (field === undefined) {
         this.skip(spec, number, wireType, end, depth);
         continue;
@@ -156,7 +190,7 @@ class Walker {
         this.packed(spec, field, number, end);
         continue;
       }
-      if (wireType !== WIRE_TYPE_OF[field.kind]) throw new WireError(`${spec.name}: field ${number} has wire type ${wireType}, expected ${WIRE_TYPE_OF[field.kind]}`);
+      if (wireType !== field.wireType) throw new WireError(`${spec.name}: field ${number} has wire type ${wireType}, expected ${field.wireType}`);
       this.value(spec, field, number, end, depth);
     }
     if (this.at !== end) throw new WireError(`${spec.name}: a field runs past the end of its message`);
@@ -175,7 +209,7 @@ class Walker {
         return;
       case 'string': {
         const length = this.length(end, spec, number);
-        if (!isUtf8(this.#bytes.subarray(this.at, this.at + length))) throw new WireError(`${spec.name}: field ${number} is a string but not valid UTF-8`);
+        if (!isAsciiOrUtf8(this.#bytes, this.at, this.at + length)) throw new WireError(`${spec.name}: field ${number} is a string but not valid UTF-8`);
         this.at += length;
         return;
       }
@@ -261,7 +295,9 @@ class Walker {
 
   /** A length prefix that stays within the enclosing message. */
   length(end: number, spec: TypeSpec, number: number): number {
-    const length = this.varint(end);
+    // A one-byte length (under 128) is read here; longer ones by varint().
+    const first = this.at < end ? this.#bytes[this.at]! : 0x80;
+    const length = first < 0x80 ? (this.at++, first) : this.varint(end);
     if (length > end - this.at) throw new WireError(`${spec.name}: field ${number} is longer than what is left of its message`);
     return length;
   }

@@ -44,6 +44,8 @@ describe('valid messages pass', () => {
     ['every kind of field', encode({ attributes: { source: { address: { socketAddress: { address: '1.2.3.4', portValue: 5 } }, principal: 'spiffe://a/b' }, request: { time: { seconds: 1, nanos: 2 }, http: { method: 'GET', headers: { a: 'b', é: 'ü' }, path: '/x', size: 7, rawBody: Buffer.from([0xff, 0xfe]) } }, contextExtensions: { k: 'v' }, metadataContext: { filterMetadata: { f: { fields: { n: { numberValue: 1.5 }, l: { listValue: { values: [{ boolValue: true }, { nullValue: 0 }] } } } } } } } })],
     ['an unknown varint, fixed64, fixed32 and length-delimited field', Buffer.from([...withHttp(utf8('')), ...[0xa0, 0x06, 0x01], ...[0xa1, 0x06, 1, 2, 3, 4, 5, 6, 7, 8], ...[0xa5, 0x06, 1, 2, 3, 4], ...[0xa2, 0x06, 0x02, 0xff, 0xff]])],
     ['an unknown group', Buffer.from([0xa3, 0x06, 0x08, 0x01, 0xa4, 0x06])],
+    ['ASCII and UTF-8 strings shorter and longer than the ASCII scan', withHttp(field(2, utf8('GET')), field(4, utf8('/'.repeat(300))), field(7, utf8('é'.repeat(200))), field(10, utf8('a'.repeat(255) + 'ü')))],
+    ['an unknown field numbered 64 (past the array of field numbers) and a two-byte length (fragment, 200 bytes)', withHttp(field(8, utf8('b'.repeat(200))), [0x82, 0x04, 0x00])],
     ['a 10-byte varint', Buffer.from(field(1, field(4, field(2, [0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]))))],
     // Struct.fields entries (a map: a repeated field) and ListValue.values (repeated messages) may repeat.
     ['repeated fields', Buffer.from(field(1, field(11, field(1, [...field(1, utf8('f')), ...field(2, [...field(1, field(1, utf8('a'))), ...field(1, field(1, utf8('b')))])]))))],
@@ -70,6 +72,9 @@ describe('malformed messages are refused', () => {
     ['invalid UTF-8 in a proto3 string (method)', withHttp(field(2, [0x47, 0xc3, 0x28])), /not valid UTF-8/],
     ['invalid UTF-8 in a map key (headers)', withHttp(field(3, [...field(1, [0xff]), ...field(2, utf8('v'))])), /not valid UTF-8/],
     ['invalid UTF-8 in a map value', withHttp(field(3, [...field(1, utf8('k')), ...field(2, [0xed, 0xa0, 0x80])])), /not valid UTF-8/],
+    // ASCII up to 256 bytes is scanned in JavaScript; what follows a long ASCII run, or any longer string, goes to isUtf8.
+    ['invalid UTF-8 after 255 ASCII bytes (path)', withHttp(field(4, [...utf8('/'.repeat(255)), 0xc3])), /not valid UTF-8/],
+    ['invalid UTF-8 after 300 ASCII bytes (path)', withHttp(field(4, [...utf8('/'.repeat(300)), 0x80])), /not valid UTF-8/],
     ['a lone surrogate encoded in UTF-8 in the principal', Buffer.from(field(1, field(1, field(5, [0xed, 0xb0, 0x80])))), /not valid UTF-8/],
     ['a known string field as a varint (wrong wire type)', withHttp([0x20, 0x05]), /wire type 0, expected 2/],
     ['a known int64 field as length-delimited (wrong wire type)', withHttp(field(9, [0x01])), /wire type 2, expected 0/],
