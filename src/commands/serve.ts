@@ -7,6 +7,7 @@ import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
+import type { ConnectionSource } from '../listeners/connection-source.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
@@ -55,6 +56,8 @@ export interface Serving {
 export interface ServeOptions {
   /** false: the caller drives reloads (the workers' primary watches the rules file for all of them). */
   watchRules?: boolean;
+  /** The listeners take the connections a primary hands over instead of binding their addresses (a worker). */
+  connections?: ConnectionSource;
 }
 
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
@@ -88,6 +91,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     answer,
     reflection: config.reflection,
     tls,
+    connections: options.connections,
   });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
@@ -116,6 +120,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         answer,
         logger: log,
         tls,
+        connections: options.connections,
       }));
   } catch (error) {
     await server.shutdown(0);

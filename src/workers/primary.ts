@@ -3,10 +3,11 @@
 // and serves the admin endpoint for all of them: /readyz only while every worker serves that one revision,
 // /metrics summed over the workers. SIGTERM drains every worker.
 //
-// node:cluster, because its primary holds the listening socket and hands each accepted connection to a
-// worker in turn (round-robin, the Linux default): one address, connections spread, and the port stays open
-// while any worker lives, which a restarted worker needs. (SO_REUSEPORT listeners of their own would close
-// a dying worker's queue with it; worker_threads would share one process's fate.)
+// node:cluster for the processes (fork, IPC, prom-client's aggregation); the primary binds the listening
+// addresses itself and hands each accepted connection to a worker in turn (connection-handoff.ts): one
+// address, connections spread, and the port stays open for the primary's whole life, whichever workers
+// die. (SO_REUSEPORT listeners of their own would close a dying worker's queue with it; worker_threads
+// would share one process's fate.)
 import cluster, { type Worker } from 'node:cluster';
 import { watchSettledFile, type FileWatch } from '../commands/watch-file.js';
 import type { ServeConfig } from '../config.js';
@@ -15,7 +16,8 @@ import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
 import { createClusterMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
-import { isMessage, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
+import { startConnectionHandoff, type ConnectionHandoff } from './connection-handoff.js';
+import { isMessage, LISTENER_PORTS_VARIABLE, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
 
 /** A worker that dies before it ever served is restarted at most this many times in a row, then the primary gives up. */
 const MAX_FAILED_STARTS = 5;
@@ -40,7 +42,9 @@ interface WorkerState {
 export async function runPrimary(config: ServeConfig, problems: readonly string[], count: number): Promise<number> {
   await createRuntime(config, problems);
   const logger = createLogger(config.logLevel, undefined, { sharedStdout: true });
-  return new Primary(config, count, logger).run();
+  // Bound before any worker starts: a port in use fails here, once, as in a single process.
+  const handoff = await startConnectionHandoff({ grpc: config.grpcAddr, ...(config.httpAddr === undefined ? {} : { http: config.httpAddr }) }, logger);
+  return new Primary(config, count, logger, handoff).run();
 }
 
 class Primary {
@@ -60,6 +64,7 @@ class Primary {
     private readonly config: ServeConfig,
     private readonly count: number,
     private readonly logger: Logger,
+    private readonly handoff: ConnectionHandoff,
   ) {}
 
   async run(): Promise<number> {
@@ -105,7 +110,8 @@ class Primary {
   }
 
   #fork(): void {
-    const worker = cluster.fork();
+    const worker = cluster.fork({ [LISTENER_PORTS_VARIABLE]: JSON.stringify(this.handoff.ports) });
+    this.handoff.follow(worker);
     this.#workers.set(worker.id, { worker, revision: undefined, reloading: false });
     worker.on('message', (message: unknown) => {
       if (isMessage<RevisionMessage>(message, 'meshwarden:revision')) this.#reported(worker, message);
@@ -118,6 +124,8 @@ class Primary {
     if (state === undefined) return;
     if (state.revision === undefined) this.#failedStarts = 0;
     state.revision = message.revision;
+    // From its first policy on, a worker decides: only then is it handed connections.
+    this.handoff.setServing(worker, true);
     state.reloading = false;
     this.#changed();
     this.#converge();
@@ -204,7 +212,11 @@ class Primary {
       const { code, signal } = await this.#stopWorker(worker);
       return code === 0 || (revision === undefined && signal === 'SIGTERM');
     });
+    // The workers answer for their drain window, then close their listeners: so does the primary.
+    const closing = setTimeout(() => this.handoff.close(), this.config.drainMs);
     const results = await Promise.all(exits);
+    clearTimeout(closing);
+    this.handoff.close();
     await this.#admin?.close();
     const clean = results.every(Boolean);
     this.logger.info({ clean }, 'stopped');

@@ -5,7 +5,8 @@ import { readServeConfig } from '../config.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { shareMetricsWithPrimary } from '../metrics.js';
-import { isMessage, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
+import { listenerPortsOf, receiveHandedConnections } from './handed-connections.js';
+import { isMessage, LISTENER_PORTS_VARIABLE, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
 
 /** The flags a worker adds to the command line it was given: the primary alone serves /healthz, /readyz, /metrics. */
 export const WORKER_FLAGS = ['--admin-addr', 'off', '--workers', '1'] as const;
@@ -13,7 +14,10 @@ export const WORKER_FLAGS = ['--admin-addr', 'off', '--workers', '1'] as const;
 /** Serves until SIGTERM (or SIGINT, or the primary going away); returns the exit code. */
 export async function runWorker(argv: readonly string[]): Promise<number> {
   const args = [...argv, ...WORKER_FLAGS];
-  const { config } = readServeConfig(args, process.env);
+  // The primary's word to this worker, not a setting: read, and kept out of the configuration.
+  const { [LISTENER_PORTS_VARIABLE]: _ports, ...env } = process.env;
+  const connections = receiveHandedConnections(listenerPortsOf(process.env));
+  const { config } = readServeConfig(args, env);
   const logger = createLogger(config.logLevel, undefined, { sharedStdout: true });
   // Listening before serve() resolves: a reload asked for while the policy loads is done right after.
   let reloadAsked: ReloadMessage | undefined;
@@ -38,7 +42,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   process.on('SIGHUP', () => undefined);
   let serving: Awaited<ReturnType<typeof serve>>;
   try {
-    serving = await serve(args, process.env, logger, { watchRules: false });
+    serving = await serve(args, env, logger, { watchRules: false, connections });
   } catch (error) {
     // A start-up failure every worker would meet alike: the primary says it once and exits 2.
     if (!(error instanceof ConfigError) || !process.connected) throw error;

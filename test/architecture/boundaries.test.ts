@@ -41,7 +41,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
   // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it.
-  'workers/': ['commands/serve.ts', 'commands/watch-file.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  'workers/': ['commands/serve.ts', 'commands/watch-file.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'listeners/address.ts', 'listeners/connection-source.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   'runtime.ts': ['*'],
   'commands/': ['*'],
   'cli.ts': ['*'],
