@@ -106,14 +106,14 @@ const postData = () => httpCheckRequest({ source: ANALYTICS, destination: DATA_S
 const codeOf = (response: any): number => response.status?.code ?? 0;
 
 /** Sends Checks from every client in turn until `stop()` is true; counts answers by code, and errors. */
-async function load(pool: AuthorizationClient[], request: () => unknown, stop: () => boolean): Promise<{ codes: Record<number, number>; errors: string[]; calls: number }> {
+async function load(pool: AuthorizationClient[], request: () => unknown, stop: () => boolean, deadlineMs = 5000): Promise<{ codes: Record<number, number>; errors: string[]; calls: number }> {
   const tally = { codes: {} as Record<number, number>, errors: [] as string[], calls: 0 };
   await Promise.all(
     pool.map(async (client) => {
       while (!stop() && tally.calls < 20_000) {
         tally.calls++;
         try {
-          const code = codeOf(await client.check(request(), { deadlineMs: 5000 }));
+          const code = codeOf(await client.check(request(), { deadlineMs }));
           tally.codes[code] = (tally.codes[code] ?? 0) + 1;
         } catch (error) {
           tally.errors.push(String(error));
@@ -192,7 +192,8 @@ describe('serve --workers 2', () => {
     // Long-lived connections under load, as Envoy keeps them: their calls in flight on a killed worker fail.
     const pool = clients(served.address, 4);
     let stopped = false;
-    const loading = load(pool, getData, () => stopped);
+    // The same bound as the probes': while both workers are down, their calls wait for a replacement.
+    const loading = load(pool, getData, () => stopped, 30_000);
     interface Probe {
       /** No kill during its whole life (it started once the last victim was gone): it cannot have met one. */
       clean: boolean;
