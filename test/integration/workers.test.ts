@@ -2,6 +2,7 @@
 // every worker with one revision, a killed worker is replaced while the port keeps answering, /metrics sums
 // the workers, the decision log stays whole lines, SIGTERM drains them all and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -271,6 +272,30 @@ describe('serve --workers 2', () => {
     const now = workerPids(served.child);
     for (const pid of original) expect(now).not.toContain(pid);
     expect(Object.values(revisionsOf(await metrics(served)))).toEqual([2]);
+    await expectCleanExit(served);
+  });
+
+  it('hands HTTP ext_authz connections to the workers too, each answered with a decision; SIGTERM drains them', async () => {
+    const served = await startWorkers(['--http-addr', '127.0.0.1:0']);
+    const http = served.lines.find((line) => line.msg === 'HTTP ext_authz service listening')?.address as string;
+    expect(http).toMatch(/^127\.0\.0\.1:\d+$/);
+    const answers: number[] = [];
+    for (let index = 0; index < 8; index++) {
+      // A connection of its own each time (no keep-alive agent): the primary hands each to a worker in turn.
+      const response = await new Promise<{ status: number; reason: string | undefined }>((resolve, reject) => {
+        const request = httpRequest({ host: '127.0.0.1', port: Number(http.split(':')[1]), path: '/api/v1/data', agent: false, headers: { connection: 'close' } }, (answer) => {
+          answer.resume();
+          answer.on('end', () => resolve({ status: answer.statusCode!, reason: answer.headers['x-ext-authz-reason'] as string | undefined }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      answers.push(response.status);
+    }
+    // No caller identity in HTTP mode without XFCC: the default rules deny, each with its decision.
+    expect(answers).toEqual(Array(8).fill(403));
+    await waitFor(() => served.lines.filter((line) => line.msg === 'decision').length >= 8);
+    expect(served.lines.filter((line) => line.msg === 'decision')).toHaveLength(8);
     await expectCleanExit(served);
   });
 
