@@ -260,3 +260,66 @@ labels: { team: payments }
     expect(served.lines.filter((line) => line.msg === 'stopped' && 'clean' in line).map((line) => line.clean)).toEqual([true]);
   });
 });
+
+describe('serve --workers 2 with a local bundle and decision logs (a receiver)', () => {
+  it('uploads one event per decision from both workers, each with its result, the last ones at SIGTERM', { timeout: 120_000 }, async () => {
+    const receiver = await startReceiver();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'meshwarden-workers-logs-'));
+      const bundle = join(dir, 'bundle.tar.gz');
+      writeFileSync(bundle, V1);
+      const config = join(dir, 'config.yaml');
+      writeFileSync(
+        config,
+        `services:
+  control:
+    url: \${CONTROL_URL}
+decision_logs:
+  service: control
+  reporting: { min_delay_seconds: 1, max_delay_seconds: 1 }
+`,
+      );
+      const child = spawn(process.execPath, [CLI, 'serve', '--config-file', config, '--bundle', bundle, '--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--workers', '2', '--drain-ms', '0'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { PATH: process.env.PATH, CONTROL_URL: receiver.url },
+      });
+      running.push(child);
+      const lines: any[] = [];
+      let address = '';
+      let buffer = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+          buffer += chunk;
+          let newline: number;
+          while ((newline = buffer.indexOf('\n')) !== -1) {
+            const line = JSON.parse(buffer.slice(0, newline));
+            buffer = buffer.slice(newline + 1);
+            lines.push(line);
+            if (line.msg === 'serving') address = line.address;
+            if (line.msg === 'workers serving') resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited early with ${code}`)));
+      });
+      const pool = Array.from({ length: 4 }, () => createClient(address, { ownConnection: true }));
+      for (let round = 0; round < 25; round++) {
+        for (const client of pool) expect(codeOf(await client.check(check(round % 2 === 0 ? '/v1' : '/v2')))).toBe(round % 2 === 0 ? 0 : 7);
+      }
+      for (const client of pool) client.close();
+      // Some are uploaded while serving (every second), the rest at SIGTERM: all of them, once.
+      await waitFor(() => receiver.events.length > 0);
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect(receiver.problems).toEqual([]);
+      const decided = lines.filter((line) => line.msg === 'decision').map((line) => line.decision_id as string);
+      expect(decided).toHaveLength(100);
+      expect(receiver.events.map((event) => event.decision_id).sort()).toEqual([...decided].sort());
+      // 13 rounds of /v1 (allowed), 12 of /v2 (denied), four connections each: each event says which.
+      expect(receiver.events.filter((event) => event.result === true && event.input.attributes.request.http.path === '/v1')).toHaveLength(52);
+      expect(receiver.events.filter((event) => event.result === false && event.input.attributes.request.http.path === '/v2')).toHaveLength(48);
+    } finally {
+      receiver.server.close();
+    }
+  });
+});
