@@ -27,8 +27,9 @@ interface HandedConnection {
   readonly socket: Socket;
   readonly accepted: number;
   tries: number;
-  /** The worker it was sent to and has not answered yet. */
+  /** The worker it was sent to and has not answered yet, and when. */
   worker?: Worker;
+  sentAt?: number;
 }
 
 export interface ConnectionHandoff {
@@ -80,6 +81,7 @@ export async function startConnectionHandoff(addresses: Readonly<Partial<Record<
       }
       waiting.splice(index, 1);
       connection.worker = worker;
+      connection.sentAt = Date.now();
       connection.tries++;
       sent.set(connection.id, connection);
       const message: ConnectionMessage = { type: 'meshwarden:connection', id: connection.id, listener: connection.listener };
@@ -88,7 +90,7 @@ export async function startConnectionHandoff(addresses: Readonly<Partial<Record<
         if (error !== null && sent.get(connection.id) === connection) retry(connection);
       });
     }
-    if (waiting.length > 0 && sweep === undefined) {
+    if (waiting.length + sent.size > 0 && sweep === undefined) {
       sweep = setInterval(expire, 500);
       sweep.unref();
     }
@@ -109,7 +111,13 @@ export async function startConnectionHandoff(addresses: Readonly<Partial<Record<
       if (now - waiting[index]!.accepted < MAX_WAIT_MS) continue;
       drop(waiting.splice(index, 1)[0]!, 'no worker served in time');
     }
-    if (waiting.length === 0) {
+    // A worker that neither answers nor dies (stuck) holds nothing for ever either.
+    for (const connection of [...sent.values()]) {
+      if (now - connection.sentAt! < MAX_WAIT_MS) continue;
+      sent.delete(connection.id);
+      drop(connection, 'its worker did not answer in time');
+    }
+    if (waiting.length + sent.size === 0) {
       clearInterval(sweep);
       sweep = undefined;
     }
