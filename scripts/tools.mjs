@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Installs the pinned Go tools (opa, grpcurl, ghz) into .tools/bin with `go install`, unless the same
+// Installs the pinned Go tools (opa, grpcurl, ghz, registry, oras) into .tools/bin with `go install`, unless the same
 // version is already there or on PATH, and builds the reference opa-envoy-plugin from ../shared (its own
 // build script; the module proxy does not serve it), and Debian's nginx (the real HTTP server the bundle tests
 // download from) with apt-get when it is absent. Prints nothing when everything is in place.
-// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|opa-envoy-plugin|nginx ...]   (no names = all)
+// Usage: node scripts/tools.mjs [opa|grpcurl|ghz|registry|oras|opa-envoy-plugin|nginx|istio-api ...]   (no names = all)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +21,10 @@ export const TOOLS = {
   // Jaeger all-in-one: the OTLP collector the tracing tests read spans back from (installed on request only).
   // Its go.mod has replace directives, which `go install pkg@version` refuses: it is built inside its module instead.
   jaeger: { module: 'github.com/jaegertracing/jaeger', path: 'github.com/jaegertracing/jaeger/cmd/jaeger', version: 'v1.75.0', onRequest: true, buildInModule: './cmd/jaeger' },
+  // go-containerregistry's in-memory OCI distribution registry and oras: the real registry the OCI bundle tests
+  // (test/integration/bundle-oci.test.ts, test/conformance/oep-oci.test.ts) push OPA's bundle artifacts to.
+  registry: { module: 'github.com/google/go-containerregistry', path: 'github.com/google/go-containerregistry/cmd/registry', version: 'v0.22.1' },
+  oras: { module: 'oras.land/oras', path: 'oras.land/oras/cmd/oras', version: 'v1.3.6' },
 };
 
 /**
@@ -105,15 +109,31 @@ export function ensureNginx() {
 export class GoMissing extends Error {
   constructor(name) {
     super(
-      `${name} ${TOOLS[name].version} is needed and Go is not installed: install Go 1.22 or later (https://go.dev/dl/, or apt-get install golang-go) ` +
+      `${name} ${name === 'istio-api' ? ISTIO_API.version : TOOLS[name].version} is needed and Go is not installed: install Go 1.22 or later (https://go.dev/dl/, or apt-get install golang-go) ` +
         `and run again; the pinned opa, grpcurl and ghz then go into .tools/bin`,
     );
     this.name = 'GoMissing';
   }
 }
 
+/**
+ * Istio's API source (protos and CRDs), pinned: the manifest tests read the EnvoyFilter of istio/ambient/ against
+ * its envoy_filter.proto, since the CRDs of @kubernetes-models/istio (Istio 1.18) predate EnvoyFilter's targetRefs.
+ * Fetched into Go's module cache (the module proxy serves it), never copied into this repo.
+ */
+export const ISTIO_API = { module: 'istio.io/api', version: 'v1.29.0' };
+
+/** The directory of the pinned istio.io/api source in Go's module cache, downloading it once. */
+export function ensureIstioApi() {
+  if (onPath('go') === undefined) throw new GoMissing('istio-api');
+  const env = { ...process.env, GOWORK: 'off', GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' };
+  const { Dir } = JSON.parse(execFileSync('go', ['mod', 'download', '-json', `${ISTIO_API.module}@${ISTIO_API.version}`], { encoding: 'utf8', env }));
+  return Dir;
+}
+
 /** Path of a pinned tool, installing it first if needed. */
 export function ensureTool(name) {
+  if (name === 'istio-api') return ensureIstioApi();
   if (name === 'opa-envoy-plugin') return ensureOpaEnvoyPlugin();
   if (name === 'nginx') return ensureNginx();
   const tool = TOOLS[name];
@@ -147,7 +167,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const names = process.argv.slice(2);
   try {
     const everyday = Object.keys(TOOLS).filter((name) => !TOOLS[name].onRequest);
-    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin', 'nginx']) ensureTool(name);
+    for (const name of names.length > 0 ? names : [...everyday, 'opa-envoy-plugin', 'nginx', 'istio-api']) ensureTool(name);
   } catch (error) {
     if (!(error instanceof GoMissing)) throw error;
     process.stderr.write(`meshwarden: ${error.message}\n`);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { isAllowedKeyUri, type JwtIssuerSetting, type JwtSvidSetting, type KeySource } from './identity/jwt.js';
+import { parseMetadataPath, type MetadataPath } from './identity/metadata-principal.js';
 import { isSpiffeIdError, parseSpiffeId, trustDomainProblems, validateTrustDomain } from './identity/spiffe.js';
 import { parseAddress, type Address } from './listeners/address.js';
 import { LOG_LEVELS, type Level } from './logger.js';
@@ -66,6 +67,11 @@ export interface ServeConfig {
   federatedTrustDomains: string[];
   /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
   xfcc: boolean;
+  /**
+   * Opt-in: without an mTLS principal, the source principal an Envoy filter wrote into the CheckRequest's
+   * filter_metadata at NAMESPACE:KEY[:KEY…] (an ambient waypoint); undefined = off.
+   */
+  sourcePrincipalMetadata: MetadataPath | undefined;
   /** TLS on every listener: the server's certificate chain and key (PEM files, watched and reloaded). */
   tlsCert: string | undefined;
   tlsKey: string | undefined;
@@ -138,6 +144,12 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   trustDomainAliases: { flag: 'trust-domain-aliases', env: 'MESHWARDEN_TRUST_DOMAIN_ALIASES', kind: 'list', help: 'comma-separated aliases of the local trust domain' },
   federatedTrustDomains: { flag: 'federated-trust-domains', env: 'MESHWARDEN_FEDERATED_TRUST_DOMAINS', kind: 'list', help: 'comma-separated foreign trust domains to accept' },
   xfcc: { flag: 'xfcc', env: 'MESHWARDEN_XFCC', kind: 'boolean', help: 'without an mTLS principal, use the last x-forwarded-client-cert element (off: clients can forge it)' },
+  sourcePrincipalMetadata: {
+    flag: 'source-principal-metadata',
+    env: 'MESHWARDEN_SOURCE_PRINCIPAL_METADATA',
+    kind: 'string',
+    help: "NAMESPACE:KEY in the CheckRequest's filter_metadata holding the source SPIFFE ID when source.principal is empty (an Envoy filter before ext_authz must write it, e.g. at an ambient waypoint; gRPC only; default off)",
+  },
   tlsCert: { flag: 'tls-cert', env: 'MESHWARDEN_TLS_CERT', kind: 'string', help: 'PEM certificate chain: every listener (gRPC, HTTP, admin) serves TLS; watched, a new pair is used for new connections' },
   tlsKey: { flag: 'tls-key', env: 'MESHWARDEN_TLS_KEY', kind: 'string', help: 'PEM private key of --tls-cert' },
   tlsClientCa: { flag: 'tls-client-ca', env: 'MESHWARDEN_TLS_CLIENT_CA', kind: 'string', help: 'PEM CA bundle: mutual TLS, a client certificate signed by it is required (watched)' },
@@ -185,6 +197,7 @@ const DEFAULTS: ServeConfig = {
   trustDomainAliases: [],
   federatedTrustDomains: [],
   xfcc: false,
+  sourcePrincipalMetadata: undefined,
   config: undefined,
   configFile: undefined,
   opa: undefined,
@@ -340,6 +353,12 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (opa !== undefined && opa.bundles.length === 0 && config.bundle === undefined) problems.push(`${opaFile.value}: bundles: no bundle to serve; list one under bundles (or give a local one with --bundle)`);
   }
   readTlsSettings(raw, config, problems);
+  const metadataPath = raw.get('sourcePrincipalMetadata');
+  if (metadataPath !== undefined) {
+    const parsed = parseMetadataPath(metadataPath.value);
+    if ('problem' in parsed) problems.push(`${metadataPath.origin}: "${metadataPath.value}" ${parsed.problem}`);
+    else config.sourcePrincipalMetadata = parsed;
+  }
   const otlp = raw.get('otlpTracesEndpoint');
   if (otlp !== undefined) {
     if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(otlp.value)) config.otlpTracesEndpoint = otlp.value;

@@ -15,6 +15,8 @@ export type FailureReason =
   | 'invalid_decision'
   | 'forbidden_mutation'
   | 'call_timeout'
+  | 'caller_not_allowed'
+  | 'malformed_metadata_principal'
   | 'internal_error';
 
 /**
@@ -56,6 +58,11 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   forbidden_mutation: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   // A call that did not end within --call-timeout-ms (a stalled upload, typically): 408, never a 5xx.
   call_timeout: { grpcCode: PERMISSION_DENIED, httpStatus: 408, logLevel: 'warn' },
+  // The mutual-TLS caller (Envoy itself) is not on --tls-allowed-spiffe-ids: denied before the policy.
+  caller_not_allowed: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'warn' },
+  // The metadata --source-principal-metadata names holds something other than a SPIFFE ID: the filter that
+  // writes it is misconfigured or has been bypassed, so nothing about the caller can be trusted.
+  malformed_metadata_principal: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

@@ -1,6 +1,7 @@
 // The validated config → the runtime objects serve and eval decide with, each built once: the trust domains,
 // the token verifier (key files read once), the gRPC body decoder, the policy plan and the first policy. Every
 // file problem is collected into one ConfigError, so a start-up lists them all at once.
+import { setOpaRuntime } from './builtins/index.js';
 import type { CheckContext } from './check/check.js';
 import { loadPolicy, PolicyStore, type Policy } from './check/policy.js';
 import type { ServeConfig } from './config.js';
@@ -11,7 +12,7 @@ import { createTokenVerifier } from './identity/jwt.js';
 import { createTrustDomains, trustDomainProblems, type TrustDomains } from './identity/spiffe.js';
 import type { BundleSetting } from './management/config-file.js';
 import { createServiceClient, type ServiceClient } from './management/service-client.js';
-import { DEFAULT_RULES_FILE } from './package-paths.js';
+import { DEFAULT_RULES_FILE, PACKAGE_VERSION } from './package-paths.js';
 import { loadGrpcBodyDecoder, type GrpcBodyDecoder } from './request/grpc-body.js';
 import { compileRulesFile, compileRulesText, loadRulesLibrary } from './rules/library.js';
 
@@ -85,6 +86,8 @@ export function policyPlanOf(config: Pick<ServeConfig, 'bundle' | 'data' | 'deci
  */
 export async function createRuntime(config: ServeConfig, configProblems: readonly string[] = []): Promise<Runtime> {
   const problems = [...configProblems];
+  // opa.runtime() describes this process, as `opa run` describes itself: its config is the OPA config file (`{}` without one).
+  setOpaRuntime({ version: PACKAGE_VERSION, commit: '', config: { ...(config.opa?.document ?? {}) } });
   const grpcBodyDecoder = collect(problems, () => grpcBodyDecoderOf(config));
   // Key files and rules compile against the trust domains: without valid ones there is nothing more to check.
   if (trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }).length > 0) {
@@ -107,7 +110,7 @@ export async function createRuntime(config: ServeConfig, configProblems: readonl
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const api = loadEnvoyApi();
-  const identity: IdentityOptions = { trustDomains, xfcc: config.xfcc, tokens };
+  const identity: IdentityOptions = { trustDomains, metadataPrincipal: config.sourcePrincipalMetadata, xfcc: config.xfcc, tokens };
   const checkContext: CheckContext = {
     policy: () => policies.current,
     shadow: config.shadow,

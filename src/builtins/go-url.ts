@@ -197,3 +197,26 @@ export function parseQuery(query: string): Record<string, string[]> {
   if (firstError !== undefined) fail(firstError);
   return out;
 }
+
+/** url.validEncoded for the path: every byte is one Go would leave as it is, a sub-delimiter or a '%'. */
+function validEncodedPath(s: string): boolean {
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    if ("!$&'()*+,;=:@[]%".includes(c)) continue;
+    if (byte >= 0x80 || shouldEscape(c, 'path')) return false;
+  }
+  return true;
+}
+
+/** URL.EscapedPath: the path as it was written when that is a valid encoding of it, else Go's escaping of it. */
+export function escapedPath(url: GoUrl): string {
+  if (url.rawPath !== '' && validEncodedPath(url.rawPath)) {
+    try {
+      if (unescape(url.rawPath, 'path') === url.path) return url.rawPath;
+    } catch {
+      // an invalid escape: fall through to Go's escaping of the decoded path
+    }
+  }
+  if (url.path === '*') return '*';
+  return escape(url.path, 'path');
+}

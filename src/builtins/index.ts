@@ -4,3 +4,5 @@ export { requiredBuiltins } from './required.js';
 export type { HostBuiltins, HostBuiltinsOptions, OpaWasmBuiltins } from './host.js';
 export { REFUSED_BUILTINS } from './refused.js';
 export { BuiltinError } from './builtin.js';
+export { setOpaRuntime } from './opa-runtime.js';
+export type { OpaRuntimeFacts } from './opa-runtime.js';

@@ -1,5 +1,6 @@
 // net.cidr_*: OPA's cidr.go on Go's net package semantics (ParseIP, ParseCIDR, IP and IPNet String).
 import { fail, isObject, stringArg, toSet, type BuiltinTable } from './builtin.js';
+import { formatIp } from './ip-text.js';
 
 const V4_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
@@ -65,7 +66,7 @@ function parseV6(text: string): Uint8Array | undefined {
 }
 
 /** net.ParseIP: 16 bytes for both families (an IPv4 address as IPv4-mapped). */
-function parseIp(text: string): Uint8Array | undefined {
+export function parseIp(text: string): Uint8Array | undefined {
   const address = parseAddress(text);
   if (address === undefined) return undefined;
   return address.length === 4 ? Uint8Array.from([...V4_PREFIX, ...address]) : address;
@@ -133,28 +134,6 @@ function contains(network: Network, address: Uint8Array): boolean {
 
 function lastIp(network: Network): Uint8Array {
   return network.ip.map((b, i) => b | (~network.mask[i]! & 0xff));
-}
-
-function formatIp(ip: Uint8Array): string {
-  const v4 = to4(ip);
-  if (v4 !== undefined) return [...v4].join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip[i]! << 8) | ip[i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
 
 function maskLength(mask: Uint8Array): number {

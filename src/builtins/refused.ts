@@ -9,20 +9,9 @@ export const REFUSED_BUILTINS: Readonly<Record<string, string>> = Object.freeze(
     'network I/O: opa-wasm calls builtins synchronously from inside wasm, so a request would block the event loop for every check',
   'net.lookup_ip_addr':
     'network I/O (DNS): opa-wasm calls builtins synchronously from inside wasm, so a lookup would block the event loop for every check',
-  'providers.aws.sign_req': 'signs requests for http.send, which is refused; no use without it',
   assign: 'the := operator called as a function; OPA has no implementation either (opa eval: "unsupported built-in: assign")',
   'internal.test_case': 'only meaningful under `opa test`',
-  'opa.runtime':
-    "describes OPA's own runtime (its config, environment, version); meshwarden is not that runtime and will not pretend to be",
   'rego.parse_module': "needs OPA's Rego parser and its AST JSON; there is no faithful JavaScript implementation",
-  'graphql.is_valid': "needs gqlparser's validation (Go) and its messages; graphql-js differs",
-  'graphql.parse': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_and_verify': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_query': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.parse_schema': "returns gqlparser's (Go) AST shape; graphql-js's AST differs",
-  'graphql.schema_is_valid': "needs gqlparser's validation (Go); graphql-js differs",
-  'json.match_schema': "returns gojsonschema's error objects (Go); a JavaScript validator's errors differ",
-  'json.verify_schema': "returns gojsonschema's error text (Go); a JavaScript validator's errors differ",
-  'strings.render_template': "Go's text/template language; there is no faithful JavaScript implementation",
-  'regex.globs_match': 'intersection of two regular-expression languages (glob-intersection, Go); no JavaScript equivalent',
+  'strings.render_template':
+    "Go's text/template language; there is no faithful, well-kept JavaScript implementation (npm's candidates: @ctrl/golang-template handles a basic subset and warns it is not safe for user input, gotemplate-node transpiles to JavaScript run with eval, @mdfriday/text-template and @evertdespiegeleer/go-template are little-used)",
 });

@@ -9,7 +9,8 @@ import { fail, type JsonObject } from './builtin.js';
 import { DerReader, TAG, base128Arcs, bitAt, contextConstructed, contextTag, integerOf, objectIdentifierOf, rightAlign, type Element } from './der.js';
 import { parseUrl } from './go-url.js';
 import { formatGoTime, parseGeneralizedTime, parseUtcTime, type CertificateTime } from './x509-time.js';
-import { ipString, parseAsn1String, parseMailbox } from './x509-values.js';
+import { formatIp } from './ip-text.js';
+import { parseAsn1String, parseMailbox } from './x509-values.js';
 
 /** One parsed certificate: the Go JSON object plus what verification needs. */
 export interface ParsedCertificate {
@@ -372,7 +373,7 @@ function parseSubtrees(body: Buffer | undefined): Subtrees {
         const half = value.length / 2;
         const mask = value.subarray(half);
         if (!isValidIpMask(mask)) fail('x509: IP constraint contained invalid mask');
-        (out.ips ??= []).push({ IP: ipString(value.subarray(0, half)), Mask: mask.toString('base64') });
+        (out.ips ??= []).push({ IP: formatIp(value.subarray(0, half)), Mask: mask.toString('base64') });
         out.ipRanges.push({ ip: Buffer.from(value.subarray(0, half)), mask: Buffer.from(mask) });
         break;
       }
@@ -829,7 +830,7 @@ export function parseSubjectAltNames(value: Buffer, out: SubjectAltNames): void 
         break;
       case 7:
         if (body.length !== 4 && body.length !== 16) fail(`x509: cannot parse IP address of length ${body.length}`);
-        (out.ipAddresses ??= []).push(ipString(body));
+        (out.ipAddresses ??= []).push(formatIp(body));
         (out.ipBytes ??= []).push(Buffer.from(body));
         break;
     }

@@ -47,31 +47,6 @@ export function parseAsn1String(tag: number, value: Buffer): string {
   }
 }
 
-/** net.IP.String: dotted IPv4 (also for IPv4-mapped IPv6), RFC 5952 IPv6 (longest zero run of 2+ groups as ::). */
-export function ipString(ip: Buffer): string {
-  if (ip.length === 4) return [...ip].join('.');
-  if (ip.length !== 16) return `?${ip.toString('hex')}`;
-  if (ip.subarray(0, 10).every((byte) => byte === 0) && ip[10] === 0xff && ip[11] === 0xff) return [...ip.subarray(12)].join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip[i]! << 8) | ip[i + 1]!);
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
-    i = j;
-  }
-  if (bestLength < 2) return groups.map((g) => g.toString(16)).join(':');
-  const head = groups.slice(0, bestStart).map((g) => g.toString(16)).join(':');
-  const tail = groups.slice(bestStart + bestLength).map((g) => g.toString(16)).join(':');
-  return `${head}::${tail}`;
-}
-
 export interface Mailbox {
   readonly local: string;
   readonly domain: string;

@@ -8,7 +8,7 @@ import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto'
 import type { ParsedCertificate } from './x509-certificate.js';
 import { chainNamesAllowed } from './x509-constraints.js';
 import { policiesValid } from './x509-policies.js';
-import { ipString } from './x509-values.js';
+import { formatIp } from './ip-text.js';
 
 export interface VerifyOptions {
   /** Verify the leaf for this host name or IP (empty: no check). */
@@ -208,13 +208,13 @@ function canonicalIp(text: string): string | undefined {
     const parts = text.split('.');
     // Go's ParseIP rejects leading zeros and values above 255.
     if (parts.some((part) => Number(part) > 255 || (part.length > 1 && part.startsWith('0')))) return undefined;
-    return ipString(Buffer.from(parts.map(Number)));
+    return formatIp(Buffer.from(parts.map(Number)));
   }
   if (!text.includes(':') || text.includes('%')) return undefined;
   try {
     const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
     const groups = expandIpv6(host);
-    return groups === undefined ? undefined : ipString(groups);
+    return groups === undefined ? undefined : formatIp(groups);
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 // The one entrance to the Check path: the gRPC and the HTTP listener hand it a decoded request and a way to
 // send, and exactly one answer goes back, a fail-closed deny if sending the decision fails; then the
 // decision is recorded (metrics, decision log line).
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { DecodedCheckRequest } from '../envoy/codec.js';
 import type { CheckResponse } from '../envoy/types.js';
@@ -53,6 +54,36 @@ export function internalErrorResponse(decisionId: string): CheckResponse {
 /** The deny sent to a call that did not end within the listener's time bound. */
 export function callTimeoutResponse(decisionId: string): CheckResponse {
   return toFailureResponse('call_timeout', decisionId);
+}
+
+/** Why a listener refused a Check's caller before reading its request (listeners/grpc-tls.ts). */
+export interface CallerRefusal {
+  /**
+   * What the log line's `error` says (no URI SAN, `<id> is not an allowed caller`, …); never sent to the caller.
+   * The caller here is the proxy that asks (Envoy), not the request's source, so it is not the line's source_principal.
+   */
+  detail: string;
+}
+
+/** Records a refused Check like any other deny (metrics, decision log) and returns the deny CheckResponse to send. */
+export type RefuseCheck = (refusal: CallerRefusal) => CheckResponse;
+
+/**
+ * The refusal entrance: a mutual-TLS caller the allow-list refuses gets a `caller_not_allowed` deny CheckResponse,
+ * not an RPC error (which Envoy lets through under failure_mode_allow). No policy is evaluated; the deny is
+ * counted and logged as every other one is.
+ */
+export function createCheckRefusal(dependencies: AnswerDependencies): RefuseCheck {
+  return (refusal) => {
+    const decisionId = randomUUID();
+    const outcome: CheckOutcome = { decisionId, reason: 'caller_not_allowed', allowed: false, response: toFailureResponse('caller_not_allowed', decisionId), error: refusal.detail };
+    try {
+      recordDecision(dependencies, { kind: 'rejected', reason: 'caller_not_allowed', byteLength: 0, error: refusal.detail }, outcome, 0);
+    } catch (error) {
+      dependencies.logger.error({ decision_id: decisionId, error: describeError(error) }, 'recording a decision failed');
+    }
+    return outcome.response;
+  };
 }
 
 export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {

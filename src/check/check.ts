@@ -110,6 +110,7 @@ function inputFor(attributes: Attributes, context: CheckContext, writer: InputWr
   // Headers sent only in header_map count as headers for every stage; the full document shows them as sent.
   const viewed = withHeaderMap(attributes);
   const identities = buildIdentities(viewed, context.identity, tokens?.svid);
+  if (identities.refusal !== undefined) throw new CheckFailure('malformed_metadata_principal', `--source-principal-metadata: ${identities.refusal}`);
   const problems = tokens === undefined || tokens.problems.length === 0 ? identities.problems : [...identities.problems, ...tokens.problems];
   if (problems.length > 0) outcome.identityProblems = problems;
   outcome.sourcePrincipal = identities.source.principal;

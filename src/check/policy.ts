@@ -5,6 +5,7 @@ import { CheckFailure, ConfigError, describeError } from '../errors.js';
 import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
 import { ResultCache, type ResultCacheLimits } from './result-cache.js';
+import { memoryDescriptorFor } from './wasm-memory.js';
 
 export type { PolicySource };
 
@@ -63,7 +64,7 @@ export async function instantiatePolicy(source: PolicySource, files: PolicyFiles
   // The builtins OPA's wasm target leaves to the host, one set per policy (time.now_ns is fixed per evaluation).
   const host = createHostBuiltins();
   try {
-    loaded = await loadWasmPolicy(files.wasm, undefined, host.builtins);
+    loaded = await loadWasmPolicy(files.wasm, memoryDescriptorFor(files.wasm), host.builtins);
   } catch (error) {
     throw new ConfigError([`${source.path}: not a loadable OPA wasm policy: ${describeError(error)}`]);
   }

@@ -1,6 +1,6 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { randomUUID } from 'node:crypto';
-import { createAnswerer } from '../check/answer.js';
+import { createAnswerer, createCheckRefusal } from '../check/answer.js';
 import type { DecisionEventSink } from '../check/decision-log.js';
 import { instantiatePolicy, type PolicyStore } from '../check/policy.js';
 import { createInputRedactor } from '../check/redact-input.js';
@@ -100,7 +100,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const managed = options.managedElsewhere;
   const uploader = managed === undefined ? decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed()) : undefined;
   status = managed === undefined ? statusReporterOf(runtime, labels, () => bundles.map((bundle) => bundle.state), uploader, log) : undefined;
-  const answer = createAnswerer({ context: runtime.checkContext, logger: log, metrics, events: managed?.events ?? uploader, redactInput: createInputRedactor(config.logRedact), tracing });
+  const entrance = { context: runtime.checkContext, logger: log, metrics, events: managed?.events ?? uploader, redactInput: createInputRedactor(config.logRedact), tracing };
+  const answer = createAnswerer(entrance);
+  const refuseCheck = createCheckRefusal(entrance);
   const tls = startTls(config, log, metrics);
   const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
   const server = await startServer({
@@ -110,6 +112,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     ...limits,
     logger: log,
     answer,
+    refuseCheck,
     reflection: config.reflection,
     tls,
     connections: options.connections,

@@ -4,9 +4,10 @@ import type { Attributes, Peer } from '../envoy/types.js';
 import type { TokenVerifier } from './jwt.js';
 import { BoundedCache, memoize, stringBytes } from '../bounded-cache.js';
 import { isSpiffeIdError, istioIdentity, MAX_SPIFFE_ID_BYTES, parseSpiffeId, type TrustDomains } from './spiffe.js';
+import { principalFromMetadata, type MetadataPath } from './metadata-principal.js';
 import { identityFromXfcc } from './xfcc.js';
 
-export type IdentitySource = 'mtls' | 'xfcc' | 'jwt-svid';
+export type IdentitySource = 'mtls' | 'metadata' | 'xfcc' | 'jwt-svid';
 
 export interface CertificateInfo {
   subject: string;
@@ -43,6 +44,11 @@ export interface PeerIdentity {
 
 export interface IdentityOptions {
   trustDomains: TrustDomains;
+  /**
+   * Opt-in (--source-principal-metadata): without an mTLS principal, the source principal an Envoy filter wrote
+   * into the CheckRequest's filter_metadata at this path; before XFCC and JWT-SVIDs, which the caller sends.
+   */
+  metadataPrincipal?: MetadataPath | undefined;
   /** Opt-in: without an mTLS principal, take the identity from the last x-forwarded-client-cert element. */
   xfcc: boolean;
   /** Opt-in bearer-token verification (end-user JWTs, JWT-SVIDs); undefined when neither is configured. */
@@ -54,6 +60,8 @@ export interface Identities {
   destination: PeerIdentity;
   /** Problems worth a log line (a malformed certificate or XFCC header); never shown to the caller. */
   problems: string[];
+  /** Set when the metadata principal is malformed: the Check is denied (malformed_metadata_principal), not decided. */
+  refusal?: string;
 }
 
 /**
@@ -66,7 +74,17 @@ export function buildIdentities(attributes: Attributes, options: IdentityOptions
   const source = attributes.source;
   let principal = source?.principal ?? '';
   let via: IdentitySource | null = principal === '' ? null : 'mtls';
-  if (principal === '' && options.xfcc) {
+  let refusal: string | undefined;
+  if (principal === '' && options.metadataPrincipal !== undefined) {
+    const found = principalFromMetadata(attributes.metadataContext, options.metadataPrincipal);
+    if (found.found === 'principal') {
+      principal = found.principal;
+      via = 'metadata';
+    } else if (found.found === 'malformed') {
+      refusal = found.problem;
+    }
+  }
+  if (principal === '' && refusal === undefined && options.xfcc) {
     const header = attributes.request?.http?.headers?.['x-forwarded-client-cert'];
     if (header !== undefined) {
       const found = identityFromXfcc(header);
@@ -78,7 +96,7 @@ export function buildIdentities(attributes: Attributes, options: IdentityOptions
       }
     }
   }
-  if (principal === '' && jwtSvid !== undefined) {
+  if (principal === '' && refusal === undefined && jwtSvid !== undefined) {
     principal = jwtSvid;
     via = 'jwt-svid';
   }
@@ -99,7 +117,9 @@ export function buildIdentities(attributes: Attributes, options: IdentityOptions
   const destination = attributes.destination;
   const destinationPrincipal = destination?.principal ?? '';
   const destinationIdentity = peerIdentity(destination, destinationPrincipal, destinationPrincipal === '' ? null : 'mtls', options.trustDomains);
-  return { source: sourceIdentity, destination: destinationIdentity, problems };
+  const identities: Identities = { source: sourceIdentity, destination: destinationIdentity, problems };
+  if (refusal !== undefined) identities.refusal = refusal;
+  return identities;
 }
 
 function peerIdentity(peer: Peer | undefined, principal: string, via: IdentitySource | null, trustDomains: TrustDomains): PeerIdentity {

@@ -39,7 +39,7 @@ function streamOf(call: unknown): ResettableStream | undefined {
  * message with it, until the client ends its side: a client that stalls mid-message would keep holding
  * them after its deny. RST_STREAM NO_ERROR is how HTTP/2 tells a client the rest of its request is not wanted.
  */
-function resetAfterAnswer(call: unknown): void {
+export function resetAfterAnswer(call: unknown): void {
   const stream = streamOf(call);
   if (stream === undefined || stream.closed) return;
   setTimeout(() => {

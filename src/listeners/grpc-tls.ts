@@ -1,11 +1,15 @@
 // TLS for the grpc-js server: credentials fed by the TlsSource (grpc-js's certificate-provider credentials, so a
 // rotated pair is used for new connections while open ones keep theirs) and, under mutual TLS, an interceptor
-// that holds every call's client certificate to the SPIFFE allow-list before any handler runs.
+// that holds each connection's client certificate to the SPIFFE allow-list before any handler runs.
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import type { RefuseCheck } from '../check/answer.js';
+import { CHECK_METHOD_PATH } from '../envoy/protos.js';
 import type { Logger } from '../logger.js';
 import type { TlsMaterial } from '../tls/material.js';
-import { authorizePeer } from '../tls/peer.js';
+import { authorizePeer, type PeerDecision } from '../tls/peer.js';
 import type { TlsSource } from '../tls/source.js';
+import { resetAfterAnswer } from './call-time-bound.js';
 
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
@@ -43,26 +47,74 @@ function certificateProvider(tls: TlsSource): grpc.experimental.CertificateProvi
   };
 }
 
+/** What the interceptor needs of grpc-js's HTTP/2 stream: the session (one per connection) it belongs to. */
+interface StreamWithSession {
+  readonly session?: object | undefined;
+}
+
 /**
- * The server credentials for `tls`. An unauthorized caller (no URI SAN, several, not a SPIFFE ID, not allowed)
- * gets UNAUTHENTICATED on every method: it never reaches the Check path, so no decision is made or logged for it.
+ * The connection (HTTP/2 session) under a call, where grpc-js 1.14 keeps it: the base call's private `stream`
+ * (as call-time-bound.ts reads it). Undefined should grpc-js move it: the peer is then decided on every call.
  */
-export function serverCredentialsFor(tls: TlsSource, logger: Logger): grpc.ServerCredentials {
+function sessionOf(call: unknown): object | undefined {
+  const stream = (call as { stream?: unknown }).stream;
+  if (typeof stream !== 'object' || stream === null) return undefined;
+  const session = (stream as StreamWithSession).session;
+  return typeof session === 'object' && session !== null ? session : undefined;
+}
+
+/**
+ * Decides each connection's client certificate once. The certificate cannot change within a TLS connection and
+ * the allow-list is fixed at start-up, so the first call's decision holds for every later call on it; grpc-js's
+ * getAuthContext would otherwise rebuild the certificate object (and we re-read its SANs) on each call. A WeakMap
+ * keyed by the session: an entry lives exactly as long as its connection, so the cache is bounded by
+ * --max-connections and needs no eviction.
+ */
+export function createPeerDecisions(allowed: ReadonlySet<string> | undefined): (call: object, certificate: () => PeerCertificate | undefined) => PeerDecision {
+  const decisions = new WeakMap<object, PeerDecision>();
+  return (call, certificate) => {
+    const session = sessionOf(call);
+    const known = session === undefined ? undefined : decisions.get(session);
+    if (known !== undefined) return known;
+    const decision = authorizePeer(certificate(), allowed);
+    if (session !== undefined) decisions.set(session, decision);
+    return decision;
+  };
+}
+
+/**
+ * The server credentials for `tls`. Under mutual TLS, a caller the allow-list refuses (no URI SAN, several, not a
+ * SPIFFE ID, not allowed) gets, on the Check method, the deny CheckResponse `refuseCheck` records and returns
+ * (an RPC error would let traffic through under Envoy's failure_mode_allow); on health and reflection,
+ * UNAUTHENTICATED. Its request is never read and no policy runs for it.
+ */
+export function serverCredentialsFor(tls: TlsSource, logger: Logger, refuseCheck?: RefuseCheck): grpc.ServerCredentials {
   const provider = certificateProvider(tls);
   const mutual = tls.requiresClientCertificate;
   // grpc-js hands its first argument to the credentials as the identity provider, its second as the CA's.
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, mutual ? provider : null, mutual);
   if (!mutual) return credentials;
-  const authorize: grpc.ServerInterceptor = (_method, call) =>
+  const decide = createPeerDecisions(tls.allowedSpiffeIds);
+  const authorize: grpc.ServerInterceptor = (method, call) =>
     new grpc.ServerInterceptingCall(call, {
       start: (next) => {
-        const decision = authorizePeer(call.getAuthContext().sslPeerCertificate, tls.allowedSpiffeIds);
+        const decision = decide(call, () => call.getAuthContext().sslPeerCertificate);
         if (decision.authorized) {
           next();
           return;
         }
-        logger.warn({ listener: 'gRPC', peer: call.getPeer(), reason: decision.reason }, 'caller refused');
+        logger.warn({ listener: 'gRPC', peer: call.getPeer(), method: method.path, reason: decision.reason }, 'caller refused');
+        if (method.path === CHECK_METHOD_PATH && refuseCheck !== undefined) {
+          const deny = refuseCheck({ detail: decision.reason });
+          call.sendMessage(deny, () => {
+            call.sendStatus({ code: grpc.status.OK, details: 'OK' });
+            // Its request is not wanted: a caller that goes on sending is reset rather than buffered.
+            resetAfterAnswer(call);
+          });
+          return;
+        }
         call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'the client certificate is not an allowed caller' });
+        resetAfterAnswer(call);
       },
     });
   return grpc.experimental.createServerCredentialsWithInterceptors(credentials, [authorize]);

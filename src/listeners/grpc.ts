@@ -3,7 +3,7 @@
 import { createServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { callTimeoutResponse, internalErrorResponse, type AnswerCheck, type CheckOutcome } from '../check/answer.js';
+import { callTimeoutResponse, internalErrorResponse, type AnswerCheck, type CheckOutcome, type RefuseCheck } from '../check/answer.js';
 import { createCheckCodec, type DecodedCheckRequest } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE, CHECK_METHOD_PATH, loadEnvoyApi } from '../envoy/protos.js';
 import { addReflection } from '../envoy/reflection.js';
@@ -21,6 +21,8 @@ export interface ServerOptions {
   address: Address;
   maxRequestBytes: number;
   answer: AnswerCheck;
+  /** Under mutual TLS, records a Check whose caller the allow-list refuses and gives its deny (else UNAUTHENTICATED). */
+  refuseCheck?: RefuseCheck | undefined;
   logger: Logger;
   /** Register gRPC server reflection (opa-envoy-plugin's enable-reflection); on unless turned off. */
   reflection?: boolean;
@@ -118,7 +120,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // We accept connections ourselves and hand them to grpc-js (its documented connection injector): so
   // the listener can refuse connections beyond the cap (net.Server.maxConnections), and shutdown can
   // destroy every socket, whatever grpc-js still waits for.
-  const credentials = options.tls === undefined ? grpc.ServerCredentials.createInsecure() : serverCredentialsFor(options.tls, options.logger);
+  const credentials = options.tls === undefined ? grpc.ServerCredentials.createInsecure() : serverCredentialsFor(options.tls, options.logger, options.refuseCheck);
   // With TLS the injected sockets are plain TCP: grpc-js's secure HTTP/2 server does the handshake on them.
   const injector = server.createConnectionInjector(credentials);
   const sockets = new Set<Socket>();

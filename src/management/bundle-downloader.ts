@@ -3,7 +3,8 @@
 // min_delay_seconds..max_delay_seconds, at once when the server long-polls, after an exponential back-off
 // on errors. A new archive is checked completely before it is swapped in; a bad one is logged and counted,
 // and the last good one keeps serving. With persist, the last good archive is kept on disk and served at
-// start until the service answers.
+// start until the service answers. From an OCI registry (services.<name>.type: oci) the poll is a pull by
+// manifest digest instead (oci-registry.ts): an unchanged manifest, or an unchanged bundle layer, is a 304.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
@@ -11,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { BundlePollResult } from '../metrics.js';
 import type { ActivatedBundle, BundleSet } from './bundle-set.js';
 import type { BundleSetting } from './config-file.js';
+import { createOciPuller, OciPullError, type OciPuller } from './oci-registry.js';
 import type { ServiceClient } from './service-client.js';
 
 /** What one poll came to (a metric label). */
@@ -21,6 +23,8 @@ export interface BundleState {
   readonly name: string;
   /** The manifest revision of the bundle in force ('' without one). */
   readonly activeRevision: string;
+  /** Whether the last bundle activated was a snapshot or a delta (OPA's status `type`). */
+  readonly type?: 'snapshot' | 'delta';
   readonly lastRequest?: string;
   readonly lastSuccessfulRequest?: string;
   readonly lastSuccessfulDownload?: string;
@@ -88,10 +92,13 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   const { setting, client, logger } = options;
   const random = options.random ?? Math.random;
   const log = logger.child({ bundle: setting.name });
-  const source = client.urlOf(setting.resource);
+  const puller: OciPuller | undefined = setting.oci === undefined ? undefined : createOciPuller({ client, reference: setting.oci, sizeLimitBytes: setting.sizeLimitBytes });
+  const source = puller?.source ?? client.urlOf(setting.resource);
   let state: BundleState = { name: setting.name, activeRevision: '' };
   let loaded = false;
+  // The ETag of the bundle in force; from a registry, its layer's digest (as OPA), with the manifest's digest beside it.
   let etag = '';
+  let manifestDigest: string | undefined;
   // OPA starts with long polling on when it is configured, then follows what the server says it offers.
   let longPolling = setting.longPollingTimeoutSeconds !== undefined;
   let retries = 0;
@@ -119,7 +126,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
     try {
       const activated = await activate(archive, path);
       const now = new Date().toISOString();
-      state = { ...state, activeRevision: activated.revision, lastSuccessfulActivation: now };
+      state = { ...state, activeRevision: activated.revision, type: activated.kind, lastSuccessfulActivation: now };
       log.info({ path, revision: activated.revision, policy_revision: activated.policy?.revision }, 'persisted bundle activated; downloading the current one');
       options.onPoll('activated', state);
     } catch (error) {
@@ -144,6 +151,7 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
   const pollOnce = async (): Promise<boolean> => {
     const requested = new Date().toISOString();
     state = { ...state, lastRequest: requested };
+    if (puller !== undefined) return pullOnce(puller, requested);
     const wait = longPolling ? setting.longPollingTimeoutSeconds : undefined;
     abort = new AbortController();
     let response;
@@ -153,8 +161,8 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
         resource: setting.resource,
         headers: {
           ...(etag === '' ? {} : { 'if-none-match': etag }),
-          // meshwarden takes snapshot bundles only (OPA offers delta too).
-          prefer: wait === undefined ? 'modes=snapshot' : `modes=snapshot;wait=${wait}`,
+          // As OPA: snapshot and delta bundles are both taken (bundle-activation.ts tells them apart).
+          prefer: wait === undefined ? 'modes=snapshot,delta' : `modes=snapshot,delta;wait=${wait}`,
         },
         headerTimeoutMs: (client.service.responseHeaderTimeoutSeconds || 10) * 1000 + (wait ?? 0) * 1000,
         maxBodyBytes: setting.sizeLimitBytes,
@@ -165,30 +173,57 @@ export function createBundleDownloader(options: BundleDownloaderOptions): Bundle
       return failed('download_failed', 0, `download failed: ${describeError(error)}`);
     }
     longPolling = setting.longPollingTimeoutSeconds !== undefined && response.headers['content-type'] === LONG_POLL_CONTENT_TYPE;
-    if (response.status === 304) {
-      state = { name: state.name, activeRevision: state.activeRevision, ...pick(state), lastRequest: requested, lastSuccessfulRequest: requested };
-      options.onPoll('not_modified', state);
-      return true;
-    }
+    if (response.status === 304) return notModified(requested);
     if (response.status !== 200) return failed('download_failed', response.status, `the server answered ${response.status}`);
+    return activateDownloaded(response.body, typeof response.headers.etag === 'string' ? response.headers.etag : '', requested, 200);
+  };
+
+  /** One pull from the registry: an unchanged manifest or layer counts as a 304. */
+  const pullOnce = async (registry: OciPuller, requested: string): Promise<boolean> => {
+    abort = new AbortController();
+    let pulled;
+    try {
+      pulled = await registry.pull({ ...(manifestDigest === undefined ? {} : { manifestDigest }), ...(etag === '' ? {} : { layerDigest: etag }) }, abort.signal);
+    } catch (error) {
+      if (stopped) return false;
+      return failed('download_failed', error instanceof OciPullError ? error.httpCode : 0, `download failed: ${describeError(error)}`);
+    }
+    if (pulled.kind === 'unchanged') {
+      manifestDigest = pulled.manifestDigest;
+      return notModified(requested);
+    }
+    const ok = await activateDownloaded(pulled.archive, pulled.layerDigest, requested, 200);
+    if (ok) manifestDigest = pulled.manifestDigest;
+    return ok;
+  };
+
+  const notModified = (requested: string): true => {
+    state = { name: state.name, activeRevision: state.activeRevision, ...(state.type === undefined ? {} : { type: state.type }), ...pick(state), lastRequest: requested, lastSuccessfulRequest: requested };
+    options.onPoll('not_modified', state);
+    return true;
+  };
+
+  /** A downloaded archive checked and swapped in (or rejected, the one in force kept); `newEtag` is remembered if it is taken. */
+  const activateDownloaded = async (archive: Buffer, newEtag: string, requested: string, httpCode: number): Promise<boolean> => {
     const downloaded = new Date().toISOString();
     let activated: ActivatedBundle;
     try {
-      activated = await activate(response.body, source);
+      activated = await activate(archive, source);
     } catch (error) {
       state = { ...state, lastSuccessfulRequest: requested, lastSuccessfulDownload: downloaded };
-      return failed('rejected', 200, `bundle rejected: ${describeError(error)}`);
+      return failed('rejected', httpCode, `bundle rejected: ${describeError(error)}`);
     }
-    etag = typeof response.headers.etag === 'string' ? response.headers.etag : '';
+    etag = newEtag;
     state = {
       name: state.name,
       activeRevision: activated.revision,
+      type: activated.kind,
       lastRequest: requested,
       lastSuccessfulRequest: requested,
       lastSuccessfulDownload: downloaded,
       lastSuccessfulActivation: new Date().toISOString(),
     };
-    if (setting.persist) persist(response.body);
+    if (setting.persist && activated.kind === 'snapshot') persist(archive);
     log.info({ source, revision: activated.revision, policy_revision: activated.policy?.revision, etag }, 'bundle activated');
     options.onPoll('activated', state);
     return true;

@@ -1,13 +1,18 @@
 // The config file's bundles put together as OPA puts them: their roots must not overlap, one of them carries
 // the policy (a wasm module, or Rego source compiled to one) and the others data; the policy is instantiated
-// with every bundle's data. A new bundle replaces its old one only if the whole set still makes a policy.
+// with every bundle's data. A new bundle replaces its old one only if the whole set still makes a policy. A delta
+// bundle is applied onto its bundle's content in force (same roots and wasm resolvers, as OPA requires) and the
+// result is checked like a snapshot; if anything fails, the content in force stays as it was.
 import { revisionOf } from '../check/bundle.js';
 import { instantiatePolicy, type Policy } from '../check/policy.js';
 import { ConfigError } from '../errors.js';
-import { readBundleContent, type BundleContent, type ContentOptions } from './bundle-activation.js';
+import { pathsOutsideRoots, readBundleContent, type BundleContent, type ContentOptions, type DeltaContent } from './bundle-activation.js';
+import { applyPatch } from './delta-patch.js';
 import type { BundleSetting } from './config-file.js';
 
 export interface ActivatedBundle {
+  /** A delta is not persisted (OPA persists snapshots only). */
+  readonly kind: 'snapshot' | 'delta';
   /** The manifest's revision ('' without one). */
   readonly revision: string;
   /** The policy made of the whole set, once every bundle is there. */
@@ -28,7 +33,8 @@ export function createBundleSet(names: readonly string[], options: ContentOption
   let chain: Promise<unknown> = Promise.resolve();
 
   const activateNow = async (setting: BundleSetting, archive: Buffer, source: string): Promise<ActivatedBundle> => {
-    const content = await readBundleContent(setting, archive, options);
+    const read = await readBundleContent(setting, archive, options);
+    const content = read.kind === 'delta' ? applyDelta(setting.name, setting.sizeLimitBytes, contents.get(setting.name), read) : read;
     const candidate = new Map(contents);
     candidate.set(setting.name, content);
     const problems = setProblems(candidate);
@@ -39,7 +45,7 @@ export function createBundleSet(names: readonly string[], options: ContentOption
       // Not every bundle is there yet: nothing to decide with, but this one is checked and kept.
       contents = candidate;
       if (policyBundle === content) policySource = source;
-      return { revision: content.revision };
+      return { kind: read.kind, revision: content.revision };
     }
     if (policyBundle === undefined) throw new ConfigError([`bundle ${setting.name}: no bundle carries a policy (policy.wasm, or .rego files to compile)`]);
     const dataJson = JSON.stringify(mergeData([...candidate.values()].map((entry) => entry.data)));
@@ -48,7 +54,7 @@ export function createBundleSet(names: readonly string[], options: ContentOption
     const policy = await instantiatePolicy({ path: sourceOfPolicy, decision: options.decision }, { wasm, dataJson, revision });
     contents = candidate;
     policySource = sourceOfPolicy;
-    return { revision: content.revision, policy, policyFiles: { source: sourceOfPolicy, decision: options.decision, wasm, dataJson, revision } };
+    return { kind: read.kind, revision: content.revision, policy, policyFiles: { source: sourceOfPolicy, decision: options.decision, wasm, dataJson, revision } };
   };
 
   return {
@@ -58,6 +64,35 @@ export function createBundleSet(names: readonly string[], options: ContentOption
       return next;
     },
   };
+}
+
+/**
+ * The content a delta makes of the one in force: its data patched, its policy kept, the delta's revision. As OPA,
+ * a delta onto nothing yet patches an empty document, and one onto a bundle in force must have its roots and wasm.
+ */
+function applyDelta(name: string, sizeLimitBytes: number, current: BundleContent | undefined, delta: DeltaContent): BundleContent {
+  const where = `bundle ${name}`;
+  const rootsKey = (roots: readonly (readonly string[])[]): string => JSON.stringify(roots.map((root) => root.join('/')).sort());
+  if (current !== undefined && (rootsKey(current.roots) !== rootsKey(delta.roots) || current.wasmResolvers !== delta.wasmResolvers)) {
+    throw new ConfigError([
+      `${where}: delta bundle has wasm resolvers or manifest roots that are different from those of the bundle in force (roots ${rootsKey(delta.roots)}, in force ${rootsKey(current.roots)})`,
+    ]);
+  }
+  const data = applyPatch(where, current?.data ?? {}, delta.operations);
+  const outside = pathsOutsideRoots(data, delta.roots);
+  if (outside.length > 0) throw new ConfigError([`${where}: the delta leaves data outside the manifest's roots: ${outside.slice(0, 5).join(', ')}`]);
+  // A snapshot's data is bounded by size_limit_bytes (the archive is); deltas must not grow it past that either.
+  const size = Buffer.byteLength(JSON.stringify(data));
+  if (size > sizeLimitBytes) throw new ConfigError([`${where}: the data after the delta is ${size} bytes, more than the size limit of ${sizeLimitBytes}`]);
+  return Object.freeze({
+    kind: 'snapshot',
+    name,
+    revision: delta.revision,
+    roots: current?.roots ?? delta.roots,
+    wasmResolvers: delta.wasmResolvers,
+    data,
+    ...(current?.policyFiles === undefined ? {} : { policyFiles: current.policyFiles }),
+  });
 }
 
 /** Overlapping roots and a second policy: the set OPA would refuse. */

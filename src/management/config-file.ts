@@ -20,6 +20,17 @@ export interface ServiceSetting {
   readonly allowInsecureTls: boolean;
   /** response_header_timeout_seconds (OPA's default 10). */
   readonly responseHeaderTimeoutSeconds: number;
+  /** type: oci makes the service an OCI registry (the distribution API); without it, a bundle server over HTTP. */
+  readonly type?: 'oci';
+}
+
+/** An OCI bundle's resource, `<registry>/<repository>:<tag>` or `...@<digest>`, as OPA parses it (oras-go's ParseReference). */
+export interface OciReference {
+  /** The host named in the resource; OPA sends every request to the service's url, so it is only checked for its form. */
+  readonly registry: string;
+  readonly repository: string;
+  /** The tag or the digest (`sha256:...`) to resolve. */
+  readonly reference: string;
 }
 
 /** A verification key of `keys`. */
@@ -50,6 +61,8 @@ export interface BundleSetting {
   /** Ask the server to hold the request this long when nothing changed (OPA's long polling). */
   readonly longPollingTimeoutSeconds?: number;
   readonly signing?: SigningSetting;
+  /** Set when the service is an OCI registry: the resource, parsed. */
+  readonly oci?: OciReference;
 }
 
 /** plugins.envoy_ext_authz_grpc, as flag values config.ts validates like its own (addr is HOST:PORT already). */
@@ -97,6 +110,8 @@ export interface StatusSetting {
 
 export interface OpaConfig {
   readonly file: string;
+  /** The file's document as read (after ${VAR} substitution): what opa.runtime().config shows, its secrets left out. */
+  readonly document: Readonly<Record<string, unknown>>;
   readonly status?: StatusSetting;
   readonly labels: Readonly<Record<string, string>>;
   readonly bundles: readonly BundleSetting[];
@@ -170,6 +185,7 @@ export function readOpaConfigFile(path: string, env: NodeJS.ProcessEnv): { confi
   return {
     config: Object.freeze({
       file: path,
+      document,
       labels,
       bundles,
       ...(decisionLogs === undefined ? {} : { decisionLogs }),
@@ -247,7 +263,10 @@ function readServices(value: unknown, reader: Reader): Map<string, ServiceSettin
       reader.problems.push(`${where}: must be a mapping with url`);
       continue;
     }
-    checkKeys(entry, where, ['name', 'url', 'headers', 'credentials', 'tls', 'allow_insecure_tls', 'response_header_timeout_seconds'], reader, { type: 'OCI registries are not supported; serve the bundle over HTTP(S)' });
+    checkKeys(entry, where, ['name', 'url', 'headers', 'credentials', 'tls', 'allow_insecure_tls', 'response_header_timeout_seconds', 'type'], reader);
+    const type = readString(entry, 'type', where, reader);
+    // OPA compares the type in lower case and treats any other value as HTTP; a typo would then go unnoticed.
+    if (type !== undefined && type.toLowerCase() !== 'oci') reader.problems.push(`${where}.type: "${type}" is not a service type (oci is the only one; leave type out for an HTTP bundle server)`);
     const url = readString(entry, 'url', where, reader);
     let parsed: URL | undefined;
     if (url === undefined) reader.problems.push(`${where}.url: is required`);
@@ -333,6 +352,7 @@ function readServices(value: unknown, reader: Reader): Map<string, ServiceSettin
         ...(caCert === undefined ? {} : { caCert }),
         allowInsecureTls: insecure,
         responseHeaderTimeoutSeconds: timeout,
+        ...(type?.toLowerCase() === 'oci' ? { type: 'oci' as const } : {}),
       }));
     }
   }
@@ -396,6 +416,12 @@ function readBundles(value: unknown, services: Map<string, ServiceSetting>, keys
     if (service === undefined) reader.problems.push(`${where}.service: ${serviceName === undefined ? 'no service is configured' : `service "${serviceName}" is not in services`}`);
     const resource = readString(entry, 'resource', where, reader) ?? `bundles/${name}`;
     if (resource.startsWith('file://')) reader.problems.push(`${where}.resource: file:// bundles are not supported; serve a local bundle with --bundle`);
+    let oci: OciReference | undefined;
+    if (service?.type === 'oci') {
+      const parsed = parseOciReference(resource);
+      if (typeof parsed === 'string') reader.problems.push(`${where}.resource: "${resource}" ${parsed} (service ${service.name} is an OCI registry: <registry>/<repository>:<tag>, as OPA takes it)`);
+      else oci = parsed;
+    }
     const persist = readBoolean(entry, 'persist', where, reader) ?? false;
     const sizeLimit = readInteger(entry, 'size_limit_bytes', where, reader, 0, Number.MAX_SAFE_INTEGER);
     let minDelay = 60;
@@ -416,6 +442,8 @@ function readBundles(value: unknown, services: Map<string, ServiceSetting>, keys
           maxDelay = max;
         }
         longPolling = readInteger(polling, 'long_polling_timeout_seconds', `${where}.polling`, reader, 1, 3600);
+        // OPA's OCI downloader never long-polls (a registry has no such API): refused rather than ignored.
+        if (longPolling !== undefined && service?.type === 'oci') reader.problems.push(`${where}.polling.long_polling_timeout_seconds: a registry cannot long-poll (service ${service.name} is type oci); set min_delay_seconds and max_delay_seconds`);
       }
     }
     const signing = readSigning(entry['signing'], `${where}.signing`, keys, reader);
@@ -430,10 +458,45 @@ function readBundles(value: unknown, services: Map<string, ServiceSetting>, keys
         maxDelaySeconds: maxDelay,
         ...(longPolling === undefined ? {} : { longPollingTimeoutSeconds: longPolling }),
         ...(signing === undefined ? {} : { signing }),
+        ...(oci === undefined ? {} : { oci }),
       }));
     }
   }
   return bundles;
+}
+
+// oras-go's rules for a reference (registry.ParseReference), which OPA's OCI downloader applies to the resource.
+const OCI_REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$/;
+const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const OCI_DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+/** `<registry>/<repository>:<tag>`, `<registry>/<repository>@<digest>` (a tag before @ is dropped, as oras-go does); else why not. */
+export function parseOciReference(resource: string): OciReference | string {
+  const slash = resource.indexOf('/');
+  if (slash <= 0) return 'names no registry and repository';
+  const registry = resource.slice(0, slash);
+  const path = resource.slice(slash + 1);
+  let repository: string;
+  let reference: string;
+  const at = path.indexOf('@');
+  if (at !== -1) {
+    repository = path.slice(0, at).split(':')[0]!;
+    reference = path.slice(at + 1);
+    if (!OCI_DIGEST.test(reference)) return `has "${reference}", which is not a sha256 or sha512 digest`;
+  } else {
+    const colon = path.indexOf(':');
+    if (colon === -1) return 'names no tag or digest';
+    repository = path.slice(0, colon);
+    reference = path.slice(colon + 1);
+    if (!OCI_TAG.test(reference)) return `has "${reference}", which is not a tag`;
+  }
+  try {
+    if (new URL(`dummy://${registry}`).host !== registry.toLowerCase()) throw new Error('not a host');
+  } catch {
+    return `has "${registry}", which is not a registry host`;
+  }
+  if (!OCI_REPOSITORY.test(repository)) return `has "${repository}", which is not a repository name (lower case, digits and . _ - /)`;
+  return Object.freeze({ registry, repository, reference });
 }
 
 /** A bundle's signing section; with `keys` set and no section, OPA verifies with those keys all the same. */
@@ -479,6 +542,7 @@ function readStatus(value: unknown, services: Map<string, ServiceSetting>, reade
     reader.problems.push(`${where}.service: ${serviceName === undefined ? 'no service is configured to report to' : `service "${serviceName}" is not in services`}`);
     return undefined;
   }
+  if (service.type === 'oci') reader.problems.push(`${where}.service: ${service.name} is an OCI registry; status reports go to an HTTP service`);
   return Object.freeze({ service, resource: `/status/${partition ?? ''}`, console });
 }
 
@@ -552,6 +616,7 @@ function readDecisionLogs(value: unknown, services: Map<string, ServiceSetting>,
     };
   }
   if (service === undefined) return undefined;
+  if (service.type === 'oci') reader.problems.push(`${where}.service: ${service.name} is an OCI registry; decision logs go to an HTTP service`);
   return Object.freeze({ ...setting, service });
 }
 

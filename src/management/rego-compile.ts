@@ -3,9 +3,9 @@
 // decision path, and the decision log's mask and drop rules when the bundle defines them, as entrypoints.
 // opa runs as a child process, bounded in time and output, so a reload never blocks the Check path.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
 
 const COMPILE_TIMEOUT_MS = 120_000;
@@ -35,12 +35,26 @@ export function entrypointsOf(files: ReadonlyMap<string, Buffer>, decision: stri
   return entrypoints;
 }
 
-/** Compiles the archive with `opa build -t wasm`; the compiled bundle's bytes, or a ConfigError with opa's message. */
-export async function compileRegoBundle(name: string, archive: Buffer, entrypoints: readonly string[], opa = 'opa'): Promise<Buffer> {
+/**
+ * Compiles the bundle's files with `opa build -t wasm -b <dir>`; the compiled bundle's bytes, or a ConfigError
+ * with opa's message. The files are written out without `.signatures.json`: meshwarden has verified it already
+ * (where signing is configured), and opa build refuses a signed bundle without the verification key.
+ */
+export async function compileRegoBundle(name: string, files: ReadonlyMap<string, Buffer>, entrypoints: readonly string[], opa = 'opa'): Promise<Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'meshwarden-rego-'));
   try {
-    writeFileSync(join(dir, 'bundle.tar.gz'), archive);
-    const args = ['build', '-t', 'wasm', ...entrypoints.flatMap((entrypoint) => ['-e', entrypoint]), '-b', 'bundle.tar.gz', '-o', 'compiled.tar.gz'];
+    const root = join(dir, 'bundle');
+    mkdirSync(root);
+    for (const [path, content] of files) {
+      if (path === '/.signatures.json') continue;
+      const segments = path.split('/').filter((segment) => segment !== '');
+      // The archive's own names: a name that would climb out of the directory is no bundle file.
+      if (segments.length === 0 || segments.some((segment) => segment === '..' || segment === '.')) throw new ConfigError([`${name}: bad bundle archive: the file name ${JSON.stringify(path)}`]);
+      const target = join(root, ...segments);
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, content);
+    }
+    const args = ['build', '-t', 'wasm', ...entrypoints.flatMap((entrypoint) => ['-e', entrypoint]), '-b', 'bundle', '-o', 'compiled.tar.gz'];
     await new Promise<void>((resolve, reject) => {
       execFile(opa, args, { cwd: dir, timeout: COMPILE_TIMEOUT_MS, maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) => {
         if (error === null) {

@@ -7,9 +7,14 @@ import { ConfigError, describeError } from '../errors.js';
 import type { ServiceSetting } from './config-file.js';
 
 export interface ServiceRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'HEAD' | 'POST';
   /** The resource below the service's URL (`bundles/authz.tar.gz`, `/logs`). */
   resource: string;
+  /**
+   * An absolute URL to send to instead of the service's URL and `resource` (an OCI registry's API below the
+   * service's origin, its token realm). The service's TLS settings and credentials apply all the same.
+   */
+  url?: string;
   headers?: Record<string, string>;
   body?: Buffer;
   /** How long the service may take to send its response headers (long polling adds its wait). */
@@ -118,16 +123,17 @@ export function createServiceClient(service: ServiceSetting): ServiceClient {
     // async: a token file that cannot be read rejects like any other failed request.
     async send(request: ServiceRequest): Promise<ServiceResponse> {
       const headers: Record<string, string> = { ...service.headers, ...request.headers };
-      const authorization = bearerHeader(service);
+      // An authorization the caller sets (a registry's token) goes instead of the configured credential.
+      const authorization = request.headers?.['authorization'] ?? bearerHeader(service);
       if (authorization !== undefined) headers['authorization'] = authorization;
       if (request.body !== undefined) headers['content-length'] = String(request.body.length);
-      let url = urlOf(request.resource);
-      // GETs follow redirects as OPA's Go client does (bundle servers such as object stores send them), a
+      let url = request.url ?? urlOf(request.resource);
+      // GETs (and HEADs) follow redirects as OPA's Go client does (bundle servers such as object stores send them), a
       // bounded number of times; the token goes only to the service's own origin, and https never drops to http.
       for (let hop = 0; ; hop++) {
         const response = await exchange(url, headers, request);
         const location = response.headers.location;
-        if (request.method !== 'GET' || !REDIRECT_STATUSES.has(response.status) || typeof location !== 'string') return response;
+        if (request.method === 'POST' || !REDIRECT_STATUSES.has(response.status) || typeof location !== 'string') return response;
         if (hop >= MAX_REDIRECTS) throw new ServiceRequestError(`stopped after ${MAX_REDIRECTS} redirects`);
         const next = new URL(location, url);
         if (next.protocol !== 'https:' && (next.protocol !== 'http:' || url.startsWith('https:'))) throw new ServiceRequestError(`a redirect to ${next.protocol} is refused`);
@@ -151,5 +157,7 @@ function bearerHeader(service: ServiceSetting): string | undefined {
       throw new ServiceRequestError(`services.${service.name}.credentials.bearer.token_path: ${describeError(error)}`);
     }
   }
-  return `${bearer.scheme} ${token ?? ''}`;
+  // OPA's bearer plugin sends an OCI registry the token base64-encoded (what registries such as ghcr.io expect
+  // of a personal access token), and any other service the token as configured.
+  return `${bearer.scheme} ${service.type === 'oci' ? Buffer.from(token ?? '', 'utf8').toString('base64') : (token ?? '')}`;
 }

@@ -59,7 +59,7 @@ export function createStatusReporter(options: StatusReporterOptions): StatusRepo
             name: bundle.name,
             ...(bundle.activeRevision === '' ? {} : { active_revision: bundle.activeRevision }),
             last_successful_activation: bundle.lastSuccessfulActivation ?? NEVER,
-            type: 'snapshot',
+            type: bundle.type ?? 'snapshot',
             last_successful_download: bundle.lastSuccessfulDownload ?? NEVER,
             last_successful_request: bundle.lastSuccessfulRequest ?? NEVER,
             last_request: bundle.lastRequest ?? NEVER,

@@ -39,7 +39,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/,
   // config.ts (the config file's reader) and workers/ (whose primary runs it for every worker) use it.
   'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
-  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
+  // The pure parsers of the values it validates: SPIFFE IDs, JWT settings, the metadata path of the source principal.
+  'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'identity/metadata-principal.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
   // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it. The
   // primary binds the listening addresses (listeners/address.ts) and hands connections over
   // (listeners/connection-source.ts); it runs the OPA config file's management plane for every worker
@@ -78,6 +79,8 @@ export const ONLY_IN: Readonly<Record<string, readonly string[]>> = {
   '@opentelemetry/sdk-trace-base': ['tracing/'],
   '@opentelemetry/exporter-trace-otlp-http': ['tracing/'],
   protobufjs: ['envoy/', 'request/grpc-body.ts'],
+  // the graphql.* builtins parse and validate with graphql-js.
+  graphql: ['builtins/'],
 };
 
 /** The place (row of the table) a src-relative path belongs to: its file's row if it has one, else its folder's. */

@@ -21,10 +21,16 @@
 // and deciding rule; OEP with its console log: the result), and by a Check each way before and after the
 // load on every server (the only proof for OEP without a log and for the floor, which allows everything).
 //
+// The transport's cost is measured in the same run (transport-cases.mjs): meshwarden with the default rules over
+// TLS, over mutual TLS with a SPIFFE allow-list, and with tracing on, its spans exported to Jaeger all-in-one
+// (when .tools/bin/jaeger is installed) or to an OTLP/HTTP sink; their table gives ratios to plaintext
+// meshwarden, and the run fails if the collector received nothing.
+//
 // Usage: npm run bench   (or: npx tsc -p tsconfig.json && node test/bench/check-bench.mjs)
 // Tuning (environment): BENCH_ROUNDS (5), BENCH_SECONDS per run (5), BENCH_WARMUP_SECONDS (2),
 // BENCH_CONCURRENCY (16), BENCH_RATE (2000 checks/s), BENCH_SIZES (rules files: 1000,10000),
-// BENCH_WORKERS (the multi-worker case's --workers: 2; 0 leaves the case out), BENCH_PIN=0 (no taskset),
+// BENCH_WORKERS (the multi-worker case's --workers: 2; 0 leaves the case out), BENCH_TRANSPORT=0 (no TLS,
+// mutual TLS and tracing cases), BENCH_PIN=0 (no taskset),
 // BENCH_KEEP=1 keeps the logs and raw ghz reports in the temp dir.
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +42,7 @@ import {
   statusCodeOf, toolPath, waitUntilReady,
 } from './harness.mjs';
 import { EXPECTED_RULE, writeRulesFile } from './rules-files.mjs';
+import { startCollector, tlsServeArgs, tlsTransport, writeBenchCertificates } from './transport-cases.mjs';
 
 const SETTINGS = { ...benchSettings(), concurrency: intFromEnv('BENCH_CONCURRENCY', 16) };
 const RATE = intFromEnv('BENCH_RATE', 2000);
@@ -92,14 +99,14 @@ async function startOep(binary, dir, { id, logPath, pin = true }) {
   return { child, address: `${HOST}:${grpcPort}` };
 }
 
-async function startMeshwardenCase(dir, id, extraArgs, { pin = true } = {}) {
+async function startMeshwardenCase(dir, id, extraArgs, { pin = true, transport } = {}) {
   const port = await freePort();
   const logPath = join(dir, `${id}.log`);
   writeFileSync(logPath, '');
   const child = startMeshwarden(port, undefined, logPath, { label: id, extraArgs: ['--admin-addr', 'off', ...extraArgs], pin });
   const address = `${HOST}:${port}`;
-  await waitUntilReady(child, async () => (await healthCheck(address)) === 'SERVING', 120_000);
-  return { child, address, log: new LogTail(logPath), logPath };
+  await waitUntilReady(child, async () => (await healthCheck(address, transport)) === 'SERVING', 120_000);
+  return { child, address, log: new LogTail(logPath), logPath, transport };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -146,10 +153,10 @@ const oepAllowed = (entry) => (entry.msg !== 'Decision Log' ? undefined : entry.
 /** One Check each way on every server: allowed (code 0) and denied (code 7, PERMISSION_DENIED; the floor allows all). */
 async function checkDecisions(grpcurl, cases, deniedFile, when) {
   for (const benchCase of cases) {
-    const allowed = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, ALLOWED_REQUEST));
+    const allowed = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, ALLOWED_REQUEST, benchCase.transport));
     if (allowed !== 0) throw new Error(`${when}, ${benchCase.name}: the allowed request got status ${allowed}`);
     if (benchCase.id === 'noop') continue;
-    const denied = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, deniedFile));
+    const denied = statusCodeOf(await grpcurlCheck(grpcurl, benchCase.address, deniedFile, benchCase.transport));
     if (denied !== 7) throw new Error(`${when}, ${benchCase.name}: the denied request got status ${denied}, expected 7`);
   }
   // Those Checks' own decision lines are not the load's.
@@ -163,6 +170,7 @@ async function runCase(ghz, benchCase, mode, { seconds, round, dir, servers }) {
   const result = await measureRun(ghz, {
     id: benchCase.id, name: benchCase.name, address: benchCase.address, server: benchCase.child, dataFile: ALLOWED_REQUEST,
     seconds, concurrency: SETTINGS.concurrency, round, dir, keep: SETTINGS.keep, servers, rps: mode.rps, connections: benchCase.connections,
+    transport: benchCase.transport,
   });
   result.mode = mode.id;
   if (benchCase.log !== undefined) {
@@ -210,6 +218,19 @@ function printMode(mode, summaries) {
   printTable(header, rows, [0]);
 }
 
+/** TLS, mutual TLS and tracing against plaintext meshwarden with the same rules, in the same run. */
+function printTransport(mode, summaries) {
+  const plaintext = summaries.find((s) => s.case === 'mw-default');
+  const rows = summaries
+    .filter((s) => TRANSPORT_CASES.has(s.case))
+    .map((s) => [s.name, `${s.rps}${s.rpsSpread}`, String(s.p50Us), String(s.p99Us), `${s.cpuUs ?? 'n/a'}${s.cpuSpread}`, ratio(s.rps, plaintext?.rps), ratio(s.cpuUs, plaintext?.cpuUs), ratio(s.p50Us, plaintext?.p50Us), ratio(s.p99Us, plaintext?.p99Us), String(s.calls)]);
+  if (rows.length === 0) return;
+  console.log(`\n== ${mode.title}; TLS, mutual TLS and tracing against plaintext meshwarden (default rules)`);
+  printTable(['case', 'rps (spread)', 'p50 us', 'p99 us', 'CPU us/check (spread)', 'rps/plain', 'CPU/plain', 'p50/plain', 'p99/plain', 'calls'], rows, [0]);
+}
+
+const TRANSPORT_CASES = new Set(process.env.BENCH_TRANSPORT === '0' ? [] : ['mw-tls', 'mw-mtls', 'mw-tracing']);
+
 // ---------------------------------------------------------------------------------------------------
 
 async function main(run) {
@@ -255,6 +276,18 @@ async function main(run) {
     const rules = writeRulesFile(dir, size);
     cases.push({ id: `mw-rules-${size}`, name: `meshwarden, ${size} rules`, ...(await startMeshwardenCase(dir, `mw-rules-${size}`, [...single, '--rules', rules.file])), classify: meshwardenAllowed(true) });
   }
+  // The transport's cost: the default rules over TLS, over mutual TLS (the caller held to a SPIFFE allow-list),
+  // and in plaintext with a span per Check exported to a real collector.
+  const certificates = TRANSPORT_CASES.size === 0 ? undefined : await writeBenchCertificates(dir);
+  const collector = TRANSPORT_CASES.size === 0 ? undefined : await startCollector(dir);
+  if (certificates !== undefined && collector !== undefined) {
+    for (const [id, name, mutual] of [['mw-tls', 'meshwarden, TLS', false], ['mw-mtls', 'meshwarden, mTLS + SPIFFE allow-list', true]]) {
+      const transport = tlsTransport(certificates, { mutual });
+      cases.push({ id, name, ...(await startMeshwardenCase(dir, id, [...single, ...tlsServeArgs(certificates, { mutual })], { transport })), classify: meshwardenAllowed(true) });
+    }
+    console.log(`tracing case: spans exported to ${collector.name}`);
+    cases.push({ id: 'mw-tracing', name: 'meshwarden, tracing on (OTLP)', ...(await startMeshwardenCase(dir, 'mw-tracing', [...single, '--otlp-traces-endpoint', collector.endpoint])), classify: meshwardenAllowed(true) });
+  }
   if (WORKERS > 1) {
     // Unpinned: its workers use every core, ghz's included, so its figure is CPU per check staying flat. The
     // primary hands each connection to one worker: ghz opens one per worker, twice over.
@@ -279,9 +312,18 @@ async function main(run) {
   }
   await checkDecisions(grpcurl, cases, deniedFile, 'after the load');
   for (const child of servers) assertRunning(child);
+  // The tracing case measured what it says only if its spans reached the collector (batches leave every 5 s at most).
+  if (collector !== undefined) {
+    let received = 0;
+    for (let attempt = 0; attempt < 100 && (received = await collector.received()) === 0; attempt++) await sleep(100);
+    if (received === 0) throw new Error(`the tracing case exported nothing to ${collector.name}`);
+    console.log(`${collector.name} received ${received} ${collector.unit}`);
+    await collector.close();
+  }
 
   const summaries = Object.fromEntries(MODES.map((mode) => [mode.id, summarize(cases, runs, mode)]));
   for (const mode of MODES) printMode(mode, summaries[mode.id]);
+  for (const mode of MODES) printTransport(mode, summaries[mode.id]);
   const results = {
     date: new Date().toISOString(),
     settings: { ...SETTINGS, rate: RATE, sizes: SIZES, workers: WORKERS, pinning: PINNING ?? null, connections: 1, ghz, oep: oepBinary ?? null },
@@ -292,9 +334,10 @@ async function main(run) {
   const resultsPath = join(dir, 'bench-results.json');
   writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
   if (!SETTINGS.keep) for (const benchCase of cases) if (benchCase.logPath !== undefined) rmSync(benchCase.logPath, { force: true });
+  if (!SETTINGS.keep) for (const file of Object.values(certificates ?? {})) rmSync(file, { force: true });
   console.log(`load average after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
   console.log(`results: ${resultsPath}`);
 }
 
-const PLANNED_SECONDS = (3 + SIZES.length + (WORKERS > 1 ? 2 : 0)) * (SETTINGS.warmupSeconds + MODES.length * SETTINGS.rounds * SETTINGS.seconds);
+const PLANNED_SECONDS = (3 + TRANSPORT_CASES.size + SIZES.length + (WORKERS > 1 ? 2 : 0)) * (SETTINGS.warmupSeconds + MODES.length * SETTINGS.rounds * SETTINGS.seconds);
 runBenchmark('check-bench', (240 + 2 * PLANNED_SECONDS) * 1000, main);

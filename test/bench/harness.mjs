@@ -218,9 +218,9 @@ export const peakRssMb = (child) => statusMb(child, 'VmHWM');
 // Readiness and one-off sanity Checks (not used for load)
 
 /** grpc.health.v1 client from grpc-health-check's own service definition. */
-export function healthCheck(address) {
+export function healthCheck(address, transport) {
   const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
-  const client = new Health(address, grpc.credentials.createInsecure());
+  const client = new Health(address, transport?.credentials ?? grpc.credentials.createInsecure(), transport?.options ?? {});
   return new Promise((resolve, reject) => {
     client.Check({ service: 'envoy.service.auth.v3.Authorization' }, { deadline: Date.now() + 2000 }, (error, response) => {
       client.close();
@@ -234,9 +234,9 @@ export function healthCheck(address) {
  * One Check with grpcurl. grpcurl, like ghz, reads the request in proto JSON (e.g. the RFC 3339
  * Timestamp in the example), which proto-loader's object form does not accept.
  */
-export function grpcurlCheck(grpcurl, address, dataFile) {
+export function grpcurlCheck(grpcurl, address, dataFile, transport) {
   const args = [
-    '-plaintext',
+    ...(transport?.grpcurl ?? ['-plaintext']),
     ...envoyProtoDirs().flatMap((dir) => ['-import-path', dir]), // repeated, not comma-separated as in ghz
     '-proto', AUTHORIZATION_PROTO,
     '-connect-timeout', '2',
@@ -364,10 +364,10 @@ export async function toolPath(name) {
  * One ghz run at fixed concurrency for a fixed time, at full speed or at `rps` calls per second, pinned to
  * the load core; returns ghz's parsed JSON report.
  */
-export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections = 1 }) {
+export function runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections = 1, transport }) {
   const args = [
     ...(rps === undefined ? [] : ['--rps', String(rps)]),
-    '--insecure',
+    ...(transport?.ghz ?? ['--insecure']),
     '--proto', AUTHORIZATION_PROTO,
     '--import-paths', envoyProtoDirs().join(','),
     '--call', CHECK_METHOD,
@@ -497,10 +497,10 @@ export function runBenchmark(name, limitMs, main) {
  * One ghz run against one server, with the checks every benchmark needs (no errors, every server still up),
  * and the server's CPU per call and memory.
  */
-export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers, rps, connections }) {
+export async function measureRun(ghz, { id, name, address, server, dataFile, seconds, concurrency, round, dir, keep, servers, rps, connections, transport }) {
   const outFile = join(dir, `ghz-${id}-${round}${rps === undefined ? '' : `-rps${rps}`}.json`);
   const cpuBefore = cpuSeconds(server);
-  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections }));
+  const summary = summarize(await runGhz(ghz, { address, dataFile, seconds, concurrency, outFile, rps, connections, transport }));
   const cpuUsed = cpuSeconds(server) - cpuBefore;
   if (!keep) rmSync(outFile, { force: true });
   assertNoErrors(`${name} (${round})`, summary);

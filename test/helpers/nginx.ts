@@ -16,6 +16,8 @@ export interface Nginx {
   publish(path: string, content: Buffer): void;
   /** The access log's lines as `<status> <if-none-match> <uri> <authorization>`. */
   accessLog(): string[];
+  /** The lines of a second access log, `<status> <uri> "<prefer>"`: what each client said it takes. */
+  preferLog(): string[];
   stop(): Promise<void>;
 }
 
@@ -43,7 +45,12 @@ export interface NginxTls {
   clientCa?: string;
 }
 
-/** Starts nginx serving `<prefix>/www`; `secureToken` guards /secure/ with a bearer token; `tls` serves https. */
+/**
+ * Starts nginx serving `<prefix>/www`; `secureToken` guards /secure/ with a bearer token; `tls` serves https.
+ * Below /deltas/ it serves as a delta-aware bundle server would: a client whose `Prefer` offers `modes=...delta`
+ * (as OPA's downloader sends it) gets `delta/deltas/<path>` when that is published, every other client (and
+ * that one, while there is no delta) `deltas/<path>`, the snapshot.
+ */
 export async function startNginx(options: { secureToken?: string; port?: number; tls?: NginxTls; redirects?: Record<string, string> } = {}): Promise<Nginx> {
   const binary = nginxPath();
   if (binary === undefined) throw new Error('nginx is not installed (node scripts/tools.mjs nginx)');
@@ -68,7 +75,10 @@ error_log ${prefix}/error.log warn;
 events { worker_connections 128; }
 http {
   log_format bundles '$status "$http_if_none_match" $uri "$http_authorization"';
+  log_format prefer '$status $uri "$http_prefer"';
   access_log ${prefix}/access.log bundles;
+  access_log ${prefix}/prefer.log prefer;
+  map $http_prefer $delta_root { "~modes=[^;]*delta" /delta; default /no-delta; }
   client_body_temp_path ${prefix}/tmp/body;
   proxy_temp_path ${prefix}/tmp/proxy;
   fastcgi_temp_path ${prefix}/tmp/fastcgi;
@@ -81,6 +91,7 @@ http {
     ${tlsLines}
     root ${www};
     ${secure}
+    location /deltas/ { try_files $delta_root$uri $uri =404; }
     ${Object.entries(options.redirects ?? {}).map(([from, to]) => `location = ${from} { return 302 ${to}; }`).join('\n    ')}
   }
 }
@@ -123,6 +134,10 @@ http {
     },
     accessLog(): string[] {
       const path = join(prefix, 'access.log');
+      return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
+    },
+    preferLog(): string[] {
+      const path = join(prefix, 'prefer.log');
       return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
     },
     async stop(): Promise<void> {

@@ -1,13 +1,15 @@
 // A bundle that needs a builtin meshwarden does not provide is refused at start-up (exit 2, naming it) and on
-// reload (the last good policy keeps serving); a bundle calling provided builtins decides through the server.
+// reload (the last good policy keeps serving); a bundle calling provided builtins decides through the server, and
+// opa.runtime() describes the server as started.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileRego } from '../helpers/policies.js';
 import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
 import { ROOT } from '../helpers/tools.js';
+import { PACKAGE_VERSION } from '../../src/package-paths.js';
 
 const NEEDS_HTTP_SEND = 'package envoy.authz\n\nallow := http.send({"method": "GET", "url": "http://127.0.0.1:1/"}).status_code == 200\n';
 // The JWT tutorial's shape: decode the bearer token, and time.now_ns against its expiry.
@@ -22,6 +24,22 @@ allow if {
 	token[1].exp * 1000000000 > time.now_ns()
 	semver.compare("1.10.0", "1.2.0") == 1
 }
+`;
+
+// opa.runtime() read by a decision: the config file as serve read it, less its secrets.
+const READS_RUNTIME = `package envoy.authz
+
+runtime := opa.runtime()
+
+allow := {"allowed": true, "headers": {
+	"x-service-url": runtime.config.services.acme.url,
+	"x-credentials": object.get(runtime.config.services.acme, "credentials", "left out"),
+	"x-key-algorithm": runtime.config.keys.signer.algorithm,
+	"x-key": object.get(runtime.config.keys.signer, "key", "left out"),
+	"x-label": runtime.config.labels.team,
+	"x-env": runtime.env.OPA_RUNTIME_TEST_HOST,
+	"x-version": runtime.version,
+}}
 `;
 
 const servers: TestServer[] = [];
@@ -58,5 +76,30 @@ describe('builtins and the policy load', () => {
     expect(server.serving.policies.current!.revision).toBe(revision);
     expect(server.logs.find((line) => line.msg === 'policy reload failed; the last good policy keeps serving')?.['error']).toContain('http.send');
     expect(await allowed('alice', 60)).toBe(true);
+  });
+
+  it('gives opa.runtime() the OPA config file (substituted, credentials and key material left out) and the environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshwarden-runtime-'));
+    const configFile = join(dir, 'opa.yaml');
+    writeFileSync(
+      configFile,
+      'services:\n  acme:\n    url: https://${OPA_RUNTIME_TEST_HOST}.example\n    credentials:\n      bearer: { token: secret-token }\n' +
+        'keys:\n  signer:\n    algorithm: HS256\n    key: secret-key\nlabels:\n  team: payments\n',
+    );
+    process.env['OPA_RUNTIME_TEST_HOST'] = 'bundles';
+    const server = await startTestServer(['--bundle', compileRego(READS_RUNTIME), '--config-file', configFile], process.env);
+    servers.push(server);
+    const response = await server.client.check(httpCheckRequest({}));
+    const headers = Object.fromEntries((response.okResponse?.headers ?? []).map((option: { header?: { key: string; value: string } }) => [option.header!.key, option.header!.value]));
+    expect(headers).toEqual({
+      'x-service-url': 'https://bundles.example',
+      'x-credentials': 'left out',
+      'x-key-algorithm': 'HS256',
+      'x-key': 'left out',
+      'x-label': 'payments',
+      'x-env': 'bundles',
+      'x-version': PACKAGE_VERSION,
+    });
+    delete process.env['OPA_RUNTIME_TEST_HOST'];
   });
 });

@@ -3,12 +3,13 @@
 // certificate, and a rotation under load in which no call fails.
 import { execFile } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:tls';
+import { connect, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { serve, type Serving } from '../../src/commands/serve.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
@@ -163,18 +164,87 @@ describe('mutual TLS with a SPIFFE allow-list', () => {
     expect(await checkWith(server.address, { pair: pairs['ingress']! })).toEqual({ code: 0 });
   });
 
+  it('reads the client certificate once per connection, not per call (grpc-js keeps the session the cache keys on)', async () => {
+    const reads = vi.spyOn(TLSSocket.prototype, 'getPeerCertificate');
+    const client = clientFor(server.address, { pair: pairs['envoy']! });
+    try {
+      for (let call = 0; call < 5; call++) expect((await client.check(ALLOWED_REQUEST)).status?.code ?? 0).toBe(0);
+      // Server-side sockets only (the client's own verification reads the server's certificate too).
+      const serverReads = reads.mock.contexts.filter((socket) => (socket as { server?: unknown }).server !== undefined);
+      expect(serverReads).toHaveLength(1);
+    } finally {
+      client.close();
+      reads.mockRestore();
+    }
+  });
+
+  const deniedCount = async (): Promise<number> => {
+    const text = await server.serving.metrics.registry.metrics();
+    return Number(/meshwarden_decisions_total\{[^}]*reason="caller_not_allowed"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+
   it.each([
     ['an unauthorized SPIFFE ID', 'stranger', 'spiffe://cluster.local/ns/default/sa/default is not an allowed caller'],
     ['a DNS-SAN-only certificate', 'dnsOnly', 'has no URI SAN'],
     ['a certificate with two URI SANs', 'twoUris', 'has 2 URI SANs'],
     ['a URI SAN that is not a SPIFFE ID', 'notSpiffe', 'is not a SPIFFE ID'],
-  ])('refuses %s: UNAUTHENTICATED, and no decision is made', async (_what, name, reason) => {
+  ])('refuses %s on Check with a caller_not_allowed deny CheckResponse (never an RPC error), logged and counted', async (_what, name, reason) => {
+    const counted = await deniedCount();
+    const client = clientFor(server.address, { pair: pairs[name]! });
+    let response: CheckResponseObject;
+    try {
+      response = await client.check(ALLOWED_REQUEST);
+    } finally {
+      client.close();
+    }
+    expect(response.status).toMatchObject({ code: 7 });
+    expect(response.deniedResponse.status).toEqual({ code: 'Forbidden' });
+    expect(response.deniedResponse.headers).toContainEqual(expect.objectContaining({ header: expect.objectContaining({ key: 'x-ext-authz-reason', value: 'caller_not_allowed' }) }));
+    // The refusal's own text stays in the log: the caller learns only the reason code.
+    expect(JSON.stringify(response)).not.toContain(reason);
+    const refused = server.logs.filter((line) => line.msg === 'caller refused').at(-1)!;
+    expect(refused).toMatchObject({ listener: 'gRPC', method: '/envoy.service.auth.v3.Authorization/Check' });
+    expect(String(refused['reason'])).toContain(reason);
+    const decision = server.logs.filter((line) => line.msg === 'decision').at(-1)!;
+    expect(decision).toMatchObject({ allowed: false, reason: 'caller_not_allowed', decision_id: response.dynamicMetadata.fields.decision_id.stringValue });
+    expect(String(decision['error'])).toContain(reason);
+    expect(await deniedCount()).toBe(counted + 1);
+  });
+
+  it('answers a refused caller that stalls mid-message with the deny, then resets its stream (nothing of it is held)', async () => {
+    const pair = pairs['stranger']!;
+    const session = connectHttp2(`https://${server.address}`, { ca: ca.pem, cert: pair.cert, key: pair.key, servername: SERVER_NAME });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+      stream.on('error', () => {});
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let trailers: Record<string, unknown> = {};
+      stream.on('trailers', (headers) => (trailers = headers));
+      // A 1 MiB message announced, 1 KiB of it sent, and the client never ends its side.
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(1024 * 1024, 1);
+      stream.write(Buffer.concat([prefix, Buffer.alloc(1024, 0x61)]));
+      await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      expect(trailers['grpc-status']).toBe('0');
+      expect(Buffer.concat(chunks).toString('latin1')).toContain('caller_not_allowed');
+      expect(stream.rstCode).toBe(0); // NO_ERROR: the server reset it, the client never ended it
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('refuses them on health with UNAUTHENTICATED (no decision: health is not a Check)', async () => {
     const decisions = server.logs.filter((line) => line.msg === 'decision').length;
-    const result = await checkWith(server.address, { pair: pairs[name]! });
-    expect(result.code).toBe(-grpc.status.UNAUTHENTICATED);
+    const pair = pairs['stranger']!;
+    const health = new grpc.Client(server.address, grpc.credentials.createSsl(Buffer.from(ca.pem), Buffer.from(pair.key), Buffer.from(pair.cert)), { 'grpc.ssl_target_name_override': SERVER_NAME });
+    const code = await new Promise<number>((resolve) => {
+      health.makeUnaryRequest('/grpc.health.v1.Health/Check', (value: Buffer) => value, (value: Buffer) => value, Buffer.alloc(0), { deadline: Date.now() + 5_000 }, (error) => resolve(error?.code ?? 0));
+    });
+    health.close();
+    expect(code).toBe(grpc.status.UNAUTHENTICATED);
     expect(server.logs.filter((line) => line.msg === 'decision')).toHaveLength(decisions);
-    expect(server.logs.filter((line) => line.msg === 'caller refused').at(-1)).toMatchObject({ listener: 'gRPC' });
-    expect(String(server.logs.filter((line) => line.msg === 'caller refused').at(-1)!['reason'])).toContain(reason);
   });
 
   it.each([

@@ -41,6 +41,7 @@ describe('manifest inventory', () => {
     expect(kinds('istio/in-pod/data.yaml')).toEqual(['ServiceAccount/data', 'Service/data', 'Deployment/data']);
     expect(kinds('istio/in-pod/service-entry.yaml')).toEqual(['ServiceEntry/meshwarden-local']);
     expect(kinds('istio/in-pod/data-authz.yaml')).toEqual(['AuthorizationPolicy/data-meshwarden', 'PeerAuthentication/default']);
+    expect(kinds('istio/ambient/waypoint-peer-principal.yaml')).toEqual(['EnvoyFilter/meshwarden-peer-principal']);
   });
 
   it('names a namespace on every namespaced object, so `kubectl apply -f` needs no -n', () => {

@@ -40,6 +40,7 @@ const DEFAULTS: ServeConfig = {
   trustDomainAliases: [],
   federatedTrustDomains: [],
   xfcc: false,
+  sourcePrincipalMetadata: undefined,
   config: undefined,
   configFile: undefined,
   opa: undefined,
@@ -393,6 +394,24 @@ describe('identity settings and the config file', () => {
     expect(problemsOf(['--trust-domain-aliases', 'a.example', '--federated-trust-domains', 'a.example'])).toEqual([
       'trust domain "a.example" is both local (or an alias) and federated',
     ]);
+  });
+});
+
+describe('source-principal-metadata', () => {
+  it('is off by default, and read from the flag, the variable and the config file', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    expect(parseServeConfig([], {}).sourcePrincipalMetadata).toBeUndefined();
+    expect(parseServeConfig(['--source-principal-metadata', 'meshwarden.peer:source_principal'], {}).sourcePrincipalMetadata).toEqual({ namespace: 'meshwarden.peer', keys: ['source_principal'] });
+    expect(parseServeConfig([], { MESHWARDEN_SOURCE_PRINCIPAL_METADATA: 'envoy.filters.http.lua:peer:principal' }).sourcePrincipalMetadata).toEqual({ namespace: 'envoy.filters.http.lua', keys: ['peer', 'principal'] });
+    const file = join(makeTempDir('meshwarden-config-'), 'meshwarden.yaml');
+    writeFileSync(file, 'source-principal-metadata: meshwarden.peer:source_principal\n');
+    expect(parseServeConfig(['--config', file], {}).sourcePrincipalMetadata).toEqual({ namespace: 'meshwarden.peer', keys: ['source_principal'] });
+  });
+
+  it('refuses a value without a key, naming where it came from', () => {
+    expect(() => parseServeConfig(['--source-principal-metadata', 'meshwarden.peer'], {})).toThrow(/--source-principal-metadata: "meshwarden.peer" expected NAMESPACE:KEY/);
+    expect(() => parseServeConfig([], { MESHWARDEN_SOURCE_PRINCIPAL_METADATA: 'a::b' })).toThrow(/MESHWARDEN_SOURCE_PRINCIPAL_METADATA: "a::b"/);
   });
 });
 

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
-import { createHostBuiltins } from '../../../src/builtins/index.js';
+import { createHostBuiltins, setOpaRuntime } from '../../../src/builtins/index.js';
+import { PACKAGE_VERSION } from '../../../src/package-paths.js';
 import { compileRegoToWasm } from '../../helpers/policies.js';
 import { ROOT } from '../../helpers/tools.js';
 
@@ -60,6 +61,8 @@ export async function runDifferential(family: string, cases: Cases, input: unkno
   writeFileSync(regoPath, rego);
   writeFileSync(inputPath, JSON.stringify(input));
 
+  // opa.runtime() as createRuntime describes it, less the config file: `opa eval` has none.
+  setOpaRuntime({ version: PACKAGE_VERSION, commit: '' });
   const host = createHostBuiltins();
   const policy = await loadPolicy(readFileSync(wasmPath), undefined, host.builtins);
   host.beginEvaluation();

@@ -272,6 +272,10 @@ const decisions = [
 for (const policy of decisions) add('decision', policy, policy, httpRequest(policy));
 add('decision', 'echo_metadata json body', 'echo_metadata', httpRequest('echo_metadata', json('{"i":42,"f":1.5,"big":12345678901234567890,"neg":-0,"n":null,"l":[1,[2]],"o":{"e":{}}}')));
 add('decision', 'echo_metadata query and size', 'echo_metadata', httpRequest('echo_metadata', { path: '/q?a=1&a=2&b', size: '9007199254740993' }));
+add('decision', 'graphql_body valid query', 'graphql_body', httpRequest('graphql_body', json('{"query":"query Q($id: ID!) { user(id: $id) { name friends { id } } }","variables":{"id":"1"}}')));
+add('decision', 'graphql_body invalid query', 'graphql_body', httpRequest('graphql_body', json('{"query":"{ user(id: 1) { nope } }"}')));
+add('decision', 'graphql_body syntax error', 'graphql_body', httpRequest('graphql_body', json('{"query":"{ user("}')));
+add('decision', 'graphql_body comments, aliases, fragments', 'graphql_body', httpRequest('graphql_body', json('{"query":"# who\\nquery { me: user(id: \\"2\\") { ...U } } fragment U on User { n: name }"}')));
 add('decision', 'default_false GET', 'default_false', httpRequest('default_false'));
 add('decision', 'default_false POST', 'default_false', httpRequest('default_false', { method: 'POST' }));
 add('decision', 'by_method DELETE', 'by_method', httpRequest('by_method', { method: 'DELETE' }));

@@ -62,6 +62,9 @@ export const POLICIES: Record<string, string> = {
   by_method: 'allow := {"allowed": input.attributes.request.http.method == "GET", "http_status": 405}',
   by_path: 'allow := {"allowed": input.parsed_path == ["public", "x"]}',
   by_principal: 'allow := input.source_principal == "spiffe://cluster.local/ns/analytics/sa/analytics"',
+  // A GraphQL API's policy: the request body's query validated against the schema, its AST in the metadata.
+  graphql_body:
+    'schema := "type Query { user(id: ID!): User } type User { id: ID! name: String friends: [User] }"\ndefault ast := "unparsed"\nast := graphql.parse_query(input.parsed_body.query)\nallow := {"allowed": graphql.is_valid(input.parsed_body.query, schema), "http_status": 400, "dynamic_metadata": {"ast": ast}}',
   // The known differences' own policies
   body_count: 'allow := {"allowed": true, "dynamic_metadata": {"length": count(json.marshal(input.parsed_body))}}',
   sprintf_body: result('sprintf("%v", [input.parsed_body.n])'),
@@ -124,6 +127,9 @@ export const BUILTIN_EXPRESSIONS: Record<string, string> = {
   'json.patch': 'json.patch({"a": 1}, [{"op": "add", "path": "/b", "value": 2}])',
   'json.filter': 'json.filter({"a": {"b": 1, "c": 2}}, ["a/b"])',
   'json.marshal_with_options': 'json.marshal_with_options({"a": 1}, {"pretty": true, "indent": "  "})',
+  'graphql.parse_and_verify':
+    'graphql.parse_and_verify("query Q($id: ID!) { user(id: $id) { name ...F } } fragment F on User { id }", "type Query { user(id: ID!): User } type User { id: ID! name: String }")',
+  'graphql.schema_is_valid': '[graphql.schema_is_valid("type Query { a: Int }"), graphql.schema_is_valid("type Query { a: Nope }")]',
   'base64url.encode': 'base64url.encode("meshwarden?")',
   'hex.encode': 'hex.encode("mesh")',
   'urlquery.encode_object': 'urlquery.encode_object({"a": "b c", "d": ["e", "f"]})',

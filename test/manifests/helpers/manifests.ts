@@ -14,6 +14,7 @@ export const OBJECT_FILES = [
   'istio/in-pod/data.yaml',
   'istio/in-pod/service-entry.yaml',
   'istio/in-pod/data-authz.yaml',
+  'istio/ambient/waypoint-peer-principal.yaml',
 ] as const;
 
 /** Files that are patches, not objects. */

@@ -77,6 +77,26 @@ describe('unprovidedBuiltins', () => {
   });
 });
 
+describe('the README\'s "Builtins" section', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Builtins'), readme.indexOf('### The input document'));
+
+  it('counts, and lists by name, the builtins provided and refused', () => {
+    const provided = providedBuiltinNames();
+    const refused = Object.keys(REFUSED_BUILTINS);
+    expect(section).toContain(`meshwarden provides ${provided.length} of them`);
+    expect(section).toContain(`the other ${refused.length} is refused`);
+    const list = section.split('\n').find((line) => line.startsWith('`base64url.encode_no_pad`'))!;
+    expect(list.split(', ').map((name) => name.replaceAll('`', ''))).toEqual(provided);
+  });
+
+  it('gives every refused builtin, and only those, a row with its reason', () => {
+    const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+    const named = rows.flatMap((row) => [...row.slice(0, row.indexOf(' | ', 2)).matchAll(/`([^`]+)`/g)].map((match) => match[1]!));
+    expect(named.sort()).toEqual(Object.keys(REFUSED_BUILTINS).sort());
+  });
+});
+
 describe("opa-wasm's own builtins", () => {
   it('are exactly the ones this version knows (an opa-wasm upgrade that changes them must fail here)', () => {
     createHostBuiltins();

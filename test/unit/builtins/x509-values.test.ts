@@ -1,23 +1,9 @@
-// net.IP.String, parseASN1String and the certificate times, as Go renders them.
+// parseASN1String and the certificate times, as Go renders them.
 import { describe, expect, it } from 'vitest';
 import { BuiltinError } from '../../../src/builtins/builtin.js';
 import { TAG } from '../../../src/builtins/der.js';
 import { formatGoTime, parseGeneralizedTime, parseUtcTime } from '../../../src/builtins/x509-time.js';
-import { ipString, parseAsn1String } from '../../../src/builtins/x509-values.js';
-
-describe('ipString', () => {
-  it.each([
-    ['7f000001', '127.0.0.1'],
-    ['00000000000000000000000000000001', '::1'],
-    ['20010db8000000000000000000000001', '2001:db8::1'],
-    ['00000000000000000000ffff0a000001', '10.0.0.1'],
-    ['20010db8000100000001000000010001', '2001:db8:1:0:1:0:1:1'],
-    ['20010db8000000010000000000000000', '2001:db8:0:1::'],
-    ['00000000000000000000000000000000', '::'],
-  ])('%s is %s', (bytes, text) => {
-    expect(ipString(Buffer.from(bytes, 'hex'))).toBe(text);
-  });
-});
+import { parseAsn1String } from '../../../src/builtins/x509-values.js';
 
 describe('parseAsn1String', () => {
   it.each([

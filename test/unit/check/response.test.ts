@@ -230,6 +230,8 @@ describe('toFailureResponse', () => {
     invalid_decision: 403,
     forbidden_mutation: 403,
     call_timeout: 408,
+    caller_not_allowed: 403,
+    malformed_metadata_principal: 403,
     internal_error: 403,
   };
 

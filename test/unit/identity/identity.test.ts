@@ -247,3 +247,42 @@ describe('the identity caches are bounded in bytes (issue 13 item 3)', () => {
     expect(after.bytes - before.bytes).toBe(0);
   });
 });
+
+describe('source identity from a configured metadata path (--source-principal-metadata)', () => {
+  const withMetadata: IdentityOptions = { ...options, xfcc: true, metadataPrincipal: { namespace: 'meshwarden.peer', keys: ['source_principal'] } };
+  const fromMetadata = (value: unknown, source: Partial<NonNullable<Attributes['source']>> = {}, headers: Record<string, string> = {}): Attributes => ({
+    ...attributes(source, headers),
+    metadataContext: { filterMetadata: { 'meshwarden.peer': { source_principal: value } } },
+  });
+
+  it('takes the principal from the metadata when source.principal is empty: authenticated, via metadata', () => {
+    const { source, refusal } = buildIdentities(fromMetadata(ANALYTICS), withMetadata);
+    expect(refusal).toBeUndefined();
+    expect(source).toMatchObject({ principal: ANALYTICS, spiffe_id: ANALYTICS, namespace: 'analytics', authenticated: true, via: 'metadata' });
+  });
+
+  it('never when source.principal is set: the mTLS principal wins, and a malformed value is not even read', () => {
+    expect(buildIdentities(fromMetadata(DATA, { principal: ANALYTICS }), withMetadata).source).toMatchObject({ principal: ANALYTICS, via: 'mtls' });
+    expect(buildIdentities(fromMetadata(42, { principal: ANALYTICS }), withMetadata).refusal).toBeUndefined();
+  });
+
+  it('is off unless configured', () => {
+    expect(buildIdentities(fromMetadata(ANALYTICS), options).source).toMatchObject({ principal: '', authenticated: false, via: null });
+  });
+
+  it('a foreign trust domain is read but not authenticated', () => {
+    expect(buildIdentities(fromMetadata('spiffe://evil.example/ns/a/sa/a'), withMetadata).source).toMatchObject({ trust_domain: 'evil.example', authenticated: false, via: 'metadata' });
+  });
+
+  it('a malformed value refuses the check and lets no other source stand in (not XFCC)', () => {
+    const identities = buildIdentities(fromMetadata('-', {}, { 'x-forwarded-client-cert': `By=${DATA};URI=${ANALYTICS}` }), withMetadata);
+    expect(identities.refusal).toContain('not a SPIFFE ID');
+    expect(identities.source).toMatchObject({ principal: '', authenticated: false });
+  });
+
+  it('absent metadata leaves the opt-in sources that follow (XFCC here) to speak', () => {
+    const found = buildIdentities({ ...attributes({}, { 'x-forwarded-client-cert': `By=${DATA};URI=${ANALYTICS}` }) }, withMetadata);
+    expect(found.refusal).toBeUndefined();
+    expect(found.source).toMatchObject({ principal: ANALYTICS, via: 'xfcc' });
+  });
+});

@@ -90,7 +90,7 @@ describe('long polling', () => {
       };
       await until(() => activated.length === 1 && held.length === 1);
       expect(activated[0]!.revision).toBe('one');
-      expect(prefers.at(-1)).toBe('modes=snapshot;wait=30');
+      expect(prefers.at(-1)).toBe('modes=snapshot,delta;wait=30');
       const released = Date.now();
       current = 1;
       held.shift()!.writeHead(200, { etag: '"1"', 'content-type': LONG_POLL_TYPE }).end(bundles[1]);

@@ -62,7 +62,7 @@ describe('a policy bundle and a data bundle with disjoint roots', () => {
   it('make one policy once both are there, and a new data bundle re-makes it', async () => {
     const set = createBundleSet(['policy', 'data'], { decision: 'envoy/authz/allow' });
     const first = await set.activate(setting('data'), dataBundle(['/a']), 'data-url');
-    expect(first).toEqual({ revision: 'd1' });
+    expect(first).toEqual({ kind: 'snapshot', revision: 'd1' });
     const second = await set.activate(setting('policy'), POLICY, 'policy-url');
     expect(second.revision).toBe('p1');
     expect(second.policy!.source).toBe('policy-url');
@@ -90,5 +90,60 @@ describe('a policy bundle and a data bundle with disjoint roots', () => {
     expect(allows(good.policy, '/a')).toBe(true);
     const again = await set.activate(setting('data'), dataBundle(['/c'], ['acl'], 'd3'), 'data-url');
     expect(allows(again.policy, '/c')).toBe(true);
+  });
+});
+
+/** OPA's delta bundle: a .manifest and a patch.json of data operations. */
+const delta = (operations: unknown[], manifest: Record<string, unknown> = { roots: ['acl'], revision: 'd1+1' }, extra: Record<string, string> = {}): Buffer =>
+  handPacked({ '.manifest': JSON.stringify(manifest), 'patch.json': JSON.stringify({ data: operations }), ...extra });
+
+describe('a delta bundle onto the data bundle in force', () => {
+  it('patches the data in force and re-makes the policy with it; its revision becomes the bundle\'s', async () => {
+    const set = createBundleSet(['policy', 'data'], { decision: 'envoy/authz/allow' });
+    await set.activate(setting('policy'), POLICY, 'policy-url');
+    await set.activate(setting('data'), dataBundle(['/a']), 'data-url');
+    const patched = await set.activate(setting('data'), delta([{ op: 'upsert', path: '/acl/paths/-', value: '/b' }]), 'data-url');
+    expect(patched).toMatchObject({ kind: 'delta', revision: 'd1+1' });
+    expect(allows(patched.policy, '/a')).toBe(true);
+    expect(allows(patched.policy, '/b')).toBe(true);
+    // The next delta builds on that one.
+    const next = await set.activate(setting('data'), delta([{ op: 'remove', path: '/acl/paths/0' }], { roots: ['acl'], revision: 'd1+2' }), 'data-url');
+    expect(allows(next.policy, '/a')).toBe(false);
+    expect(allows(next.policy, '/b')).toBe(true);
+  });
+
+  it('refuses a delta with other roots, a bad operation, policy or data files, and keeps the data in force', async () => {
+    const set = createBundleSet(['policy', 'data'], { decision: 'envoy/authz/allow' });
+    await set.activate(setting('policy'), POLICY, 'policy-url');
+    const good = await set.activate(setting('data'), dataBundle(['/a']), 'data-url');
+    const upsertB = { op: 'upsert', path: '/acl/paths/-', value: '/b' };
+    expect(await problemOf(set.activate(setting('data'), delta([upsertB], { roots: ['acl', 'more'] }), 'data-url'))).toContain('delta bundle has wasm resolvers or manifest roots that are different');
+    expect(await problemOf(set.activate(setting('data'), delta([upsertB], {}), 'data-url'))).toContain('delta bundle has wasm resolvers or manifest roots that are different');
+    expect(await problemOf(set.activate(setting('data'), delta([{ op: 'upsert', path: '/envoy/x', value: 1 }]), 'data-url'))).toContain("do not permit data patch at path '/envoy/x'");
+    expect(await problemOf(set.activate(setting('data'), delta([{ op: 'remove', path: '/acl/missing' }]), 'data-url'))).toContain('(remove /acl/missing): the path does not exist');
+    expect(await problemOf(set.activate(setting('data'), delta([{ op: 'move', path: '/acl/paths' }]), 'data-url'))).toContain('bad patch operation "move"');
+    expect(await problemOf(set.activate(setting('data'), delta([upsertB], undefined, { 'x.rego': 'package acl\nx := 1\n' }), 'data-url'))).toContain('but policy files found');
+    expect(await problemOf(set.activate(setting('data'), delta([upsertB], undefined, { 'acl/data.json': '{}' }), 'data-url'))).toContain('but data files found');
+    expect(await problemOf(set.activate({ ...setting('data'), persist: true }, delta([upsertB]), 'data-url'))).toContain('persisting delta bundle to disk is not supported');
+    // Each delta within size_limit_bytes, the data they grow is bounded by it too.
+    const small = { ...setting('data'), sizeLimitBytes: 2_000 };
+    await set.activate(small, delta([{ op: 'upsert', path: '/acl/big', value: 'x'.repeat(1_200) }]), 'data-url');
+    expect(await problemOf(set.activate(small, delta([{ op: 'upsert', path: '/acl/big2', value: 'x'.repeat(1_200) }]), 'data-url'))).toContain('the data after the delta is');
+    await set.activate(small, delta([{ op: 'remove', path: '/acl/big' }]), 'data-url');
+    const signed = { ...setting('data'), signing: { excludeFiles: [], keys: new Map([['k', { key: 'secret', algorithm: 'HS256' }]]) } };
+    expect(await problemOf(set.activate(signed, delta([upsertB]), 'data-url'))).toContain('a delta bundle carries no verified signature');
+    // The data in force is what the last good bundle left: one more good delta applies onto it.
+    expect(allows(good.policy, '/b')).toBe(false);
+    const after = await set.activate(setting('data'), delta([upsertB]), 'data-url');
+    expect(allows(after.policy, '/a')).toBe(true);
+    expect(allows(after.policy, '/b')).toBe(true);
+  });
+
+  it('reads a patch.json without operations as a snapshot, as OPA does', async () => {
+    const set = createBundleSet(['policy', 'data'], { decision: 'envoy/authz/allow' });
+    await set.activate(setting('policy'), POLICY, 'policy-url');
+    const empty = await set.activate(setting('data'), handPacked({ '.manifest': '{"roots": ["acl"]}', 'patch.json': '{"data": []}' }), 'data-url');
+    expect(empty.kind).toBe('snapshot');
+    expect(allows(empty.policy, '/a')).toBe(false);
   });
 });

@@ -98,7 +98,7 @@ bundles:
       problemsOf(`services:
   acme:
     url: https://x
-    type: oci
+    type: s3
     credentials: { oauth2: { token_url: https://t } }
     colour: blue
 bundles:
@@ -113,7 +113,7 @@ plugins:
 `),
     ).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^services\.acme\.type: OCI registries are not supported/),
+        expect.stringMatching(/^services\.acme\.type: "s3" is not a service type \(oci is the only one/),
         expect.stringMatching(/^services\.acme\.credentials\.oauth2: OAuth2 client credentials are not supported/),
         expect.stringMatching(/^services\.acme\.colour: not a key meshwarden knows here/),
         expect.stringMatching(/^bundles\.authz\.trigger: only periodic polling/),
@@ -143,6 +143,58 @@ plugins:
     ['a file:// resource', 'services: { a: { url: "https://x" } }\nbundles: { b: { resource: "file:///b.tar.gz" } }\n', 'bundles.b.resource: file:// bundles are not supported'],
   ])('refuses %s', (_name, text, expected) => {
     expect(problemsOf(text).join('\n')).toContain(expected);
+  });
+
+  it("reads an OCI registry service and its bundle's <registry>/<repository>:<tag> (OPA's format)", () => {
+    const { config, problems } = readOpaConfigFile(
+      configFile(`services:
+  ghcr:
+    url: https://ghcr.io
+    type: OCI
+    credentials: { bearer: { token: t0k3n } }
+bundles:
+  authz:
+    service: ghcr
+    resource: ghcr.io/acme/policies/authz:1.0.0
+  pinned:
+    service: ghcr
+    resource: ghcr.io/acme/data:ignored@sha256:${'a'.repeat(64)}
+`),
+      {},
+    );
+    expect(problems).toEqual([]);
+    expect(config!.bundles[0]!.service.type).toBe('oci');
+    expect(config!.bundles[0]!.oci).toEqual({ registry: 'ghcr.io', repository: 'acme/policies/authz', reference: '1.0.0' });
+    // As oras-go: a tag before the digest is dropped.
+    expect(config!.bundles[1]!.oci).toEqual({ registry: 'ghcr.io', repository: 'acme/data', reference: `sha256:${'a'.repeat(64)}` });
+    expect(readOpaConfigFile(configFile(MINIMAL), {}).config!.bundles[0]!.service.type).toBeUndefined();
+  });
+
+  it.each([
+    ['no tag or digest', 'ghcr.io/acme/authz', 'names no tag or digest'],
+    ['no registry', 'authz:1.0', 'names no registry and repository'],
+    ['an upper-case repository', 'ghcr.io/Acme/authz:1', 'which is not a repository name'],
+    ['a bad tag', 'ghcr.io/acme/authz:-x', 'which is not a tag'],
+    ['a bad digest', 'ghcr.io/acme/authz@sha256:abc', 'which is not a sha256 or sha512 digest'],
+  ])('refuses an OCI resource with %s, naming the key', (_case, resource, message) => {
+    const problems = problemsOf(`services: { reg: { url: "http://127.0.0.1:5000", type: oci } }\nbundles: { authz: { resource: "${resource}" } }\n`);
+    expect(problems).toEqual([expect.stringMatching(/^bundles\.authz\.resource: /)]);
+    expect(problems[0]).toContain(message);
+    expect(problems[0]).toContain('service reg is an OCI registry');
+  });
+
+  it('refuses what a registry cannot do: long polling, decision logs and status sent to it', () => {
+    expect(
+      problemsOf(`services: { reg: { url: "http://127.0.0.1:5000", type: oci } }
+bundles: { authz: { resource: "127.0.0.1:5000/acme/authz:v1", polling: { min_delay_seconds: 1, max_delay_seconds: 2, long_polling_timeout_seconds: 10 } } }
+decision_logs: { service: reg }
+status: { service: reg }
+`),
+    ).toEqual([
+      expect.stringMatching(/^bundles\.authz\.polling\.long_polling_timeout_seconds: a registry cannot long-poll/),
+      'decision_logs.service: reg is an OCI registry; decision logs go to an HTTP service',
+      'status.service: reg is an OCI registry; status reports go to an HTTP service',
+    ]);
   });
 
   it("reads decision_logs and status with OPA's defaults and resources", () => {

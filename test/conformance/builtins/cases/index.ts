@@ -1,7 +1,12 @@
 // Every family's differential cases, with the input document its cases read.
 import type { Cases } from '../differential.js';
+import { awsCases } from './aws.js';
+import { globsCases } from './globs.js';
+import { jsonSchemaCases } from './json-schema.js';
+import { runtimeCases } from './runtime.js';
 import { cryptoCases, netCases, numbersCases, semverCases, unitsCases, uuidCases } from './small.js';
 import { jwtCases } from './jwt.js';
+import { graphqlCases } from './graphql.js';
 import { jsonCases, keysCases, regexCases, sprintfCases, stringsCases, urlCases, yamlCases } from './misc.js';
 import { timeCases } from './time.js';
 import { x509Cases } from './x509.js';
@@ -26,4 +31,9 @@ export const FAMILIES: Readonly<Record<string, { cases: Cases | (() => Promise<C
   url: { cases: urlCases, input: INPUT },
   keys: { cases: async () => keysCases(), input: INPUT },
   x509: { cases: x509Cases, input: INPUT },
+  aws: { cases: awsCases, input: INPUT },
+  globs: { cases: globsCases, input: INPUT },
+  json_schema: { cases: jsonSchemaCases, input: INPUT },
+  runtime: { cases: runtimeCases, input: INPUT },
+  graphql: { cases: graphqlCases, input: INPUT },
 };
