@@ -337,12 +337,6 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     if (parsed === undefined) problems.push(`${workers.origin}: "${workers.value}" is not auto or a whole number of workers from 1 to ${MAX_WORKERS}`);
     else config.workers = parsed;
   }
-  // The management plane (one downloader per bundle, one decision-log buffer, one status reporter) lives in one
-  // process: workers would each poll, upload and report on their own, and serve revisions out of step.
-  if (opa !== undefined && (opa.bundles.length > 0 || opa.decisionLogs !== undefined || opa.status !== undefined)) {
-    if (config.workers !== undefined && config.workers > 1) problems.push(`${workers!.origin}: the OPA config file's bundles, decision logs and status run in one process: use --workers 1 (or leave it out)`);
-    else config.workers = 1;
-  }
   problems.push(...trustDomainProblems({ local: config.trustDomain, aliases: config.trustDomainAliases, federated: config.federatedTrustDomains }));
   const issuers = structured.get('jwtIssuers');
   if (issuers !== undefined) config.jwtIssuers = parseJwtIssuers(issuers, problems);

@@ -291,10 +291,26 @@ export function shareMetricsWithPrimary(metrics: DecisionMetrics): void {
 }
 
 /**
- * In the primary: /metrics as the aggregate of every connected worker's registry (counters and histograms
- * summed; the revision gauge then counts the workers serving each revision).
+ * What the primary of `serve --workers N` counts itself when it runs the OPA config file's management plane
+ * (src/workers/management-plane.ts): the bundle polls and activations, and the decision-log events.
  */
-export function createClusterMetrics(): MetricsExposition {
+export const PRIMARY_OWNED_METRICS: readonly string[] = ['meshwarden_bundle_polls_total', 'meshwarden_bundle_loaded', 'meshwarden_policy_loads_total', 'meshwarden_decision_log_events_total'];
+
+/**
+ * In the primary: /metrics as the aggregate of every connected worker's registry (counters and histograms
+ * summed; the revision gauge then counts the workers serving each revision), and, for the `families` the
+ * primary counts itself (`own`), the primary's own series in place of the workers' (which have none).
+ */
+export function createClusterMetrics(own?: { metrics: DecisionMetrics; families: readonly string[] }): MetricsExposition {
   const aggregator = new AggregatorRegistry();
-  return { registry: { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType } };
+  const metrics = async (): Promise<string> => {
+    const workers = await aggregator.clusterMetrics();
+    if (own === undefined) return workers;
+    const owned = new Set(own.families);
+    // The text format: one block per family, each starting with its # HELP line.
+    const blocks = workers.split(/^(?=# HELP )/m).filter((block) => !owned.has(/^# HELP (\S+)/.exec(block)?.[1] ?? ''));
+    const mine = await Promise.all(own.families.map((name) => own.metrics.registry.getSingleMetricAsString(name)));
+    return `${blocks.map((block) => (block.endsWith('\n') ? block : `${block}\n`)).join('')}${mine.map((text) => `${text}\n`).join('')}`;
+  };
+  return { registry: { metrics, contentType: aggregator.contentType } };
 }

@@ -1,17 +1,19 @@
 // `meshwarden serve`: build the runtime, start the listeners, wire reload (SIGHUP) and shutdown (SIGTERM/SIGINT).
 import { randomUUID } from 'node:crypto';
 import { createAnswerer, createCheckRefusal } from '../check/answer.js';
-import type { PolicyStore } from '../check/policy.js';
+import type { DecisionEventSink } from '../check/decision-log.js';
+import { instantiatePolicy, type PolicyStore } from '../check/policy.js';
 import { createInputRedactor } from '../check/redact-input.js';
 import { readServeConfig, type ServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
+import type { ConnectionSource } from '../listeners/connection-source.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createBundleDownloader, type BundleDownloader } from '../management/bundle-downloader.js';
-import { createBundleSet } from '../management/bundle-set.js';
+import { createBundleDownloader, type BundleDownloader, type BundleState } from '../management/bundle-downloader.js';
+import { createBundleSet, type ActivatedBundle } from '../management/bundle-set.js';
 import { createDecisionLogUploader, type DecisionLogUploader } from '../management/decision-log-upload.js';
 import { createStatusReporter, type StatusReporter } from '../management/status.js';
 import { createDecisionMetrics, type DecisionMetrics } from '../metrics.js';
@@ -44,6 +46,11 @@ export interface Serving {
   /** Reads the JWT key files again (key rotation); a file that fails is logged and keeps its last good keys. */
   reloadKeyFiles(): boolean;
   /**
+   * Swaps in the policy a primary checked and activated (a worker whose primary runs the bundle downloaders);
+   * resolves to its revision, or rejects and keeps the policy in force.
+   */
+  adoptPolicy(files: AdoptedPolicyFiles): Promise<string>;
+  /**
    * Graceful stop, which always ends: NOT_SERVING at once (health, /readyz) while checks are still answered
    * for the drain window; then no new connections or calls, in-flight calls finish within the grace period;
    * then every connection still open is closed.
@@ -51,10 +58,26 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
+/** A policy as a primary activated it: what to instantiate it from. */
+export interface AdoptedPolicyFiles {
+  source: string;
+  decision: string;
+  wasm: Buffer;
+  dataJson: string;
+  revision: string;
+}
+
 /** How a caller that runs serve() inside a larger whole (src/workers/) adjusts it. */
 export interface ServeOptions {
   /** false: the caller drives reloads (the workers' primary watches the rules file for all of them). */
   watchRules?: boolean;
+  /** The listeners take the connections a primary hands over instead of binding their addresses (a worker). */
+  connections?: ConnectionSource;
+  /**
+   * The OPA config file's management plane runs elsewhere (a worker's primary): no downloader, uploader or
+   * status reporter here; policies arrive through adoptPolicy() and decision events go to `events`.
+   */
+  managedElsewhere?: { events: DecisionEventSink | undefined };
 }
 
 /** Starts serving; throws ConfigError for bad flags, environment or policy file. */
@@ -74,9 +97,10 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const labels = labelsOf(config.opa?.labels ?? {});
   let bundles: BundleDownloader[] = [];
   let status: StatusReporter | undefined;
-  const uploader = decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed());
-  status = statusReporterOf(runtime, labels, () => bundles, uploader, log);
-  const entrance = { context: runtime.checkContext, logger: log, metrics, events: uploader, redactInput: createInputRedactor(config.logRedact), tracing };
+  const managed = options.managedElsewhere;
+  const uploader = managed === undefined ? decisionLogUploaderOf(runtime, labels, () => bundles, metrics, log, () => status?.changed()) : undefined;
+  status = managed === undefined ? statusReporterOf(runtime, labels, () => bundles.map((bundle) => bundle.state), uploader, log) : undefined;
+  const entrance = { context: runtime.checkContext, logger: log, metrics, events: managed?.events ?? uploader, redactInput: createInputRedactor(config.logRedact), tracing };
   const answer = createAnswerer(entrance);
   const refuseCheck = createCheckRefusal(entrance);
   const tls = startTls(config, log, metrics);
@@ -91,10 +115,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     refuseCheck,
     reflection: config.reflection,
     tls,
+    connections: options.connections,
   });
   let draining = false;
   // Ready once every configured bundle has been activated (OPA's /health?bundles), and a local policy is loaded.
-  bundles = plan.remote === undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
+  bundles = plan.remote === undefined || managed !== undefined ? [] : createDownloaders(plan.remote, policies, metrics, log, () => {
     server.setServing(!draining && bundles.every((bundle) => bundle.loaded));
     status?.changed();
   });
@@ -119,6 +144,7 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
         answer,
         logger: log,
         tls,
+        connections: options.connections,
       }));
   } catch (error) {
     await server.shutdown(0);
@@ -167,6 +193,8 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
     logger: log,
     metrics,
     reload(rulesText?: string): Promise<boolean> {
+      // Bundles another process downloads are its to reload.
+      if (managed !== undefined && plan.remote !== undefined) return Promise.resolve(true);
       // Downloaded bundles are reloaded by asking their servers now.
       if (bundles.length > 0) {
         for (const bundle of bundles) bundle.pollNow();
@@ -176,6 +204,12 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
       const result = reloads.then(() => reloadNow(rulesText));
       reloads = result;
       return result;
+    },
+    async adoptPolicy(files: AdoptedPolicyFiles): Promise<string> {
+      const next = await policies.load(() => instantiatePolicy({ path: files.source, decision: files.decision }, { wasm: files.wasm, dataJson: files.dataJson, revision: files.revision }));
+      metrics.policyLoaded('success', next.revision);
+      server.setServing(ready());
+      return next.revision;
     },
     reloadKeyFiles(): boolean {
       tls?.reload();
@@ -219,11 +253,11 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
 const DECISION_LOG_SHUTDOWN_MS = 5000;
 
 /** OPA's labels: `id` (this process) and `version` beside the configured ones, which cannot replace them. */
-function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+export function labelsOf(configured: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
   return Object.freeze({ ...configured, id: randomUUID(), version: `meshwarden-${PACKAGE_VERSION}` });
 }
 
-function decisionLogUploaderOf(
+export function decisionLogUploaderOf(
   runtime: Runtime,
   labels: Readonly<Record<string, string>>,
   bundles: () => readonly BundleDownloader[],
@@ -247,21 +281,31 @@ function decisionLogUploaderOf(
   });
 }
 
-function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, string>>, bundles: () => readonly BundleDownloader[], uploader: DecisionLogUploader | undefined, log: Logger): StatusReporter | undefined {
+export function statusReporterOf(runtime: Runtime, labels: Readonly<Record<string, string>>, bundles: () => readonly BundleState[], uploader: DecisionLogUploader | undefined, log: Logger): StatusReporter | undefined {
   const setting = runtime.config.opa?.status;
   if (setting === undefined) return undefined;
   return createStatusReporter({
     setting,
     client: runtime.serviceClients.get(setting.service.name)!,
     labels,
-    bundles: () => bundles().map((bundle) => bundle.state),
+    bundles,
     ...(uploader === undefined ? {} : { decisionLogs: () => uploader.state }),
     logger: log,
   });
 }
 
-/** One downloader per bundle: each checked bundle is swapped in, counted, and readiness told. */
-function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics: DecisionMetrics, log: Logger, readinessChanged: () => void): BundleDownloader[] {
+/**
+ * One downloader per bundle: each checked bundle is swapped in, counted, and readiness told; `onPolicy` hears
+ * of every policy swapped in, with the bundle that completed it (a primary hands it to its workers).
+ */
+export function createDownloaders(
+  remote: RemoteBundles,
+  policies: PolicyStore,
+  metrics: DecisionMetrics,
+  log: Logger,
+  readinessChanged: () => void,
+  onPolicy?: (bundle: string, activated: ActivatedBundle) => void,
+): BundleDownloader[] {
   const bundleSet = createBundleSet(
     remote.bundles.map((bundle) => bundle.name),
     { decision: remote.decision, optionalEntrypoints: remote.optionalEntrypoints },
@@ -279,6 +323,7 @@ function createDownloaders(remote: RemoteBundles, policies: PolicyStore, metrics
         if (bundle.policy === undefined) return;
         policies.replace(bundle.policy);
         metrics.policyLoaded('success', bundle.policy.revision);
+        onPolicy?.(setting.name, bundle);
       },
       onPoll(result) {
         metrics.bundlePolled(setting.name, result, downloader.loaded);

@@ -14,6 +14,7 @@ import type { TlsSource } from '../tls/source.js';
 import { listen, type Address } from './address.js';
 import { callTimeBound } from './call-time-bound.js';
 import { capConnections } from './connection-cap.js';
+import type { ConnectionSource } from './connection-source.js';
 import { serverCredentialsFor } from './grpc-tls.js';
 
 export interface ServerOptions {
@@ -35,6 +36,8 @@ export interface ServerOptions {
   callTimeoutMs: number;
   /** A connection without calls for this long is sent GOAWAY. */
   idleTimeoutMs: number;
+  /** Connections handed over by a primary (a worker of --workers N) instead of binding `address`. */
+  connections?: ConnectionSource | undefined;
 }
 
 export interface RunningServer {
@@ -127,7 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     injector.injectConnection(socket);
   });
   capConnections(listener, options.maxConnections, 'grpc', options.logger);
-  const port = await listen(listener, options.address, 'gRPC');
+  const port = options.connections === undefined ? await listen(listener, options.address, 'gRPC') : options.connections.attach('grpc', listener, options.maxConnections);
 
   const setServing = (serving: boolean): void => {
     for (const name of HEALTH_SERVICES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');

@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listen, type Address } from './address.js';
 import { capConnections } from './connection-cap.js';
+import type { ConnectionSource } from './connection-source.js';
 import { createListenerServer } from './http-server.js';
 
 export interface HttpServiceOptions {
@@ -35,6 +36,8 @@ export interface HttpServiceOptions {
   callTimeoutMs: number;
   /** A keep-alive connection without a request for this long is closed. */
   idleTimeoutMs: number;
+  /** Connections handed over by a primary (a worker of --workers N) instead of binding `address`. */
+  connections?: ConnectionSource | undefined;
 }
 
 /**
@@ -210,7 +213,14 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
   // node:http drops header lines past maxHeadersCount without a word (2,000 fields by default).
   server.maxHeadersCount = options.maxHeaderCount + 1;
   server.on('clientError', answerUnreadable);
-  const port = await listen(server, options.address, 'HTTP ext_authz');
+  // Its own count of open connections: node:http's (and so server.close()'s callback) counts only those it
+  // accepted itself, not the ones a primary hands over.
+  const open = new Set<Duplex>();
+  server.on('connection', (socket: Duplex) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  const port = options.connections === undefined ? await listen(server, options.address, 'HTTP ext_authz') : options.connections.attach('http', server, options.maxConnections);
   options.logger.info({ address: formatAddress({ ...options.address, port }), path_prefix: options.pathPrefix }, 'HTTP ext_authz service listening');
   return {
     port,
@@ -222,12 +232,17 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
         const timer = setTimeout(() => {
           options.logger.warn({ grace_ms: graceMs }, 'HTTP requests did not finish in time; closing their connections');
           server.closeAllConnections();
+          // And what node:http does not hold yet (a TLS handshake under way).
+          for (const socket of open) socket.destroy();
         }, graceMs);
-        server.close(() => {
+        server.close();
+        const closed = setInterval(() => {
+          if (open.size > 0) return;
+          clearInterval(closed);
           clearInterval(idle);
           clearTimeout(timer);
           resolve();
-        });
+        }, 20);
       }),
   };
 }

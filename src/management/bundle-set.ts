@@ -17,6 +17,8 @@ export interface ActivatedBundle {
   readonly revision: string;
   /** The policy made of the whole set, once every bundle is there. */
   readonly policy?: Policy;
+  /** What that policy was instantiated from, so other processes (workers) can instantiate the same one. */
+  readonly policyFiles?: { readonly source: string; readonly decision: string; readonly wasm: Buffer; readonly dataJson: string; readonly revision: string };
 }
 
 export interface BundleSet {
@@ -48,10 +50,11 @@ export function createBundleSet(names: readonly string[], options: ContentOption
     if (policyBundle === undefined) throw new ConfigError([`bundle ${setting.name}: no bundle carries a policy (policy.wasm, or .rego files to compile)`]);
     const dataJson = JSON.stringify(mergeData([...candidate.values()].map((entry) => entry.data)));
     const wasm = policyBundle.policyFiles!.wasm;
-    const policy = await instantiatePolicy({ path: sourceOfPolicy, decision: options.decision }, { wasm, dataJson, revision: revisionOf(wasm, dataJson) });
+    const revision = revisionOf(wasm, dataJson);
+    const policy = await instantiatePolicy({ path: sourceOfPolicy, decision: options.decision }, { wasm, dataJson, revision });
     contents = candidate;
     policySource = sourceOfPolicy;
-    return { kind: read.kind, revision: content.revision, policy };
+    return { kind: read.kind, revision: content.revision, policy, policyFiles: { source: sourceOfPolicy, decision: options.decision, wasm, dataJson, revision } };
   };
 
   return {

@@ -44,7 +44,41 @@ export interface DecisionLogState {
   httpCode?: number;
 }
 
+/**
+ * A decision as a worker process hands it to the primary's uploader (src/workers/): plain data, the policy
+ * that decided named by its revision.
+ */
+export interface ForwardedDecision {
+  decisionId: string;
+  timestamp: string;
+  inputJson?: string;
+  resultSet: unknown;
+  reason: CheckOutcome['reason'];
+  allowed: boolean;
+  rule?: string;
+  policyRevision: string | undefined;
+}
+
+/** What a worker sends of one decision (taken on the Check path: no copy, no encoding). */
+export function forwardedDecisionOf(outcome: CheckOutcome, policyRevision: string | undefined): ForwardedDecision {
+  return {
+    decisionId: outcome.decisionId,
+    timestamp: new Date().toISOString(),
+    ...(outcome.inputJson === undefined ? {} : { inputJson: outcome.inputJson }),
+    resultSet: outcome.resultSet,
+    reason: outcome.reason,
+    allowed: outcome.allowed,
+    ...(outcome.rule === undefined ? {} : { rule: outcome.rule }),
+    policyRevision,
+  };
+}
+
 export interface DecisionLogUploader extends DecisionEventSink {
+  /**
+   * Buffers a decision a worker made, with the policy that made it and the bundle revisions it came from
+   * (the primary knows them by the policy's revision), as record() buffers one of this process.
+   */
+  recordForwarded(decision: ForwardedDecision, policy: Policy | undefined, bundles: Record<string, { revision: string }>): void;
   readonly state: DecisionLogState;
   start(): void;
   /** Uploads what is buffered now (the periodic upload calls it; tests and shutdown too). */
@@ -255,6 +289,32 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
     timer.unref();
   };
 
+  const buffer = (decision: ForwardedDecision, policy: Policy | undefined, bundles: Record<string, { revision: string }>): void => {
+    if (stopped) {
+      // After the last upload began: said, not lost silently.
+      count('dropped_at_shutdown');
+      return;
+    }
+    if (!withinRate()) {
+      count('dropped_rate_limit');
+      return;
+    }
+    const size = (decision.inputJson?.length ?? 0) + EVENT_OVERHEAD_BYTES;
+    recorded.push({
+      decisionId: decision.decisionId,
+      timestamp: decision.timestamp,
+      inputJson: decision.inputJson,
+      resultSet: decision.resultSet,
+      outcome: { reason: decision.reason, allowed: decision.allowed, ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
+      bundles,
+      policy,
+      size,
+    });
+    bufferedBytes += size;
+    count('buffered');
+    dropOldest();
+  };
+
   return {
     get state() {
       return state;
@@ -263,25 +323,11 @@ export function createDecisionLogUploader(options: DecisionLogUploaderOptions): 
       return recorded.length + retry.length;
     },
     record(outcome: CheckOutcome): void {
-      if (stopped) return;
-      if (!withinRate()) {
-        count('dropped_rate_limit');
-        return;
-      }
-      const size = (outcome.inputJson?.length ?? 0) + EVENT_OVERHEAD_BYTES;
-      recorded.push({
-        decisionId: outcome.decisionId,
-        timestamp: new Date().toISOString(),
-        inputJson: outcome.inputJson,
-        resultSet: outcome.resultSet,
-        outcome: { reason: outcome.reason, allowed: outcome.allowed, ...(outcome.rule === undefined ? {} : { rule: outcome.rule }) },
-        bundles: options.bundles(),
-        policy: options.policy(),
-        size,
-      });
-      bufferedBytes += size;
-      count('buffered');
-      dropOldest();
+      const policy = options.policy();
+      buffer(forwardedDecisionOf(outcome, policy?.revision), policy, options.bundles());
+    },
+    recordForwarded(decision: ForwardedDecision, policy: Policy | undefined, bundles: Record<string, { revision: string }>): void {
+      buffer(decision, policy, bundles);
     },
     start(): void {
       schedule((setting.minDelaySeconds + (setting.maxDelaySeconds - setting.minDelaySeconds) * random()) * 1000);

@@ -1,5 +1,7 @@
 // What the primary and its workers tell each other over the cluster IPC channel (prom-client's metrics
 // requests share the channel, under their own message types).
+import type { HandedListener } from '../listeners/connection-source.js';
+import type { ForwardedDecision } from '../management/decision-log-upload.js';
 
 /** Primary → worker: load the policy (or rules file) and key files again. */
 export interface ReloadMessage {
@@ -25,8 +27,56 @@ export interface StartFailedMessage {
   problems: string[];
 }
 
-export type PrimaryMessage = ReloadMessage;
-export type WorkerMessage = RevisionMessage | StartFailedMessage;
+/** Primary → worker: a connection accepted on `listener`'s address; its socket is the message's handle. */
+export interface ConnectionMessage {
+  type: 'meshwarden:connection';
+  id: number;
+  listener: HandedListener;
+}
+
+/** Worker → primary: connection `id` was taken (the primary closes its copy) or refused (it goes to another worker). */
+export interface ConnectionTakenMessage {
+  type: 'meshwarden:connection-taken';
+  id: number;
+  taken: boolean;
+}
+
+/** Worker → primary: from now on `listener`'s connections may (or may no longer) be handed to this worker. */
+export interface AcceptingMessage {
+  type: 'meshwarden:accepting';
+  listener: HandedListener;
+  accepting: boolean;
+}
+
+/** Primary → worker: the policy the primary activated from the OPA config file's bundles, to serve as it is. */
+export interface PolicyMessage {
+  type: 'meshwarden:policy';
+  source: string;
+  decision: string;
+  /** The wasm module, base64 (the channel carries JSON). */
+  wasm: string;
+  dataJson: string;
+  revision: string;
+}
+
+/** Worker → primary: this worker started without a policy and waits for the one the primary activated. */
+export interface PolicyWantedMessage {
+  type: 'meshwarden:policy-wanted';
+}
+
+/** Worker → primary: decisions for the one decision-log upload, in batches. */
+export interface DecisionsMessage {
+  type: 'meshwarden:decisions';
+  decisions: ForwardedDecision[];
+  /** Decisions the worker could not send (the channel was full): counted by the primary as dropped. */
+  dropped: number;
+}
+
+/** The environment variable that tells a worker the ports its primary listens on (JSON: listener → port). */
+export const LISTENER_PORTS_VARIABLE = 'MESHWARDEN_PRIMARY_PORTS';
+
+export type PrimaryMessage = ReloadMessage | ConnectionMessage | PolicyMessage;
+export type WorkerMessage = RevisionMessage | StartFailedMessage | ConnectionTakenMessage | AcceptingMessage | DecisionsMessage | PolicyWantedMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

@@ -3,19 +3,30 @@
 // and serves the admin endpoint for all of them: /readyz only while every worker serves that one revision,
 // /metrics summed over the workers. SIGTERM drains every worker.
 //
-// node:cluster, because its primary holds the listening socket and hands each accepted connection to a
-// worker in turn (round-robin, the Linux default): one address, connections spread, and the port stays open
-// while any worker lives, which a restarted worker needs. (SO_REUSEPORT listeners of their own would close
-// a dying worker's queue with it; worker_threads would share one process's fate.)
+// node:cluster for the processes (fork, IPC, prom-client's aggregation); the primary binds the listening
+// addresses itself and hands each accepted connection to a worker in turn (connection-handoff.ts): one
+// address, connections spread, and the port stays open for the primary's whole life, whichever workers
+// die. (SO_REUSEPORT listeners of their own would close a dying worker's queue with it; worker_threads
+// would share one process's fate.)
 import cluster, { type Worker } from 'node:cluster';
 import { watchSettledFile, type FileWatch } from '../commands/watch-file.js';
 import type { ServeConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
-import { createClusterMetrics } from '../metrics.js';
+import { createClusterMetrics, createDecisionMetrics, PRIMARY_OWNED_METRICS, type DecisionMetrics } from '../metrics.js';
 import { createRuntime } from '../runtime.js';
-import { isMessage, type ReloadMessage, type RevisionMessage, type StartFailedMessage } from './messages.js';
+import { startConnectionHandoff, type ConnectionHandoff } from './connection-handoff.js';
+import { createManagementPlane, hasManagementPlane, type ManagementPlane } from './management-plane.js';
+import {
+  isMessage,
+  LISTENER_PORTS_VARIABLE,
+  type DecisionsMessage,
+  type PolicyWantedMessage,
+  type ReloadMessage,
+  type RevisionMessage,
+  type StartFailedMessage,
+} from './messages.js';
 
 /** A worker that dies before it ever served is restarted at most this many times in a row, then the primary gives up. */
 const MAX_FAILED_STARTS = 5;
@@ -30,6 +41,10 @@ interface WorkerState {
   worker: Worker;
   /** The revision it last reported; undefined until it serves. */
   revision: string | undefined;
+  /** It started (its listeners are up), with a policy or, waiting for the primary's, without one yet. */
+  started: boolean;
+  /** The revision of the plane's policy last sent to it (sent once; again only after it failed to adopt it). */
+  sent?: string;
   reloading: boolean;
 }
 
@@ -38,9 +53,18 @@ interface WorkerState {
  * with every problem listed before any worker starts; then runs until SIGTERM. Returns the exit code.
  */
 export async function runPrimary(config: ServeConfig, problems: readonly string[], count: number): Promise<number> {
-  await createRuntime(config, problems);
+  const runtime = await createRuntime(config, problems);
   const logger = createLogger(config.logLevel, undefined, { sharedStdout: true });
-  return new Primary(config, count, logger).run();
+  // Bound before any worker starts: a port in use fails here, once, as in a single process.
+  const handoff = await startConnectionHandoff({ grpc: config.grpcAddr, ...(config.httpAddr === undefined ? {} : { http: config.httpAddr }) }, logger);
+  let primary: Primary | undefined;
+  let management: { plane: ManagementPlane; metrics: DecisionMetrics } | undefined;
+  if (hasManagementPlane(runtime)) {
+    const metrics = createDecisionMetrics();
+    management = { plane: createManagementPlane(runtime, metrics, logger, () => primary?.managementChanged()), metrics };
+  }
+  primary = new Primary(config, count, logger, handoff, management);
+  return primary.run();
 }
 
 class Primary {
@@ -60,13 +84,30 @@ class Primary {
     private readonly config: ServeConfig,
     private readonly count: number,
     private readonly logger: Logger,
+    private readonly handoff: ConnectionHandoff,
+    /** The OPA config file's bundles, decision logs and status, run here for every worker. */
+    private readonly management?: { plane: ManagementPlane; metrics: DecisionMetrics },
   ) {}
+
+  /** The plane has a new policy, or its readiness changed: the workers without that policy get it. */
+  managementChanged(): void {
+    const policy = this.management?.plane.policy;
+    if (policy !== undefined && !this.#stopping) {
+      for (const state of this.#workers.values()) {
+        if (state.started && state.revision !== policy.revision && state.sent !== policy.revision) this.#sendPolicy(state);
+      }
+    }
+    this.#changed();
+  }
 
   async run(): Promise<number> {
     const finished = new Promise<number>((resolve) => (this.#finish = resolve));
     // From the start: a signal's default action would end the primary and leave its workers unsupervised.
     // A reload asked for while workers start reaches those already up; the others load the file as they start.
-    process.on('SIGHUP', () => this.#reloadAll());
+    process.on('SIGHUP', () => {
+      this.management?.plane.pollNow();
+      this.#reloadAll();
+    });
     const stop = (): void => {
       if (this.#stopping) return;
       this.#stop().then(
@@ -77,6 +118,7 @@ class Primary {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    this.management?.plane.start();
     for (let i = 0; i < this.count; i++) this.#fork();
     const started = await Promise.race([this.#untilServing(), finished.then(() => undefined)]);
     if (started === undefined) return finished; // stopped by a signal while starting
@@ -90,7 +132,8 @@ class Primary {
     }
     try {
       if (this.config.adminAddr !== undefined) {
-        this.#admin = await startAdminServer({ address: this.config.adminAddr, metrics: createClusterMetrics(), logger: this.logger, ready: () => this.#ready() });
+        const own = this.management === undefined ? undefined : { metrics: this.management.metrics, families: PRIMARY_OWNED_METRICS };
+        this.#admin = await startAdminServer({ address: this.config.adminAddr, metrics: createClusterMetrics(own), logger: this.logger, ready: () => this.#ready() });
       }
     } catch (error) {
       await this.#stop();
@@ -100,24 +143,50 @@ class Primary {
     if (this.config.rules !== undefined) {
       this.#watcher = watchSettledFile(this.config.rules, this.config.rulesSettleMs, (content) => this.#reloadAll('text' in content ? content.text : undefined), this.logger);
     }
-    this.logger.info({ workers: this.count, revision: this.#revision() }, 'workers serving');
+    this.logger.info({ workers: this.count, revision: this.#revision() }, this.#ready() ? 'workers serving' : 'workers serving; not ready until every bundle is activated in every worker');
     return finished;
   }
 
   #fork(): void {
-    const worker = cluster.fork();
-    this.#workers.set(worker.id, { worker, revision: undefined, reloading: false });
+    const worker = cluster.fork({ [LISTENER_PORTS_VARIABLE]: JSON.stringify(this.handoff.ports) });
+    this.handoff.follow(worker);
+    this.#workers.set(worker.id, { worker, revision: undefined, started: false, reloading: false });
     worker.on('message', (message: unknown) => {
       if (isMessage<RevisionMessage>(message, 'meshwarden:revision')) this.#reported(worker, message);
+      else if (isMessage<DecisionsMessage>(message, 'meshwarden:decisions')) this.management?.plane.received(message);
+      else if (isMessage<PolicyWantedMessage>(message, 'meshwarden:policy-wanted')) this.#policyWanted(worker);
       else if (isMessage<StartFailedMessage>(message, 'meshwarden:start-failed')) this.#startFailure ??= new ConfigError(message.problems);
     });
+  }
+
+  /** A worker started without a policy (the plane's bundles decide): it gets the last one activated, if any. */
+  #policyWanted(worker: Worker): void {
+    const state = this.#workers.get(worker.id);
+    if (state === undefined) return;
+    if (!state.started) this.#failedStarts = 0;
+    state.started = true;
+    this.#sendPolicy(state);
+    this.#changed();
+  }
+
+  #sendPolicy(state: WorkerState): void {
+    const policy = this.management?.plane.policy;
+    if (policy === undefined || !state.worker.isConnected()) return;
+    state.sent = policy.revision;
+    state.worker.send(policy);
   }
 
   #reported(worker: Worker, message: RevisionMessage): void {
     const state = this.#workers.get(worker.id);
     if (state === undefined) return;
-    if (state.revision === undefined) this.#failedStarts = 0;
+    if (!state.started) this.#failedStarts = 0;
+    state.started = true;
     state.revision = message.revision;
+    // A policy it could not adopt is sent again at the next change.
+    if (!message.reloaded) delete state.sent;
+    this.management?.plane.workersServe([...this.#workers.values()].map((one) => one.revision));
+    // From its first policy on, a worker decides: only then is it handed connections.
+    this.handoff.setServing(worker, true);
     state.reloading = false;
     this.#changed();
     this.#converge();
@@ -126,6 +195,8 @@ class Primary {
   /** Every worker has reported and none is reloading, yet they disagree (the file changed mid-reload): reload again. */
   #converge(): void {
     const states = [...this.#workers.values()];
+    // Downloaded bundles reach the workers as the plane hands them out (managementChanged), not by reloads.
+    if (this.config.opa !== undefined && this.config.opa.bundles.length > 0) return;
     if (this.#stopping || states.some((state) => state.revision === undefined || state.reloading)) return;
     if (new Set(states.map((state) => state.revision)).size <= 1) {
       this.#convergeAttempts = 0;
@@ -154,7 +225,7 @@ class Primary {
     const state = this.#workers.get(worker.id);
     this.#workers.delete(worker.id);
     if (this.#stopping) return;
-    const neverServed = state?.revision === undefined;
+    const neverServed = state?.started !== true;
     if (neverServed) this.#failedStarts++;
     this.#changed();
     if (this.#failedStarts > MAX_FAILED_STARTS) {
@@ -171,11 +242,16 @@ class Primary {
     }, RESTART_DELAY_MS).unref();
   }
 
-  /** Resolves true once every worker serves the same revision, false when a worker exits first. */
+  /**
+   * Resolves true once every worker serves the same revision (or, with downloaded bundles, has started:
+   * readiness then waits for the bundles), false when a worker exits first.
+   */
   #untilServing(): Promise<boolean> {
+    const downloads = this.config.opa !== undefined && this.config.opa.bundles.length > 0;
     return new Promise((resolve) => {
       this.#changed = () => {
-        if (this.#failedStarts === 0 && !this.#ready()) return;
+        const up = downloads ? this.#workers.size === this.count && [...this.#workers.values()].every((state) => state.started) : this.#ready();
+        if (this.#failedStarts === 0 && !up) return;
         this.#changed = () => undefined;
         resolve(this.#failedStarts === 0);
       };
@@ -189,14 +265,20 @@ class Primary {
     return [...revisions][0];
   }
 
+  /** Every worker serves one revision: with the plane, the one it activated last, once every bundle is in. */
   #ready(): boolean {
-    return !this.#stopping && this.#revision() !== undefined;
+    const revision = this.#revision();
+    if (this.#stopping || revision === undefined) return false;
+    const plane = this.management?.plane;
+    return plane === undefined || (plane.loaded && plane.revision === revision);
   }
 
   /** SIGTERM to every worker (each drains its calls), then the admin endpoint; 0 when every worker exited cleanly. */
   async #stop(): Promise<number> {
     this.#stopping = true;
     this.#watcher?.close();
+    // The bundles in force stay as they are; the workers' last decisions still reach the uploader.
+    this.management?.plane.stopPolling();
     this.logger.info({ grace_ms: this.config.shutdownGraceMs, workers: this.#workers.size }, 'shutting down');
     // A worker that never served (still starting) may die of the SIGTERM before its handler is in place:
     // it had nothing to drain, so that too is a clean stop.
@@ -204,7 +286,13 @@ class Primary {
       const { code, signal } = await this.#stopWorker(worker);
       return code === 0 || (revision === undefined && signal === 'SIGTERM');
     });
+    // The workers answer for their drain window, then close their listeners: so does the primary.
+    const closing = setTimeout(() => this.handoff.close(), this.config.drainMs);
     const results = await Promise.all(exits);
+    clearTimeout(closing);
+    this.handoff.close();
+    // Every worker has exited, so every decision it made has been received: one last upload.
+    await this.management?.plane.stop();
     await this.#admin?.close();
     const clean = results.every(Boolean);
     this.logger.info({ clean }, 'stopped');

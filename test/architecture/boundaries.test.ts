@@ -36,13 +36,31 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   // One span per Check: the entrance's tracing interface and the Envoy types; nothing decides here.
   'tracing/': ['check/answer.ts', 'envoy/'],
   // The management plane (OPA's config file, bundles from a service, their signatures): it builds policies
-  // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/
-  // and config.ts (the config file's reader) use it.
+  // with the Check path's loader and reports through the log and the metrics; only runtime.ts, commands/,
+  // config.ts (the config file's reader) and workers/ (whose primary runs it for every worker) use it.
   'management/': ['check/bundle.ts', 'check/policy.ts', 'check/check.ts', 'check/decision-log.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
   // The pure parsers of the values it validates: SPIFFE IDs, JWT settings, the metadata path of the source principal.
   'config.ts': ['errors.ts', 'identity/jwt.ts', 'identity/spiffe.ts', 'identity/metadata-principal.ts', 'listeners/address.ts', 'logger.ts', 'management/config-file.ts'],
-  // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it.
-  'workers/': ['commands/serve.ts', 'commands/watch-file.ts', 'config.ts', 'runtime.ts', 'listeners/admin.ts', 'errors.ts', 'logger.ts', 'metrics.ts'],
+  // The primary and its workers: a layer around commands/serve.ts's serve(); only cli.ts starts it. The
+  // primary binds the listening addresses (listeners/address.ts) and hands connections over
+  // (listeners/connection-source.ts); it runs the OPA config file's management plane for every worker
+  // (management/), and relays policies and decision events between them (the check/ types they are made of).
+  'workers/': [
+    'commands/serve.ts',
+    'commands/watch-file.ts',
+    'config.ts',
+    'runtime.ts',
+    'listeners/admin.ts',
+    'listeners/address.ts',
+    'listeners/connection-source.ts',
+    'management/',
+    'check/check.ts',
+    'check/decision-log.ts',
+    'check/policy.ts',
+    'errors.ts',
+    'logger.ts',
+    'metrics.ts',
+  ],
   'runtime.ts': ['*'],
   'commands/': ['*'],
   'cli.ts': ['*'],

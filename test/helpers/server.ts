@@ -43,10 +43,14 @@ export function upstreamDefinition(): protoLoader.PackageDefinition {
   return clientDefinition;
 }
 
-export function createClient(address: string): AuthorizationClient {
+/** `ownConnection`: a connection of its own (grpc-js otherwise shares one between clients of one address). */
+export function createClient(address: string, options: { ownConnection?: boolean } = {}): AuthorizationClient {
   const loaded = grpc.loadPackageDefinition(upstreamDefinition()) as any;
   const Client = loaded.envoy.service.auth.v3.Authorization as grpc.ServiceClientConstructor;
-  const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 }) as any;
+  const client = new Client(address, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    ...(options.ownConnection === true ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+  }) as any;
   return {
     check(request: unknown, options: { deadlineMs?: number } = {}): Promise<CheckResponseObject> {
       return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@
 // every worker with one revision, a killed worker is replaced while the port keeps answering, /metrics sums
 // the workers, the decision log stays whole lines, SIGTERM drains them all and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +99,7 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 
 
 /** Clients on connections of their own (grpc-js would otherwise share one), so the workers share them. */
 function clients(address: string, count: number): AuthorizationClient[] {
-  return Array.from({ length: count }, () => createClient(address));
+  return Array.from({ length: count }, () => createClient(address, { ownConnection: true }));
 }
 
 const getData = () => httpCheckRequest({ source: ANALYTICS, destination: DATA_SERVICE, path: '/api/v1/data' });
@@ -106,14 +107,14 @@ const postData = () => httpCheckRequest({ source: ANALYTICS, destination: DATA_S
 const codeOf = (response: any): number => response.status?.code ?? 0;
 
 /** Sends Checks from every client in turn until `stop()` is true; counts answers by code, and errors. */
-async function load(pool: AuthorizationClient[], request: () => unknown, stop: () => boolean): Promise<{ codes: Record<number, number>; errors: string[]; calls: number }> {
+async function load(pool: AuthorizationClient[], request: () => unknown, stop: () => boolean, deadlineMs = 5000): Promise<{ codes: Record<number, number>; errors: string[]; calls: number }> {
   const tally = { codes: {} as Record<number, number>, errors: [] as string[], calls: 0 };
   await Promise.all(
     pool.map(async (client) => {
       while (!stop() && tally.calls < 20_000) {
         tally.calls++;
         try {
-          const code = codeOf(await client.check(request(), { deadlineMs: 5000 }));
+          const code = codeOf(await client.check(request(), { deadlineMs }));
           tally.codes[code] = (tally.codes[code] ?? 0) + 1;
         } catch (error) {
           tally.errors.push(String(error));
@@ -181,48 +182,120 @@ describe('serve --workers 2', () => {
     await expectCleanExit(served);
   });
 
-  // Known bug, open in issue 12: now and then, new connections opened right after a worker is killed hang
-  // until their deadline (seen in 1 of 4 runs on a quiet machine), so the port is not always served while the
-  // worker is replaced. Skipped (loudly, in the test list) until that is fixed; the test itself is unchanged.
-  it.skip('replaces a killed worker while the port keeps answering new connections, and is ready again with both', { timeout: 120_000 }, async () => {
+  // Issue 12: node:cluster's round-robin forgot the connection it was handing to a worker that died (open,
+  // never read: its client hung until its deadline) and closed the listening socket when the last worker
+  // holding it died while its replacement started (the port refused, and port 0 bound again elsewhere).
+  // Here workers are killed again and again under load, once both at once, while fresh connections keep
+  // coming: every one must get its decision, and none may be refused or hang.
+  it('replaces killed workers while every new connection gets its decision, the port never unserved', { timeout: 240_000 }, async () => {
     const served = await startWorkers([]);
-    const [victim, survivor] = workerPids(served.child);
+    const port = served.address;
+    // Long-lived connections under load, as Envoy keeps them: their calls in flight on a killed worker fail.
+    const pool = clients(served.address, 4);
     let stopped = false;
-    let exitSeen = false;
-    // New connections all along: each must be accepted and answered, by the survivor while the victim is gone.
-    // A connection the primary handed to the victim as it was killed dies with it, as its in-flight calls
-    // do: only a probe that started before the primary saw the exit may fail, at most one per probe loop.
-    const results: { afterExit: boolean; result: string }[] = [];
+    // The same bound as the probes': while both workers are down, their calls wait for a replacement.
+    const loading = load(pool, getData, () => stopped, 30_000);
+    interface Probe {
+      /** No kill during its whole life (it started once the last victim was gone): it cannot have met one. */
+      clean: boolean;
+      result: string;
+    }
+    const probes: Probe[] = [];
+    let killedAndGone = 0;
+    let killed = 0;
+    // Each probe a connection of its own, one Check on it, closed: the primary hands each to a worker.
     const probe = async (): Promise<void> => {
-      while (!stopped && results.length < 3000) {
-        const afterExit = exitSeen;
-        const client = createClient(served.address);
+      while (!stopped) {
+        const killsBefore = killed;
+        const settled = killed === killedAndGone;
+        const clean = (): boolean => settled && killed === killsBefore;
+        const client = createClient(served.address, { ownConnection: true });
         try {
-          results.push({ afterExit, result: String(codeOf(await client.check(getData(), { deadlineMs: 10_000 }))) });
+          // The bound: a connection waits in the primary while no worker serves (both killed), at most until
+          // a replacement has loaded its policy; far below this on any machine.
+          const result = String(codeOf(await client.check(getData(), { deadlineMs: 30_000 })));
+          probes.push({ clean: clean(), result });
         } catch (error) {
-          results.push({ afterExit, result: String(error) });
+          probes.push({ clean: clean(), result: String(error) });
         } finally {
           client.close();
         }
       }
     };
-    // Three probes at once, so one stuck on the victim's connection does not stop the others.
-    const fresh = Promise.all([probe(), probe(), probe()]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    process.kill(victim!, 'SIGKILL');
-    await waitFor(() => served.lines.some((line) => line.msg === 'a worker exited; starting another'));
-    exitSeen = true;
-    await waitFor(async () => workerPids(served.child).length === 2 && (await ready(served)));
-    await waitFor(() => results.filter((probe) => probe.afterExit).length >= 5, 60_000);
+    const probing = Promise.all(Array.from({ length: 4 }, probe));
+    const gone = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const kill = async (...pids: number[]): Promise<void> => {
+      killed += pids.length;
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      await waitFor(() => pids.every(gone));
+      killedAndGone += pids.length;
+    };
+    const original = workerPids(served.child);
+    const rounds = 6;
+    for (let round = 0; round < rounds; round++) {
+      const before = probes.length;
+      await waitFor(async () => workerPids(served.child).length === 2 && (await ready(served)), 60_000);
+      await waitFor(() => probes.length >= before + 20, 60_000);
+      const [first, second] = workerPids(served.child);
+      // The last time both: no worker serves until a replacement has loaded its policy.
+      if (round === rounds - 1) await kill(first!, second!);
+      else await kill(first!);
+    }
+    await waitFor(async () => workerPids(served.child).length === 2 && (await ready(served)), 60_000);
+    const beforeEnd = probes.length;
+    await waitFor(() => probes.length >= beforeEnd + 20, 60_000);
     stopped = true;
-    await fresh;
-    expect(results.filter((probe) => probe.afterExit && probe.result !== '0')).toEqual([]);
-    expect(results.filter((probe) => !probe.afterExit && probe.result !== '0').length).toBeLessThanOrEqual(3);
-    expect(results.filter((probe) => probe.afterExit).length).toBeGreaterThanOrEqual(5);
+    await probing;
+    const tally = await loading;
+    for (const client of pool) client.close();
+
+    // A connection that met no kill always gets its decision (also while no worker served: it waited in the
+    // primary). One that was on a victim when it died may fail, as a reset (never a hang until the
+    // deadline, never refused), at most one per probe loop and kill.
+    expect(probes.filter((one) => one.clean && one.result !== '0')).toEqual([]);
+    const metAKill = probes.filter((one) => !one.clean && one.result !== '0');
+    expect(metAKill.filter((one) => !one.result.includes('UNAVAILABLE') || one.result.includes('ECONNREFUSED'))).toEqual([]);
+    expect(metAKill.length).toBeLessThanOrEqual(4 * (rounds + 1));
+    expect(probes.filter((one) => one.clean).length).toBeGreaterThan(100);
+    // The long-lived connections: only calls in flight on a killed worker fail, each as a reset.
+    expect(tally.errors.filter((error) => !error.includes('UNAVAILABLE'))).toEqual([]);
+    expect(Object.keys(tally.codes)).toEqual(['0']);
+    // The address never changed: every probe dialed it, and it is still the primary's.
+    expect(served.address).toBe(port);
     const now = workerPids(served.child);
-    expect(now).toContain(survivor);
-    expect(now).not.toContain(victim);
+    for (const pid of original) expect(now).not.toContain(pid);
     expect(Object.values(revisionsOf(await metrics(served)))).toEqual([2]);
+    await expectCleanExit(served);
+  });
+
+  it('hands HTTP ext_authz connections to the workers too, each answered with a decision; SIGTERM drains them', async () => {
+    const served = await startWorkers(['--http-addr', '127.0.0.1:0']);
+    const http = served.lines.find((line) => line.msg === 'HTTP ext_authz service listening')?.address as string;
+    expect(http).toMatch(/^127\.0\.0\.1:\d+$/);
+    const answers: number[] = [];
+    for (let index = 0; index < 8; index++) {
+      // A connection of its own each time (no keep-alive agent): the primary hands each to a worker in turn.
+      const response = await new Promise<{ status: number; reason: string | undefined }>((resolve, reject) => {
+        const request = httpRequest({ host: '127.0.0.1', port: Number(http.split(':')[1]), path: '/api/v1/data', agent: false, headers: { connection: 'close' } }, (answer) => {
+          answer.resume();
+          answer.on('end', () => resolve({ status: answer.statusCode!, reason: answer.headers['x-ext-authz-reason'] as string | undefined }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      answers.push(response.status);
+    }
+    // No caller identity in HTTP mode without XFCC: the default rules deny, each with its decision.
+    expect(answers).toEqual(Array(8).fill(403));
+    await waitFor(() => served.lines.filter((line) => line.msg === 'decision').length >= 8);
+    expect(served.lines.filter((line) => line.msg === 'decision')).toHaveLength(8);
     await expectCleanExit(served);
   });
 

@@ -259,9 +259,9 @@ describe('parseServeConfig with --config-file (and MESHWARDEN_OPA_CONFIG)', () =
     expect(config).toMatchObject({ grpcAddr: { host: '0.0.0.0', port: 9191 }, decision: 'envoy/authz/allow', maxRequestBytes: 4 * 1024 * 1024, reflection: false, shadow: false });
   });
 
-  it('runs the management plane in one process: --workers defaults to 1, and more is refused', () => {
-    expect(parseServeConfig(['--config-file', withPlugin], {}).workers).toBe(1);
-    expect(() => parseServeConfig(['--config-file', withPlugin, '--workers', '2'], {})).toThrow(/--workers: the OPA config file's bundles, decision logs and status run in one process/);
+  it('takes --workers with the management plane (the primary runs it): auto by default, as without a config file', () => {
+    expect(parseServeConfig(['--config-file', withPlugin], {}).workers).toBeUndefined();
+    expect(parseServeConfig(['--config-file', withPlugin, '--workers', '2'], {}).workers).toBe(2);
   });
 
   it('lets flags win over the file', () => {
