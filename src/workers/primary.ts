@@ -118,6 +118,17 @@ class Primary {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
+    // The admin endpoint is bound before any worker starts: an address that cannot be had is one start-up
+    // error at once, not workers started only to be drained again. It is not ready until the workers serve.
+    try {
+      if (this.config.adminAddr !== undefined) {
+        const own = this.management === undefined ? undefined : { metrics: this.management.metrics, families: PRIMARY_OWNED_METRICS };
+        this.#admin = await startAdminServer({ address: this.config.adminAddr, metrics: createClusterMetrics(own), logger: this.logger, ready: () => this.#ready() });
+      }
+    } catch (error) {
+      await this.#stop();
+      throw error;
+    }
     this.management?.plane.start();
     for (let i = 0; i < this.count; i++) this.#fork();
     const started = await Promise.race([this.#untilServing(), finished.then(() => undefined)]);
@@ -129,15 +140,6 @@ class Primary {
       // What every worker met (a port in use…) is reported once, as by a single process (exit 2).
       if (this.#startFailure !== undefined) throw this.#startFailure;
       return 1;
-    }
-    try {
-      if (this.config.adminAddr !== undefined) {
-        const own = this.management === undefined ? undefined : { metrics: this.management.metrics, families: PRIMARY_OWNED_METRICS };
-        this.#admin = await startAdminServer({ address: this.config.adminAddr, metrics: createClusterMetrics(own), logger: this.logger, ready: () => this.#ready() });
-      }
-    } catch (error) {
-      await this.#stop();
-      throw error;
     }
     // The primary reads the settled file once and hands every worker the same text: one content, one revision.
     if (this.config.rules !== undefined) {

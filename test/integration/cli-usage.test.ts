@@ -80,9 +80,13 @@ describe('a listener that cannot bind', () => {
     ['HTTP', () => ['--grpc-addr', '127.0.0.1:0', '--admin-addr', 'off', '--http-addr', `127.0.0.1:${port}`], () => `cannot listen for HTTP ext_authz on 127.0.0.1:${port}: the address is already in use`],
     ['gRPC, unresolvable host', () => ['--grpc-addr', 'no-such-host.invalid:9191', '--admin-addr', 'off'], () => 'cannot listen for gRPC on no-such-host.invalid:9191: the host "no-such-host.invalid" does not resolve'],
     ['admin, unresolvable host', () => ['--grpc-addr', '127.0.0.1:0', '--admin-addr', 'no-such-host.invalid:9090'], () => 'cannot listen for the admin endpoint on no-such-host.invalid:9090: the host "no-such-host.invalid" does not resolve'],
-  ])('%s: one line on stderr, nothing from grpc-js, exit 2 like any start-up error', async (_name, args, line) => {
-    const { code, stderr } = await runCli(['serve', '--workers', '1', ...args()]); // one process: with workers each reports it (not yet one line)
-    expect(code).toBe(2);
-    expect(stderr).toBe(`meshwarden serve: ${line()}\n`);
-  });
+  ].flatMap(([name, args, line]) => ['1', '2'].map((workers) => [name, workers, args, line] as const)))(
+    '%s, --workers %s: one line on stderr, nothing from grpc-js, exit 2 like any start-up error',
+    async (_name, workers, args, line) => {
+      // One process, and a primary with workers: the primary binds the addresses, so either way one line.
+      const { code, stderr } = await runCli(['serve', '--workers', workers, ...(args as () => string[])()]);
+      expect(code).toBe(2);
+      expect(stderr).toBe(`meshwarden serve: ${(line as () => string)()}\n`);
+    },
+  );
 });
