@@ -15,6 +15,7 @@ export type FailureReason =
   | 'invalid_decision'
   | 'forbidden_mutation'
   | 'call_timeout'
+  | 'buffer_budget_exceeded'
   | 'internal_error';
 
 /**
@@ -56,6 +57,9 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   forbidden_mutation: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
   // A call that did not end within --call-timeout-ms (a stalled upload, typically): 408, never a 5xx.
   call_timeout: { grpcCode: PERMISSION_DENIED, httpStatus: 408, logLevel: 'warn' },
+  // Taking in this message would put the bytes held for unfinished messages past --max-buffered-bytes: 429 (come
+  // back later), never a 5xx.
+  buffer_budget_exceeded: { grpcCode: PERMISSION_DENIED, httpStatus: 429, logLevel: 'warn' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

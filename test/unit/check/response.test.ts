@@ -230,6 +230,7 @@ describe('toFailureResponse', () => {
     invalid_decision: 403,
     forbidden_mutation: 403,
     call_timeout: 408,
+    buffer_budget_exceeded: 429,
     internal_error: 403,
   };
 
