@@ -205,12 +205,14 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
       reserved = wanted;
       return true;
     };
-    // Denied at once: nothing more of the body is kept. The connection stays open and the rest of the body is
-    // read and dropped (until the call time bound): closing it with unread bytes would reset it, and a reset
-    // can lose the answer, which Envoy treats as an error (allowed under failure_mode_allow).
+    // Denied at once, and nothing more of the body is read: the answer goes out while the request stays
+    // paused, until the call time bound closes the connection. Closing it at once, with unread bytes, would
+    // reset it, and a reset can lose the answer, which Envoy treats as an error (allowed under
+    // failure_mode_allow); reading the rest to drop it would churn the heap for the bytes the budget refused.
     const refuse = (): void => {
       refused = true;
       chunks.length = 0;
+      request.pause();
       options.logger.warn({ reason: 'buffer_budget_exceeded', declared_bytes: declared ?? size, held_bytes: budget.heldBytes, max_buffered_bytes: budget.maxBytes }, 'an HTTP check body did not fit in the buffer budget; denied');
       const decoded: DecodedCheckRequest = { kind: 'rejected', reason: 'buffer_budget_exceeded', byteLength: declared ?? size, error: 'the buffer budget has no room for the request body' };
       options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
