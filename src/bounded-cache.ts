@@ -1,6 +1,6 @@
-// A cache bounded in entries and in bytes, that never keeps an oversized key: a caller controls the keys
-// (principals, certificates, policy results), so a cache that grew with them would hold whatever an attacker
-// sent (1,000 distinct 1 MiB principals once kept +1 GB).
+// The one cache mechanism: bounded in entries and in bytes, never keeping an oversized key or entry. A caller
+// controls the keys (principals, certificates, policy inputs and results), so a cache that grew with them would
+// hold whatever an attacker sent (1,000 distinct 1 MiB principals once kept +1 GB).
 
 export interface CacheLimits {
   /** At most this many entries. */
@@ -9,6 +9,8 @@ export interface CacheLimits {
   readonly maxBytes: number;
   /** Keys longer than this (in UTF-16 code units) are never kept: their values are computed every time. */
   readonly maxKeyLength: number;
+  /** An entry estimated above this is never kept, so that one request cannot empty the cache (default maxBytes). */
+  readonly maxEntryBytes?: number;
 }
 
 /** A conservative estimate of the memory one entry holds: its key, its value and the Map's own share. */
@@ -39,11 +41,11 @@ export class BoundedCache<T> {
     return this.#entries.get(key)?.value;
   }
 
-  /** Keeps the entry unless its key is too long or it alone is over the byte bound; evicts to make room. */
+  /** Keeps the entry unless its key is too long or it alone is over the entry bound; evicts to make room. */
   set(key: string, value: T): void {
     if (key.length > this.#limits.maxKeyLength) return;
     const bytes = this.#sizeOf(key, value) + ENTRY_OVERHEAD_BYTES;
-    if (bytes > this.#limits.maxBytes) return;
+    if (bytes > (this.#limits.maxEntryBytes ?? this.#limits.maxBytes)) return;
     this.delete(key);
     while (this.#entries.size > 0 && (this.#entries.size >= this.#limits.maxEntries || this.#bytes + bytes > this.#limits.maxBytes)) {
       this.delete(this.#entries.keys().next().value!);
@@ -73,6 +75,9 @@ export class BoundedCache<T> {
     return this.#entries.size;
   }
 }
+
+/** What a key and a string value may hold (a policy's result text by its input text). */
+export const stringEntryBytes: EntrySize<string> = (key, value) => stringBytes(key) + stringBytes(value);
 
 /** A pure function of a string, its results kept in `cache` (within its bounds). */
 export function memoize<T>(cache: BoundedCache<T>, compute: (key: string) => T): (key: string) => T {

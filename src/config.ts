@@ -55,6 +55,8 @@ export interface ServeConfig {
   maxConnections: number;
   /** gRPC calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   maxStreamsPerConnection: number;
+  /** Bytes all unfinished gRPC messages and HTTP bodies of the process may hold together; more are denied. */
+  maxBufferedBytes: number;
   /** How long a changed rules file must stay unchanged (and read the same twice) before it is reloaded. */
   rulesSettleMs: number;
   /** Worker processes sharing the listeners (src/workers/); undefined = auto, one per CPU this process may use. */
@@ -138,6 +140,7 @@ export const SERVE_OPTIONS: Record<FlagKey, OptionSpec> = {
   idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'MESHWARDEN_IDLE_TIMEOUT_MS', kind: 'string', help: 'close gRPC and HTTP connections idle this long (default 300000)' },
   maxConnections: { flag: 'max-connections', env: 'MESHWARDEN_MAX_CONNECTIONS', kind: 'string', help: 'connections the gRPC and the HTTP listener each accept at once; more are refused (default 4096)' },
   maxStreamsPerConnection: { flag: 'max-streams-per-connection', env: 'MESHWARDEN_MAX_STREAMS_PER_CONNECTION', kind: 'string', help: 'gRPC calls one connection may have open at once (default 100)' },
+  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'MESHWARDEN_MAX_BUFFERED_BYTES', kind: 'string', help: 'bytes all unfinished requests of a process may hold together (gRPC messages by their declared size, HTTP bodies); a message past it is denied with buffer_budget_exceeded (429) (default 134217728, at least 4/3 of max-request-bytes)' },
   rulesSettleMs: { flag: 'rules-settle-ms', env: 'MESHWARDEN_RULES_SETTLE_MS', kind: 'string', help: 'reload a changed --rules file once it has not changed for this long and reads the same twice (default 1000)' },
   workers: { flag: 'workers', env: 'MESHWARDEN_WORKERS', kind: 'string', help: 'worker processes sharing the listeners, or auto: one per CPU this process may use, cgroup quota included (default auto; 1 = one process)' },
   trustDomain: { flag: 'trust-domain', env: 'MESHWARDEN_TRUST_DOMAIN', kind: 'string', help: 'the local trust domain (default cluster.local)' },
@@ -191,6 +194,7 @@ const DEFAULTS: ServeConfig = {
   idleTimeoutMs: 300_000,
   maxConnections: 4096,
   maxStreamsPerConnection: 100,
+  maxBufferedBytes: 128 * 1024 * 1024,
   rulesSettleMs: 1000,
   workers: undefined,
   trustDomain: 'cluster.local',
@@ -207,7 +211,7 @@ const DEFAULTS: ServeConfig = {
   jwtSvid: undefined,
 };
 
-type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection';
+type IntegerKey = 'maxPathBytes' | 'maxHeaderBytes' | 'maxHeaderCount' | 'shutdownGraceMs' | 'drainMs' | 'callTimeoutMs' | 'idleTimeoutMs' | 'maxConnections' | 'maxStreamsPerConnection' | 'maxBufferedBytes';
 
 /** Whole-number settings: unit (for the message) and the range accepted. */
 const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])[] = [
@@ -222,6 +226,7 @@ const INTEGER_SETTINGS: readonly (readonly [IntegerKey, string, number, number])
   ['maxConnections', 'connections', 1, 1_000_000],
   // HTTP/2 allows up to 2^31-1; grpc-js needs at least 1 to serve anything.
   ['maxStreamsPerConnection', 'streams', 1, 2_147_483_647],
+  ['maxBufferedBytes', 'bytes', 1024 * 1024, 2 ** 40],
 ];
 
 /** Parses `serve` flags over MESHWARDEN_* variables (flags win); throws ConfigError listing every problem. */
@@ -324,6 +329,14 @@ export function readServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     const parsed = parseInteger(value.value, min, max);
     if (parsed === undefined) problems.push(`${value.origin}: "${value.value}" is not a whole number of ${unit} from ${min} to ${max}`);
     else config[key] = parsed;
+  }
+  // Large requests may fill three quarters of the buffer budget (listeners/buffer-budget.ts): that share must
+  // hold one request of the largest size decided, or such a request would never be decided.
+  const leastBudget = Math.ceil((config.maxRequestBytes * 4) / 3);
+  const buffered = raw.get('maxBufferedBytes');
+  if (buffered === undefined) config.maxBufferedBytes = Math.max(DEFAULTS.maxBufferedBytes, leastBudget);
+  else if (config.maxBufferedBytes < leastBudget) {
+    problems.push(`${buffered.origin}: ${config.maxBufferedBytes} is less than ${leastBudget}, four thirds of max-request-bytes (${config.maxRequestBytes}): large requests may use three quarters of the buffer budget, which must hold one of the largest size`);
   }
   const settle = raw.get('rulesSettleMs');
   if (settle !== undefined) {

@@ -17,6 +17,7 @@ export type FailureReason =
   | 'call_timeout'
   | 'caller_not_allowed'
   | 'malformed_metadata_principal'
+  | 'buffer_budget_exceeded'
   | 'internal_error';
 
 /**
@@ -63,6 +64,9 @@ export const FAILURE_ANSWERS: Readonly<Record<FailureReason, FailureAnswer>> = O
   // The metadata --source-principal-metadata names holds something other than a SPIFFE ID: the filter that
   // writes it is misconfigured or has been bypassed, so nothing about the caller can be trusted.
   malformed_metadata_principal: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
+  // Taking in this message would put the bytes held for unfinished messages past --max-buffered-bytes: 429 (come
+  // back later), never a 5xx.
+  buffer_budget_exceeded: { grpcCode: PERMISSION_DENIED, httpStatus: 429, logLevel: 'warn' },
   internal_error: { grpcCode: PERMISSION_DENIED, httpStatus: 403, logLevel: 'error' },
 });
 

@@ -86,6 +86,11 @@ export function createCheckRefusal(dependencies: AnswerDependencies): RefuseChec
   };
 }
 
+/** The deny sent to a call whose message the listener would not take in: the buffer budget had no room for it. */
+export function bufferBudgetResponse(decisionId: string): CheckResponse {
+  return toFailureResponse('buffer_budget_exceeded', decisionId);
+}
+
 export function createAnswerer(dependencies: AnswerDependencies): AnswerCheck {
   const { context, logger } = dependencies;
   return (request, deadline, send) => {

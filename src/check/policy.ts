@@ -4,8 +4,11 @@ import { createHostBuiltins, REFUSED_BUILTINS, unprovidedBuiltins, type HostBuil
 import { CheckFailure, ConfigError, describeError } from '../errors.js';
 import { readPolicyFiles, revisionOf, type PolicyFiles, type PolicySource } from './bundle.js';
 import type { InputWriter } from './input.js';
-import { ResultCache, type ResultCacheLimits } from './result-cache.js';
 import { memoryDescriptorFor } from './wasm-memory.js';
+import { BoundedCache, stringEntryBytes, type CacheLimits } from '../bounded-cache.js';
+
+/** The bounds of a policy's result cache (the one cache mechanism, bounded-cache.ts). */
+export type ResultCacheLimits = CacheLimits;
 
 export type { PolicySource };
 
@@ -26,7 +29,7 @@ export interface Policy {
    * The results by input text, when the policy is a pure function of its input (PolicyOptions.resultCache);
    * new and empty with every load, so a reload empties it at the moment it takes over.
    */
-  readonly resultCache?: ResultCache;
+  readonly resultCache?: BoundedCache<string>;
   /** Evaluates the decision for an input given as JSON text; returns opa-wasm's result set. */
   evaluate(inputJson: string): unknown;
   /** The same, as the JSON text the policy wrote (check.ts reuses a decision for the same text). */
@@ -98,7 +101,7 @@ export async function instantiatePolicy(source: PolicySource, files: PolicyFiles
     revision: options.dataJson === undefined ? files.revision : revisionOf(files.wasm, dataJson),
     ...(options.inputWriter === undefined ? {} : { inputWriter: options.inputWriter }),
     ...(options.ruleNames === undefined ? {} : { ruleNames: options.ruleNames }),
-    ...(options.resultCache === undefined ? {} : { resultCache: new ResultCache(options.resultCache) }),
+    ...(options.resultCache === undefined ? {} : { resultCache: new BoundedCache<string>(options.resultCache, stringEntryBytes) }),
     evaluate: (inputJson: string): unknown => JSON.parse(evaluateText(inputJson)) as unknown,
     evaluateText,
     hasEntrypoint: (entrypoint: string): boolean => entrypoints.includes(normaliseDecision(entrypoint)),

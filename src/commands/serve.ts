@@ -9,6 +9,7 @@ import { describeError } from '../errors.js';
 import { formatAddress } from '../listeners/address.js';
 import { startAdminServer, type AdminServer } from '../listeners/admin.js';
 import type { ConnectionSource } from '../listeners/connection-source.js';
+import { BufferBudget } from '../listeners/buffer-budget.js';
 import { startServer, type RunningServer } from '../listeners/grpc.js';
 import { startHttpService, type HttpService } from '../listeners/http.js';
 import { createLogger, flushLogger, type Logger } from '../logger.js';
@@ -104,7 +105,9 @@ export async function serve(argv: readonly string[], env: NodeJS.ProcessEnv, log
   const answer = createAnswerer(entrance);
   const refuseCheck = createCheckRefusal(entrance);
   const tls = startTls(config, log, metrics);
-  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs };
+  // One buffer budget for both listeners: it bounds what unfinished requests hold in this process together.
+  const budget = new BufferBudget(config.maxBufferedBytes);
+  const limits = { maxConnections: config.maxConnections, callTimeoutMs: config.callTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, budget };
   const server = await startServer({
     address: config.grpcAddr,
     maxRequestBytes: config.maxRequestBytes,

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { authorizePeer, type PeerDecision } from '../tls/peer.js';
 import type { TlsSource } from '../tls/source.js';
-import { resetAfterAnswer } from './call-time-bound.js';
+import { resetAfterAnswer } from './call-bounds.js';
 
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
@@ -54,7 +54,7 @@ interface StreamWithSession {
 
 /**
  * The connection (HTTP/2 session) under a call, where grpc-js 1.14 keeps it: the base call's private `stream`
- * (as call-time-bound.ts reads it). Undefined should grpc-js move it: the peer is then decided on every call.
+ * (as call-bounds.ts reads it). Undefined should grpc-js move it: the peer is then decided on every call.
  */
 function sessionOf(call: unknown): object | undefined {
   const stream = (call as { stream?: unknown }).stream;

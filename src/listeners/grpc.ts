@@ -3,7 +3,7 @@
 import { createServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { callTimeoutResponse, internalErrorResponse, type AnswerCheck, type CheckOutcome, type RefuseCheck } from '../check/answer.js';
+import { bufferBudgetResponse, callTimeoutResponse, internalErrorResponse, type AnswerCheck, type CheckOutcome, type RefuseCheck } from '../check/answer.js';
 import { createCheckCodec, type DecodedCheckRequest } from '../envoy/codec.js';
 import { AUTHORIZATION_SERVICE, CHECK_METHOD_PATH, loadEnvoyApi } from '../envoy/protos.js';
 import { addReflection } from '../envoy/reflection.js';
@@ -12,7 +12,8 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TlsSource } from '../tls/source.js';
 import { listen, type Address } from './address.js';
-import { callTimeBound } from './call-time-bound.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { callBounds } from './call-bounds.js';
 import { capConnections } from './connection-cap.js';
 import type { ConnectionSource } from './connection-source.js';
 import { serverCredentialsFor } from './grpc-tls.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   idleTimeoutMs: number;
   /** Connections handed over by a primary (a worker of --workers N) instead of binding `address`. */
   connections?: ConnectionSource | undefined;
+  /** The bytes unfinished requests may hold together, shared with the HTTP listener; a message past it is denied. */
+  budget: BufferBudget;
 }
 
 export interface RunningServer {
@@ -82,12 +85,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_concurrent_streams': options.maxStreamsPerConnection,
     'grpc.max_connection_idle_ms': options.idleTimeoutMs,
     interceptors: [
-      callTimeBound({
+      callBounds({
         path: CHECK_METHOD_PATH,
         timeoutMs: options.callTimeoutMs,
         timeoutAnswer: callTimeoutResponse,
         onTimeout: (decisionId) =>
           options.logger.warn({ decision_id: decisionId, reason: 'call_timeout', timeout_ms: options.callTimeoutMs }, 'a Check did not end within the call time bound; denied'),
+        budget: options.budget,
+        maxMessageBytes: transportLimitBytes(options.maxRequestBytes),
+        budgetAnswer: bufferBudgetResponse,
+        onBudgetExceeded: (decisionId, declaredBytes) =>
+          options.logger.warn(
+            { decision_id: decisionId, reason: 'buffer_budget_exceeded', declared_bytes: declaredBytes, held_bytes: options.budget.heldBytes, max_buffered_bytes: options.budget.maxBytes },
+            'a Check message did not fit in the buffer budget; denied',
+          ),
       }),
     ],
   });

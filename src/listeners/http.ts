@@ -11,6 +11,7 @@ import { isXfccError, parseXfcc } from '../identity/xfcc.js';
 import type { Logger } from '../logger.js';
 import type { TlsSource } from '../tls/source.js';
 import { formatAddress, listen, type Address } from './address.js';
+import type { BufferBudget } from './buffer-budget.js';
 import { capConnections } from './connection-cap.js';
 import type { ConnectionSource } from './connection-source.js';
 import { createListenerServer } from './http-server.js';
@@ -38,6 +39,8 @@ export interface HttpServiceOptions {
   idleTimeoutMs: number;
   /** Connections handed over by a primary (a worker of --workers N) instead of binding `address`. */
   connections?: ConnectionSource | undefined;
+  /** The bytes unfinished requests may hold together, shared with the gRPC listener; a body past it is denied. */
+  budget: BufferBudget;
 }
 
 /**
@@ -185,18 +188,52 @@ export async function startHttpService(options: HttpServiceOptions): Promise<Htt
     connectionsCheckingInterval: timeoutCheckIntervalMs(options.callTimeoutMs),
     maxHeaderSize: headSizeLimit(options),
   };
+  const { budget } = options;
   const server: Server = createListenerServer(limits, (request, response) => {
     const received = new Date();
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    // The body is held in the buffer budget: reserved at its content-length when it has one, else as it
+    // grows, at most --max-request-bytes (the rest of a larger body is dropped as it arrives).
+    const length = request.headers['content-length'];
+    const declared = length === undefined ? undefined : Number(length);
+    let reserved = 0;
+    let refused = false;
+    const fits = (bytes: number): boolean => {
+      const wanted = Math.min(bytes, options.maxRequestBytes);
+      if (wanted <= reserved) return true;
+      if (!budget.tryReserve(wanted - reserved, reserved)) return false;
+      if (reserved === 0) response.once('close', () => budget.release(reserved));
+      reserved = wanted;
+      return true;
+    };
+    // Denied at once, and nothing more of the body is read: the answer goes out while the request stays
+    // paused, until the call time bound closes the connection. Closing it at once, with unread bytes, would
+    // reset it, and a reset can lose the answer, which Envoy treats as an error (allowed under
+    // failure_mode_allow); reading the rest to drop it would churn the heap for the bytes the budget refused.
+    const refuse = (): void => {
+      refused = true;
+      chunks.length = 0;
+      request.pause();
+      options.logger.warn({ reason: 'buffer_budget_exceeded', declared_bytes: declared ?? size, held_bytes: budget.heldBytes, max_buffered_bytes: budget.maxBytes }, 'an HTTP check body did not fit in the buffer budget; denied');
+      const decoded: DecodedCheckRequest = { kind: 'rejected', reason: 'buffer_budget_exceeded', byteLength: declared ?? size, error: 'the buffer budget has no room for the request body' };
+      options.answer(decoded, Infinity, (outcome) => writeCheckResponse(response, outcome.response));
+    };
+    if (declared !== undefined && Number.isSafeInteger(declared) && !fits(declared)) {
+      refuse();
+      return;
+    }
     request.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
       if (size > options.maxRequestBytes) tooLarge = true;
-      else chunks.push(chunk);
+      else if (fits(size)) chunks.push(chunk);
+      else refuse();
     });
     request.on('error', () => response.destroy());
     request.on('end', () => {
+      if (refused) return;
       // node:http keeps one header line more than the limit (maxHeadersCount below), so a request with more is
       // known to have more and is denied: it is never decided on the prefix that was kept.
       const headerLines = request.rawHeaders.length / 2;

@@ -2,7 +2,7 @@
 // serving a rules file with it: the file's compiled rules as the library's data, its input writer as the
 // policy's, so the Check path knows nothing of rules.
 import { join } from 'node:path';
-import { loadPolicy, type Policy } from '../check/policy.js';
+import { loadPolicy, type Policy, type ResultCacheLimits } from '../check/policy.js';
 import type { InputWriter } from '../check/input.js';
 import type { TrustDomains } from '../identity/spiffe.js';
 import { PACKAGE_ROOT } from '../package-paths.js';
@@ -54,9 +54,10 @@ function compileParsedRules(file: RulesFile, trustDomains: TrustDomains): Compil
  * The rules library's results, kept by input: its Rego (policies/rules/authz.rego) calls no non-deterministic
  * builtin, its data is the rules file's fixed document, and its input is exactly the projection the writer
  * produces, so the same projection always has the same result (test/unit/rules/result-cache.test.ts proves it
- * over random rules and requests). 10,000 inputs of about 1 KB at most, within 32 MiB.
+ * over random rules and requests). 10,000 inputs of about 1 KB at most, within 32 MiB; no entry over 1/64 of
+ * that, so one request cannot empty it.
  */
-export const RULES_RESULT_CACHE = Object.freeze({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024 });
+export const RULES_RESULT_CACHE: ResultCacheLimits = Object.freeze({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, maxEntryBytes: 512 * 1024, maxKeyLength: 256 * 1024 });
 
 /** A fresh instance of the rules library at `entrypoint`, deciding with the compiled rules file. */
 export function loadRulesLibrary(rules: CompiledRulesFile, entrypoint: string = RULES_DECISION): Promise<Policy> {

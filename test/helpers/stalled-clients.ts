@@ -13,6 +13,8 @@ export interface StalledStreams {
   streams: ClientHttp2Stream[];
   /** Streams the server answered with response headers (a deny, a status), by index. */
   answered: Set<number>;
+  /** What each stream received (latin1: a CheckResponse's reason code shows as text), by index. */
+  received: string[];
   close(): void;
 }
 
@@ -26,13 +28,17 @@ function writeAll(stream: { write(chunk: Buffer, callback: (error?: Error | null
  * Resolves once every byte is handed to the socket.
  */
 export async function openStalledCheckStreams(address: string, count: number, declaredBytes: number, sentBytes: number): Promise<StalledStreams> {
-  const session = connectHttp2(`http://${address}`);
+  // Node's HTTP/2 client resets streams whose response headers arrive while its session holds more than
+  // maxSessionMemory (10 MB by default), and a stalled client's queued writes count: an attacker's client
+  // would not, so this one may hold what it writes.
+  const session = connectHttp2(`http://${address}`, { maxSessionMemory: 4096 });
   session.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     session.once('connect', () => resolve());
     session.once('error', reject);
   });
   const answered = new Set<number>();
+  const received: string[] = [];
   const streams: ClientHttp2Stream[] = [];
   const filler = Buffer.alloc(Math.min(sentBytes, 1024 * 1024), 0x61);
   for (let index = 0; index < count; index++) {
@@ -42,7 +48,8 @@ export async function openStalledCheckStreams(address: string, count: number, de
     );
     stream.on('error', () => {});
     stream.on('response', () => answered.add(index));
-    stream.resume();
+    received.push('');
+    stream.on('data', (chunk: Buffer) => (received[index] += chunk.toString('latin1')));
     streams.push(stream);
   }
   if (declaredBytes > 0) {
@@ -63,27 +70,31 @@ export async function openStalledCheckStreams(address: string, count: number, de
     session,
     streams,
     answered,
+    received,
     close: () => session.destroy(),
   };
 }
 
 export interface StalledRequests {
   sockets: Socket[];
+  /** What each connection received (an early answer: a deny), by index. */
+  replies: string[];
   close(): void;
 }
 
 /** `count` HTTP/1.1 connections, each announcing a `declaredBytes` body and sending `sentBytes` of it, then stalling. */
 export async function openStalledHttpRequests(port: number, count: number, declaredBytes: number, sentBytes: number): Promise<StalledRequests> {
   const filler = Buffer.alloc(Math.min(sentBytes, 1024 * 1024), 0x62);
+  const replies: string[] = Array.from({ length: count }, () => '');
   const sockets = await Promise.all(
-    Array.from({ length: count }, async () => {
+    Array.from({ length: count }, async (_, index) => {
       const socket = connectTcp(port, '127.0.0.1');
       socket.on('error', () => {});
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', () => resolve());
         socket.once('error', reject);
       });
-      socket.resume();
+      socket.on('data', (chunk: Buffer) => (replies[index] += chunk.toString('latin1')));
       try {
         await writeAll(socket, Buffer.from(`POST /api/v1/data HTTP/1.1\r\nhost: data.example\r\ncontent-type: text/plain\r\ncontent-length: ${declaredBytes}\r\n\r\n`));
         for (let sent = 0; sent < sentBytes && !socket.destroyed; sent += filler.length) await writeAll(socket, filler.subarray(0, Math.min(filler.length, sentBytes - sent)));
@@ -93,7 +104,7 @@ export async function openStalledHttpRequests(port: number, count: number, decla
       return socket;
     }),
   );
-  return { sockets, close: () => sockets.forEach((socket) => socket.destroy()) };
+  return { sockets, replies, close: () => sockets.forEach((socket) => socket.destroy()) };
 }
 
 export interface HealthWatch {

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { createDecisionMetrics } from '../../src/metrics.js';
 import { loadEnvoyApi } from '../../src/envoy/protos.js';
 import { startServer } from '../../src/listeners/grpc.js';
+import { BufferBudget } from '../../src/listeners/buffer-budget.js';
 import { compileRego } from '../helpers/policies.js';
 import { ANALYTICS, DATA_SERVICE, createClient, httpCheckRequest, startTestServer, type CheckResponseObject, type TestServer } from '../helpers/server.js';
 
@@ -111,6 +112,7 @@ describe('fail closed', () => {
       maxStreamsPerConnection: 16,
       callTimeoutMs: 2_000,
       idleTimeoutMs: 60_000,
+      budget: new BufferBudget(64 * 1024 * 1024),
       logger,
       answer: createAnswerer({ context, logger, metrics: createDecisionMetrics() }),
     });

@@ -1,8 +1,8 @@
 // src/bounded-cache.ts: bounded in entries and bytes, oversized keys and entries never kept, oldest out first.
 import { describe, expect, it } from 'vitest';
-import { BoundedCache, memoize, stringBytes } from '../../src/bounded-cache.js';
+import { BoundedCache, memoize, stringBytes, stringEntryBytes } from '../../src/bounded-cache.js';
 
-const bySize = (key: string, value: string): number => stringBytes(key) + stringBytes(value);
+const bySize = stringEntryBytes;
 
 describe('BoundedCache', () => {
   it('keeps at most maxEntries, evicting the oldest first', () => {
@@ -27,6 +27,15 @@ describe('BoundedCache', () => {
     cache.set('small', 'v'.repeat(3_000));
     expect(cache.size).toBe(0);
     expect(cache.bytes).toBe(0);
+  });
+
+  it('never keeps an entry over maxEntryBytes, so one request cannot empty it (a policy result cache: 1/64 of the bytes)', () => {
+    const cache = new BoundedCache<string>({ maxEntries: 1000, maxBytes: 64 * 1024, maxEntryBytes: 1024, maxKeyLength: 64 * 1024 }, bySize);
+    cache.set('small', 'r');
+    cache.set('x'.repeat(1024), 'r');
+    expect(cache.get('x'.repeat(1024))).toBeUndefined();
+    expect(cache.get('small')).toBe('r');
+    expect(cache.bytes).toBe(bySize('small', 'r') + 64);
   });
 
   it('replacing a key counts its bytes once; clear empties it', () => {

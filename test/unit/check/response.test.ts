@@ -232,6 +232,7 @@ describe('toFailureResponse', () => {
     call_timeout: 408,
     caller_not_allowed: 403,
     malformed_metadata_principal: 403,
+    buffer_budget_exceeded: 429,
     internal_error: 403,
   };
 

@@ -1,9 +1,10 @@
-// src/listeners/call-time-bound.ts: over a real grpc-js server and client on 127.0.0.1, every call the
+// src/listeners/call-bounds.ts (its time bound): over a real grpc-js server and client on 127.0.0.1, every call the
 // handler does not answer in time gets the bound's answer, each no earlier than its own bound; an answer in
 // time is untouched, a late one dropped, a cancelled call never answered by the bound.
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { callTimeBound } from '../../../src/listeners/call-time-bound.js';
+import { BufferBudget } from '../../../src/listeners/buffer-budget.js';
+import { callBounds } from '../../../src/listeners/call-bounds.js';
 
 const PATH = '/test.Bounded/Call';
 const TIMEOUT_MS = 300;
@@ -24,7 +25,18 @@ afterEach(() => {
 /** A server whose handler answers after the delay the request names ("never": not at all). */
 async function start(timedOut: string[]): Promise<grpc.Client> {
   server = new grpc.Server({
-    interceptors: [callTimeBound({ path: PATH, timeoutMs: TIMEOUT_MS, timeoutAnswer: (id) => Buffer.from(`timeout ${id}`), onTimeout: (id) => timedOut.push(id) })],
+    interceptors: [
+      callBounds({
+        path: PATH,
+        timeoutMs: TIMEOUT_MS,
+        timeoutAnswer: (id) => Buffer.from(`timeout ${id}`),
+        onTimeout: (id) => timedOut.push(id),
+        budget: new BufferBudget(64 * 1024 * 1024), // roomy: these tests are about time (the budget's are in resources.test.ts)
+        maxMessageBytes: 4 * 1024 * 1024,
+        budgetAnswer: (id) => Buffer.from(`budget ${id}`),
+        onBudgetExceeded: () => undefined,
+      }),
+    ],
   });
   server.addService(definition, {
     Call(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
@@ -50,7 +62,7 @@ function call(c: grpc.Client, request: string): { answer: Promise<{ text: string
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('callTimeBound', () => {
+describe('callBounds: the time bound', () => {
   it('answers every call left unanswered when its own bound is reached, in the order they started, and no earlier', async () => {
     const timedOut: string[] = [];
     const c = await start(timedOut);

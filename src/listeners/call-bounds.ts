@@ -1,4 +1,6 @@
-// A grpc-js server interceptor that ends every Check call within a time bound, with a deny CheckResponse.
+// A grpc-js server interceptor that ends every Check call early with a deny CheckResponse when it reaches one
+// of two bounds: its time (--call-timeout-ms) or, from its message's 5-byte prefix, the process's buffer
+// budget (--max-buffered-bytes, listeners/buffer-budget.ts), before any of the message is held.
 //
 // grpc-js only times a call out when the caller sends grpc-timeout; without it, a client that sends half
 // a message and stalls holds the stream (and the bytes received so far) forever. The interceptor starts
@@ -11,11 +13,16 @@ import { randomUUID } from 'node:crypto';
 import { constants as http2 } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
+import type { BufferBudget } from './buffer-budget.js';
+import { MessageSizeReader } from './grpc-message-sizes.js';
 
-/** What the reset needs of grpc-js's HTTP/2 stream. */
-interface ResettableStream {
+/** What the bounds need of grpc-js's HTTP/2 stream: its bytes as they arrive, a pause and a reset. */
+interface CallStream {
   readonly closed: boolean;
   close(code: number): void;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  pause(): unknown;
 }
 
 // How long the answer has to reach the client before its stream is reset. Resetting at once could overtake
@@ -28,39 +35,51 @@ const RESET_AFTER_MS = 500;
  * the only one, receives), as a private field. The guard checks its shape; should grpc-js move it, the
  * call is still answered, and its stream lasts until the client ends it or the connection goes.
  */
-function streamOf(call: unknown): ResettableStream | undefined {
+function streamOf(call: unknown): CallStream | undefined {
   const stream = (call as { stream?: unknown }).stream;
   if (typeof stream !== 'object' || stream === null) return undefined;
-  const candidate = stream as Partial<ResettableStream>;
-  return typeof candidate.close === 'function' && typeof candidate.closed === 'boolean' ? (stream as ResettableStream) : undefined;
+  const candidate = stream as Partial<CallStream>;
+  const usable = typeof candidate.close === 'function' && typeof candidate.closed === 'boolean' && typeof candidate.on === 'function' && typeof candidate.pause === 'function';
+  return usable ? (stream as CallStream) : undefined;
 }
 
 /**
- * Resets the stream a little after the answer. grpc-js keeps a stream, and every byte of a half-received
- * message with it, until the client ends its side: a client that stalls mid-message would keep holding
- * them after its deny. RST_STREAM NO_ERROR is how HTTP/2 tells a client the rest of its request is not wanted.
+ * Stops taking in the request at once and resets the stream a little after the answer. grpc-js keeps a stream,
+ * and every byte of a half-received message with it, until the client ends its side: a client that stalls
+ * mid-message would keep holding them after its deny, and one that keeps sending would add to them until
+ * the reset (paused, the stream takes in no more than its HTTP/2 window). RST_STREAM NO_ERROR is how HTTP/2
+ * tells a client the rest of its request is not wanted.
  */
 export function resetAfterAnswer(call: unknown): void {
   const stream = streamOf(call);
   if (stream === undefined || stream.closed) return;
+  stream.pause();
   setTimeout(() => {
     if (!stream.closed) stream.close(http2.NGHTTP2_NO_ERROR);
   }, RESET_AFTER_MS).unref();
 }
 
-export interface CallTimeBoundOptions {
+export interface CallBoundsOptions {
   /** The method bounded (the Check path); other methods (health Watch, reflection) pass untouched. */
   path: string;
   timeoutMs: number;
-  /** The answer sent when the bound is reached, already in the form the method's serializer takes. */
+  /** The answer sent when the time bound is reached, already in the form the method's serializer takes. */
   timeoutAnswer(decisionId: string): unknown;
-  /** Hears each call that reached the bound (for the log). */
+  /** Hears each call that reached the time bound (for the log). */
   onTimeout(decisionId: string): void;
+  /** The bytes all unfinished messages may hold together; a message is reserved at its declared size. */
+  budget: BufferBudget;
+  /** A declared size is reserved up to this (grpc-js refuses larger messages from their prefix itself). */
+  maxMessageBytes: number;
+  /** The answer sent to a call whose message the budget has no room for. */
+  budgetAnswer(decisionId: string): unknown;
+  /** Hears each call refused by the budget (for the log). */
+  onBudgetExceeded(decisionId: string, declaredBytes: number): void;
 }
 
-export function callTimeBound(options: CallTimeBoundOptions): grpc.ServerInterceptor {
+export function callBounds(options: CallBoundsOptions): grpc.ServerInterceptor {
   const open = new OpenCalls(options);
-  return (method, call) => (method.path === options.path ? new TimeBoundCall(call, open) : new grpc.ServerInterceptingCall(call));
+  return (method, call) => (method.path === options.path ? new BoundedCall(call, open) : new grpc.ServerInterceptingCall(call));
 }
 
 /**
@@ -69,15 +88,15 @@ export function callTimeBound(options: CallTimeBoundOptions): grpc.ServerInterce
  * holds no call after its answer, so what it keeps is bounded by the calls open at once).
  */
 class OpenCalls {
-  #oldest: TimeBoundCall | undefined;
-  #newest: TimeBoundCall | undefined;
+  #oldest: BoundedCall | undefined;
+  #newest: BoundedCall | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   readonly #expire = (): void => this.expireDue();
 
-  constructor(readonly options: CallTimeBoundOptions) {}
+  constructor(readonly options: CallBoundsOptions) {}
 
-  add(call: TimeBoundCall): void {
+  add(call: BoundedCall): void {
     call.expiresAt = performance.now() + this.options.timeoutMs;
     call.older = this.#newest;
     call.newer = undefined;
@@ -87,7 +106,7 @@ class OpenCalls {
     if (this.#timer === undefined) this.#arm(call.expiresAt);
   }
 
-  remove(call: TimeBoundCall): void {
+  remove(call: BoundedCall): void {
     const { older, newer } = call;
     if (older === undefined) {
       if (this.#oldest !== call) return; // not in the list (never added, or removed already)
@@ -135,13 +154,13 @@ type CallStatus = Parameters<grpc.ServerInterceptingCallInterface['sendStatus']>
  * path); it only keeps the state the bound needs. It extends ServerInterceptingCall for its type: grpc-js
  * calls only the methods of ServerInterceptingCallInterface, all of which are overridden here.
  */
-class TimeBoundCall extends grpc.ServerInterceptingCall {
-  // 'open' until the handler answers or the bound is reached; whichever comes first sends the answer.
-  state: 'open' | 'answered' | 'timed_out' = 'open';
+class BoundedCall extends grpc.ServerInterceptingCall {
+  // 'open' until the handler answers or a bound is reached; whichever comes first sends the answer.
+  state: 'open' | 'answered' | 'ended_early' = 'open';
   cancelled = false;
   expiresAt = 0;
-  older: TimeBoundCall | undefined;
-  newer: TimeBoundCall | undefined;
+  older: BoundedCall | undefined;
+  newer: BoundedCall | undefined;
 
   constructor(
     private readonly base: grpc.ServerInterceptingCallInterface,
@@ -153,6 +172,7 @@ class TimeBoundCall extends grpc.ServerInterceptingCall {
   override start(listener: CallListener): void {
     // The bound starts with the call's headers: it covers a message that never completes.
     this.open.add(this);
+    this.watchBytes();
     // Nothing reaches the handler once the call is cancelled (as ServerInterceptingCall's listener does).
     this.base.start({
       onReceiveMetadata: (metadata) => {
@@ -173,17 +193,17 @@ class TimeBoundCall extends grpc.ServerInterceptingCall {
   }
 
   override sendMetadata(metadata: grpc.Metadata): void {
-    if (this.state !== 'timed_out') this.base.sendMetadata(metadata);
+    if (this.state !== 'ended_early') this.base.sendMetadata(metadata);
   }
 
   override sendMessage(message: unknown, callback: () => void): void {
-    if (this.state === 'timed_out') return;
+    if (this.state === 'ended_early') return;
     this.answered();
     this.base.sendMessage(message, callback);
   }
 
   override sendStatus(status: CallStatus): void {
-    if (this.state === 'timed_out') return;
+    if (this.state === 'ended_early') return;
     this.answered();
     this.base.sendStatus(status);
   }
@@ -216,14 +236,46 @@ class TimeBoundCall extends grpc.ServerInterceptingCall {
     return this.base.getMetricsRecorder();
   }
 
-  /** The bound was reached first: the deny goes out, and whatever the handler sends later is dropped. */
+  /** The time bound was reached first: the deny goes out, and whatever the handler sends later is dropped. */
   expire(): void {
-    if (this.state !== 'open' || this.cancelled) return;
-    this.state = 'timed_out';
     const { timeoutAnswer, onTimeout } = this.open.options;
+    this.endEarly(timeoutAnswer, onTimeout);
+  }
+
+  /**
+   * Each message is reserved at its declared size when its prefix arrives, and released when the stream
+   * closes; grpc-js sees the same bytes (a second 'data' listener takes nothing from it). Should grpc-js stop
+   * exposing the stream, calls go unbudgeted but still answered and time-bound.
+   */
+  private watchBytes(): void {
+    const stream = streamOf(this.base);
+    if (stream === undefined) return;
+    const { budget, maxMessageBytes, budgetAnswer, onBudgetExceeded } = this.open.options;
+    const sizes = new MessageSizeReader();
+    let reserved = 0;
+    const reserve = (declared: number): void => {
+      if (this.state !== 'open') return;
+      const bytes = Math.min(declared, maxMessageBytes);
+      if (budget.tryReserve(bytes)) reserved += bytes;
+      else this.endEarly(budgetAnswer, (decisionId) => onBudgetExceeded(decisionId, declared));
+    };
+    stream.on('data', (chunk) => {
+      if (this.state === 'open') sizes.read(chunk, reserve);
+    });
+    stream.once('close', () => {
+      budget.release(reserved);
+      reserved = 0;
+    });
+  }
+
+  /** A bound was reached first: its deny goes out, and whatever the handler sends later is dropped. */
+  private endEarly(answer: (decisionId: string) => unknown, onEnded: (decisionId: string) => void): void {
+    if (this.state !== 'open' || this.cancelled) return;
+    this.state = 'ended_early';
+    this.open.remove(this);
     const decisionId = randomUUID();
-    onTimeout(decisionId);
-    this.base.sendMessage(timeoutAnswer(decisionId), () => {
+    onEnded(decisionId);
+    this.base.sendMessage(answer(decisionId), () => {
       this.base.sendStatus({ code: grpc.status.OK, details: 'OK' });
       resetAfterAnswer(this.base);
     });
