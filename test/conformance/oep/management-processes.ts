@@ -1,5 +1,5 @@
 // opa-envoy-plugin and meshwarden started as processes on one OPA config file, for the management-plane
-// differentials (OCI registry, delta bundles): ready when their health URL answers 200, compared by what a
+// differentials (the config-file acceptance test, OCI registry, delta bundles): ready when their health URL answers 200, compared by what a
 // Check sends back to Envoy.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
