@@ -25,11 +25,11 @@ const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
 const ANALYTICS = 'spiffe://cluster.local/ns/analytics/sa/analytics';
 const DATA_SERVICE = 'spiffe://cluster.local/ns/data/sa/data';
 /**
- * How far above its baseline the RSS may stay after the clients go: one and a half times the server's default
+ * How far above its baseline the RSS may stay after the clients go: two times the server's default
  * --max-buffered-bytes (128 MiB), as test/integration/resources.test.ts states it: what the budget admits takes
  * up to twice its declared size in memory, and glibc keeps much of it mapped after it is freed.
  */
-const RSS_MARGIN = 192 * MiB;
+const RSS_MARGIN = 256 * MiB;
 
 const { values: flags } = parseArgs({
   options: {
