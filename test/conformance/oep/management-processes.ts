@@ -1,53 +1,28 @@
 // opa-envoy-plugin and meshwarden started as processes on one OPA config file, for the management-plane
 // differentials (the config-file acceptance test, OCI registry, delta bundles): ready when their health URL answers 200, compared by what a
 // Check sends back to Envoy.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createClient, httpCheckRequest, type AuthorizationClient } from '../../helpers/server.js';
 import { freePort } from '../../helpers/ports.js';
 import { toolPath } from '../../helpers/tools.js';
 import { MESHWARDEN_CLI } from './meshwarden.js';
+import { startReadyProcess, type ReadyProcess } from './processes.js';
 
-export interface ManagedProcess {
+export interface ManagedProcess extends ReadyProcess {
   client: AuthorizationClient;
-  /** What the process wrote to stdout and stderr (the first 200 kB; meshwarden logs to stdout, OPA to stderr). */
-  output(): string;
-  stop(): Promise<void>;
 }
 
 async function startProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, readyUrl: string, grpcAddress: string): Promise<ManagedProcess> {
-  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  const keep = (chunk: Buffer): void => {
-    if (stderr.length < 200_000) stderr += chunk.toString('utf8');
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const started = await startReadyProcess(name, command, args, readyUrl, env);
   const client = createClient(grpcAddress);
-  const stop = async (): Promise<void> => {
-    client.close();
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+  return {
+    client,
+    output: started.output,
+    stop: async () => {
+      client.close();
+      await started.stop();
+    },
   };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited early (${child.exitCode}): ${stderr}`);
-    try {
-      if ((await fetch(readyUrl)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`${name} did not become ready at ${readyUrl}: ${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { client, output: () => stderr, stop };
 }
 
 /** opa-envoy-plugin on `config` (its ${EXT_AUTHZ_ADDR} set here), ready once every bundle is activated. */

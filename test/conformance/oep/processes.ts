@@ -17,13 +17,22 @@ export interface RunningServer {
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Spawns `command args`, waits until `readyUrl` answers 200, and returns a handle that stops it. */
-async function startProcess(name: string, command: string, args: string[], readyUrl: string, grpcAddress: string): Promise<RunningServer> {
-  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    if (stderr.length < 20_000) stderr += chunk.toString('utf8');
-  });
+/** A spawned server process: stopped with SIGTERM (SIGKILL after 5 s); what it printed is kept for messages. */
+export interface ReadyProcess {
+  /** What the process wrote to stdout and stderr (the first 200 kB; meshwarden logs to stdout, OPA to stderr). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `command args` (with `env` over this process's), waits until `readyUrl` answers 200, and returns a handle that stops it. */
+export async function startReadyProcess(name: string, command: string, args: string[], readyUrl: string, env: NodeJS.ProcessEnv = {}): Promise<ReadyProcess> {
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let printed = '';
+  const keep = (chunk: Buffer): void => {
+    if (printed.length < 200_000) printed += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -34,7 +43,7 @@ async function startProcess(name: string, command: string, args: string[], ready
   };
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited early (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited early (${child.exitCode}): ${printed}`);
     try {
       if ((await fetch(readyUrl)).status === 200) break;
     } catch {
@@ -42,10 +51,15 @@ async function startProcess(name: string, command: string, args: string[], ready
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${name} did not become ready at ${readyUrl}: ${stderr}`);
+      throw new Error(`${name} did not become ready at ${readyUrl}: ${printed}`);
     }
     await delay(100);
   }
+  return { output: () => printed, stop };
+}
+
+async function startProcess(name: string, command: string, args: string[], readyUrl: string, grpcAddress: string): Promise<RunningServer> {
+  const { stop } = await startReadyProcess(name, command, args, readyUrl);
   return { name, grpcAddress, stop };
 }
 
