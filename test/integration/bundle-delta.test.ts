@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundleArchive } from '../../src/check/bundle.js';
 import { nginxPath, startNginx, type Nginx } from '../helpers/nginx.js';
 import { buildBundle } from '../helpers/policies.js';
-import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { allowed, waitFor } from '../helpers/bundle-polling.js';
+import { startTestServer } from '../helpers/server.js';
 
 const ROOTS = ['envoy', 'acl'];
 const FILES = {
@@ -28,18 +29,6 @@ function deltaBundle(snapshot: Buffer, operations: unknown[]): Buffer {
   writeFileSync(join(dir, 'root', 'patch.json'), JSON.stringify({ data: operations }));
   execFileSync('tar', ['-czf', join(dir, 'delta.tar.gz'), '-C', join(dir, 'root'), '.']);
   return readFileSync(join(dir, 'delta.tar.gz'));
-}
-
-async function allowed(server: TestServer, path: string): Promise<boolean> {
-  return ((await server.client.check(httpCheckRequest({ path })))['status']?.['code'] ?? 0) === 0;
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const NGINX_AVAILABLE = nginxPath() !== undefined;

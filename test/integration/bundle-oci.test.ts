@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../helpers/policies.js';
 import { ociToolPaths, startOciRegistry, startRegistryGate, type OciRegistry, type RegistryGate } from '../helpers/oci-registry.js';
-import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { allowed, waitFor, metricsOf } from '../helpers/bundle-polling.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 function policyAllowing(path: string): Record<string, string> {
   return { 'authz.rego': `package envoy.authz\ndefault allow := false\nallow if input.attributes.request.http.path == "${path}"\n` };
@@ -42,23 +43,6 @@ plugins:
 `,
   );
   return file;
-}
-
-async function allowed(server: TestServer, path: string): Promise<boolean> {
-  const response = await server.client.check(httpCheckRequest({ path }));
-  return (response['status']?.['code'] ?? 0) === 0;
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function metricsOf(server: TestServer): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/metrics`)).text();
 }
 
 const pollsOf = async (server: TestServer, result: string): Promise<number> => Number(new RegExp(`meshwarden_bundle_polls_total\\{bundle="authz",result="${result}"\\} (\\d+)`).exec(await metricsOf(server))?.[1] ?? 0);

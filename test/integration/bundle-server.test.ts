@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBundleArchive } from '../../src/check/bundle.js';
 import { nginxPath, startNginx, type Nginx } from '../helpers/nginx.js';
 import { buildBundle } from '../helpers/policies.js';
-import { httpCheckRequest, startTestServer, type TestServer } from '../helpers/server.js';
+import { allowed, waitFor, metricsOf } from '../helpers/bundle-polling.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Allows GET on one path: which one tells the revisions apart. */
 function policyAllowing(path: string): Record<string, string> {
@@ -52,24 +53,6 @@ plugins:
 `,
   );
   return file;
-}
-
-async function allowed(server: TestServer, path: string): Promise<boolean> {
-  const response = await server.client.check(httpCheckRequest({ path }));
-  return (response['status']?.['code'] ?? 0) === 0;
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return Date.now() - started;
-}
-
-async function metricsOf(server: TestServer): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${server.serving.admin!.port}/metrics`)).text();
 }
 
 /** grpc.health.v1 status of the server ('' service), with its own client. */
